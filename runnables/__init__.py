@@ -1,0 +1,31 @@
+"""runnables: compose programs out of small async-first steps.
+
+`a | b` runs steps in sequence; `RunnableParallel` (or a dict) runs branches concurrently; every
+step can be invoked, batched and streamed, from async or sync code, on asyncio or trio.
+"""
+
+from runnables._base import Runnable, coerce_to_runnable
+from runnables._binding import RunnableBinding, RunnableEach
+from runnables._branch import RunnableBranch
+from runnables._config import RunnableConfig
+from runnables._lambda import RunnableGenerator, RunnableLambda, chain
+from runnables._parallel import RunnableParallel
+from runnables._passthrough import RunnableAssign, RunnablePassthrough, RunnablePick
+from runnables._sequence import RunnableSequence
+
+__all__ = [
+    "Runnable",
+    "RunnableAssign",
+    "RunnableBinding",
+    "RunnableBranch",
+    "RunnableConfig",
+    "RunnableEach",
+    "RunnableGenerator",
+    "RunnableLambda",
+    "RunnableParallel",
+    "RunnablePassthrough",
+    "RunnablePick",
+    "RunnableSequence",
+    "chain",
+    "coerce_to_runnable",
+]

@@ -1,0 +1,82 @@
+"""`RunnableBranch`: run the first branch whose condition holds, or the default."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any, TypeVar
+
+from runnables._base import Runnable, coerce_to_runnable
+from runnables._config import RunnableConfig, child_config
+
+In = TypeVar("In")
+Out = TypeVar("Out")
+
+
+class RunnableBranch(Runnable[In, Out]):
+    """Pick a step by condition: `RunnableBranch((cond, step), ..., default)`.
+
+    Conditions (runnable-likes returning a truthy value) are evaluated lazily, in order; the
+    first that holds picks its step; if none does, `default` runs.
+
+    Raises:
+        ValueError: no default, or no `(condition, step)` pair.
+        TypeError: a pair is malformed or a condition is not callable.
+    """
+
+    def __init__(self, *branches: Any, name: str | None = None) -> None:
+        if len(branches) < 2:
+            raise ValueError(
+                'Invalid "branches" argument: RunnableBranch needs at least one (condition, step) '
+                f"pair and a default step last, got {branches!r}"
+            )
+        *pairs, default = branches
+        if isinstance(default, tuple):
+            raise ValueError(
+                f"RunnableBranch needs a default step as its last argument, got a pair {default!r}"
+            )
+        self.default: Runnable[In, Out] = coerce_to_runnable(default, param="default")
+        self.branches: list[tuple[Runnable[In, Any], Runnable[In, Out]]] = []
+        for pair in pairs:
+            if not isinstance(pair, tuple) or len(pair) != 2:
+                raise TypeError(
+                    f"RunnableBranch expects (condition, step) pairs before the default, "
+                    f"got {pair!r}"
+                )
+            condition, step = pair
+            if not (callable(condition) or isinstance(condition, Runnable)):
+                raise TypeError(
+                    f'Invalid "condition" in RunnableBranch: expected a callable or Runnable, '
+                    f"got {condition!r}"
+                )
+            self.branches.append(
+                (coerce_to_runnable(condition, param="condition"), coerce_to_runnable(step))
+            )
+        self._name = name
+
+    def __repr__(self) -> str:
+        pairs = ", ".join(f"({c!r}, {s!r})" for c, s in self.branches)
+        return f"RunnableBranch({pairs}, default={self.default!r})"
+
+    async def _choose(self, input: Any, config: RunnableConfig) -> Runnable[In, Out]:
+        for i, (condition, step) in enumerate(self.branches):
+            try:
+                hit = await condition._acall(input, config)
+            except Exception as exc:
+                exc.add_note(f"in condition {i + 1} of {self.name}")
+                raise
+            if hit:
+                return step
+        return self.default
+
+    async def _acall(self, input: Any, config: RunnableConfig, **kwargs: Any) -> Out:
+        cfg = child_config(config)
+        step = await self._choose(input, cfg)
+        return await step._acall(input, cfg)
+
+    async def _astream(
+        self, input: Any, config: RunnableConfig, **kwargs: Any
+    ) -> AsyncIterator[Out]:
+        cfg = child_config(config)
+        step = await self._choose(input, cfg)
+        async for chunk in step._astream(input, cfg):
+            yield chunk

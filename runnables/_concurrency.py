@@ -1,0 +1,182 @@
+"""Concurrency primitives: fan-out, the run-wide leaf limit, and worker threads.
+
+This is the one module allowed a backend-specific fast path. On asyncio it uses `asyncio.TaskGroup`
+directly (about 4x cheaper per fan-out than anyio's task group); on any other backend (trio) it uses
+anyio. Both give the same semantics: the first failure cancels the siblings, and the caller gets
+that failure's own exception (not an ExceptionGroup).
+
+The `max_concurrency` limit is one `anyio.CapacityLimiter` per run, kept in a context variable so
+that every task spawned below the root sees it. Only leaf steps acquire a slot; while a leaf holds
+one, the variable is cleared for its body, so work the leaf starts itself cannot deadlock on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from contextvars import ContextVar
+from typing import Any, TypeVar
+
+import anyio
+import anyio.to_thread
+
+T = TypeVar("T")
+
+_limiter: ContextVar[anyio.CapacityLimiter | None] = ContextVar("runnables_limiter", default=None)
+
+
+def current_limiter() -> anyio.CapacityLimiter | None:
+    """The run-wide leaf limiter in force here, if any."""
+    return _limiter.get()
+
+
+async def with_limit(max_concurrency: int | None, fn: Callable[[], Awaitable[T]]) -> T:
+    """Run `fn` with a run-wide limiter of `max_concurrency` unless one is already in force."""
+    if max_concurrency is None or _limiter.get() is not None:
+        return await fn()
+    token = _limiter.set(anyio.CapacityLimiter(max_concurrency))
+    try:
+        return await fn()
+    finally:
+        _limiter.reset(token)
+
+
+async def run_leaf(fn: Callable[[], Awaitable[T]]) -> T:
+    """Run a leaf step's work, holding one slot of the run's limiter while it runs."""
+    limiter = _limiter.get()
+    if limiter is None:
+        return await fn()
+    async with limiter:
+        token = _limiter.set(None)
+        try:
+            return await fn()
+        finally:
+            _limiter.reset(token)
+
+
+async def run_in_thread(fn: Callable[..., T], *args: Any) -> T:
+    """Run a blocking function in a worker thread (abandoned, not killed, on cancellation)."""
+    return await anyio.to_thread.run_sync(fn, *args, abandon_on_cancel=True)
+
+
+def _on_asyncio() -> bool:
+    # A running asyncio loop in this thread means the asyncio backend (trio has none).
+    return asyncio._get_running_loop() is not None
+
+
+async def gather(coros: Sequence[Coroutine[Any, Any, T]]) -> list[T]:
+    """Run the coroutines concurrently; return their results in order.
+
+    The first to fail cancels the rest, and its exception is raised as itself. A single one is
+    awaited inline, without a task.
+    """
+    n = len(coros)
+    if n == 0:
+        return []
+    if n == 1:
+        return [await coros[0]]
+    results: list[Any] = [None] * n
+    failure: list[BaseException] = []
+
+    async def run(i: int, coro: Coroutine[Any, Any, T]) -> None:
+        try:
+            results[i] = await coro
+        except Exception as exc:
+            if not failure:
+                failure.append(exc)
+            raise
+
+    try:
+        if _on_asyncio():
+            async with asyncio.TaskGroup() as tg:
+                for i, coro in enumerate(coros):
+                    tg.create_task(run(i, coro))
+        else:
+            async with anyio.create_task_group() as atg:
+                for i, coro in enumerate(coros):
+                    atg.start_soon(run, i, coro)
+    except BaseExceptionGroup as group:
+        if not failure:
+            raise
+        if not _only_failure_and_cancellations(group, failure[0]):
+            raise
+    if failure:
+        # Raised outside the except block so the group does not become its __context__.
+        raise failure[0]
+    return results
+
+
+def _only_failure_and_cancellations(group: BaseExceptionGroup[Any], first: BaseException) -> bool:
+    """True when the group holds only branch failures (ours to unwrap), not foreign errors."""
+    rest = group.subgroup(lambda e: not isinstance(e, BaseExceptionGroup) and e is not first)
+    if rest is None:
+        return True
+    # Other branches failing after the first (before cancellation reached them) are dropped in
+    # favour of the first failure, as fail-fast semantics promise; KeyboardInterrupt and such
+    # (BaseException but not Exception) are never swallowed.
+    return all(isinstance(e, Exception) for e in _leaves(rest))
+
+
+def _leaves(group: BaseExceptionGroup[Any]) -> list[BaseException]:
+    out: list[BaseException] = []
+    for exc in group.exceptions:
+        if isinstance(exc, BaseExceptionGroup):
+            out.extend(_leaves(exc))
+        else:
+            out.append(exc)
+    return out
+
+
+async def as_completed(
+    coros: Sequence[Coroutine[Any, Any, T]],
+) -> AsyncIterator[tuple[int, T]]:
+    """Yield `(index, result)` pairs in completion order; pending work is cancelled on close.
+
+    On asyncio the work runs in plain tasks, so closing the generator from any task (including
+    the loop's finalizer after a `break`) cancels it. On other backends it runs in a task group
+    held across yields: close the generator explicitly (`contextlib.aclosing`) when breaking out.
+    """
+    if _on_asyncio():
+        tasks: dict[asyncio.Future[T], int] = {
+            asyncio.ensure_future(c): i for i, c in enumerate(coros)
+        }
+        pending: set[asyncio.Future[T]] = set(tasks)
+        try:
+            while pending:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                for fut in sorted(done, key=tasks.__getitem__):
+                    yield tasks[fut], fut.result()
+        finally:
+            for fut in pending:
+                fut.cancel()
+            if pending:
+                await asyncio.wait(pending)
+        return
+    # Failures travel as values, so the consumer sees the step's own exception, not a group.
+    send, receive = anyio.create_memory_object_stream[tuple[int, bool, Any]](len(coros))
+
+    async def run(i: int, coro: Coroutine[Any, Any, T]) -> None:
+        try:
+            result = await coro
+        except Exception as exc:
+            send.send_nowait((i, False, exc))
+        else:
+            send.send_nowait((i, True, result))
+
+    failure: BaseException | None = None
+    async with anyio.create_task_group() as tg:
+        try:
+            for i, coro in enumerate(coros):
+                tg.start_soon(run, i, coro)
+            for _ in range(len(coros)):
+                i, ok, value = await receive.receive()
+                if not ok:
+                    failure = value
+                    break
+                yield i, value
+        finally:
+            tg.cancel_scope.cancel()
+            send.close()
+            receive.close()
+    if failure is not None:
+        raise failure

@@ -1,0 +1,118 @@
+"""Run configuration: the `RunnableConfig` mapping and the cheap helpers that pass it down a chain.
+
+A config is a plain dict (a `TypedDict`), as in LCEL, so users may pass `{"tags": [...]}` directly.
+Steps never mutate the config they receive; a new dict is made only where something changes
+(`run_name` is dropped below the root, `with_config` merges), so passing it down is free.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, TypedDict
+
+__all__ = ["DEFAULT_RECURSION_LIMIT", "RunnableConfig"]
+
+DEFAULT_RECURSION_LIMIT = 25
+
+_KNOWN_KEYS = frozenset(
+    {"tags", "metadata", "run_name", "max_concurrency", "configurable", "recursion_limit", "run_id"}
+)
+
+
+class RunnableConfig(TypedDict, total=False):
+    """Options for one run, passed to every nested step.
+
+    Attributes:
+        tags: Labels for this run and every step below it (merged as a union).
+        metadata: Key-value pairs for this run and every step below it (shallow-merged).
+        run_name: Name of the root run; not inherited by nested steps.
+        max_concurrency: Most leaf steps (lambdas, models) running at once in the whole run.
+        configurable: Values for configurable steps, passed down unchanged.
+        recursion_limit: How many times a lambda may return a runnable to be run in turn.
+        run_id: Identifier of the root run, for tracing.
+    """
+
+    tags: list[str]
+    metadata: dict[str, Any]
+    run_name: str
+    max_concurrency: int | None
+    configurable: dict[str, Any]
+    recursion_limit: int
+    run_id: Any
+
+
+EMPTY_CONFIG: RunnableConfig = {}
+
+
+def validate_config(config: Mapping[str, Any], *, param: str = "config") -> RunnableConfig:
+    """Check a user-supplied config and return it typed; raise a clear error for bad values."""
+    if not isinstance(config, Mapping):
+        raise TypeError(f'Invalid "{param}" argument: expected a dict, got {config!r}')
+    unknown = set(config) - _KNOWN_KEYS
+    if unknown:
+        raise ValueError(
+            f'Invalid "{param}" argument: unknown keys {sorted(unknown)!r}; '
+            f"known keys are {sorted(_KNOWN_KEYS)!r}"
+        )
+    mc = config.get("max_concurrency")
+    if mc is not None and (isinstance(mc, bool) or not isinstance(mc, int) or mc < 1):
+        raise ValueError(
+            f'Invalid "max_concurrency" in {param}: {mc!r}; expected a positive int or None'
+        )
+    rl = config.get("recursion_limit")
+    if rl is not None and (isinstance(rl, bool) or not isinstance(rl, int) or rl < 1):
+        raise ValueError(f'Invalid "recursion_limit" in {param}: {rl!r}; expected a positive int')
+    tags = config.get("tags")
+    if tags is not None and (isinstance(tags, str) or not all(isinstance(t, str) for t in tags)):
+        raise TypeError(f'Invalid "tags" in {param}: {tags!r}; expected a list of str')
+    for key in ("metadata", "configurable"):
+        value = config.get(key)
+        if value is not None and not isinstance(value, Mapping):
+            raise TypeError(f'Invalid "{key}" in {param}: {value!r}; expected a dict')
+    return config  # type: ignore[return-value]
+
+
+def ensure_config(config: RunnableConfig | None) -> RunnableConfig:
+    """Return `config` validated, or the shared empty config (never mutated) for None."""
+    if config is None:
+        return EMPTY_CONFIG
+    return validate_config(config)
+
+
+def child_config(config: RunnableConfig) -> RunnableConfig:
+    """Config for the steps below one: the same dict, minus `run_name` (it names the root only)."""
+    if "run_name" not in config:
+        return config
+    return {k: v for k, v in config.items() if k != "run_name"}  # type: ignore[return-value]
+
+
+def merge_configs(base: RunnableConfig, override: RunnableConfig) -> RunnableConfig:
+    """Merge two configs: tags union (order kept), metadata and configurable shallow-merged."""
+    if not base:
+        return override
+    if not override:
+        return base
+    merged: dict[str, Any] = {**base, **override}
+    if "tags" in base and "tags" in override:
+        merged["tags"] = list(dict.fromkeys([*base["tags"], *override["tags"]]))
+    for key in ("metadata", "configurable"):
+        if key in base and key in override:
+            merged[key] = {**base[key], **override[key]}
+    return merged  # type: ignore[return-value]
+
+
+def config_list(
+    config: RunnableConfig | Sequence[RunnableConfig] | None, n: int
+) -> list[RunnableConfig]:
+    """Expand a batch's config argument (one config, or one per input) to `n` configs."""
+    if config is None or isinstance(config, Mapping):
+        one = ensure_config(config)
+        return [one] * n
+    if not isinstance(config, Sequence) or isinstance(config, str):
+        raise TypeError(f'Invalid "config" argument: {config!r}; expected a dict or a list')
+    if len(config) != n:
+        raise ValueError(
+            f'Invalid "config" argument: got {len(config)} configs for {n} inputs; '
+            "pass one config, or exactly one per input"
+        )
+    return [ensure_config(c) for c in config]

@@ -1,0 +1,249 @@
+"""Functions as steps: `RunnableLambda`, `RunnableGenerator` and the `chain` decorator.
+
+Whether a function is async, a generator, or takes `config` is decided once, when the step is
+built. Plain (blocking) functions run in worker threads, so blocking branches overlap; `async def`
+functions are awaited on the loop.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any, Generic, TypeVar
+
+import anyio.from_thread
+
+from runnables._base import Runnable, add_chunks, collect_chunks
+from runnables._concurrency import _limiter, run_in_thread, run_leaf
+from runnables._config import DEFAULT_RECURSION_LIMIT, RunnableConfig
+
+In = TypeVar("In")
+Out = TypeVar("Out")
+
+
+def _unwrap(func: Any) -> Any:
+    while isinstance(func, functools.partial):
+        func = func.func
+    if not inspect.isfunction(func) and not inspect.ismethod(func) and callable(func):
+        call = getattr(func, "__call__", None)  # noqa: B004 - looking for an async __call__
+        if call is not None:
+            return call
+    return func
+
+
+def is_async_callable(func: Any) -> bool:
+    """True for `async def` functions, also behind `functools.partial` or `__call__`."""
+    return inspect.iscoroutinefunction(_unwrap(func))
+
+
+def is_generator_callable(func: Any) -> bool:
+    """True for generator and async generator functions (also behind partial or `__call__`)."""
+    inner = _unwrap(func)
+    return inspect.isgeneratorfunction(inner) or inspect.isasyncgenfunction(inner)
+
+
+def _accepts_config(func: Any) -> bool:
+    try:
+        params = inspect.signature(func).parameters
+    except (TypeError, ValueError):
+        return False
+    return "config" in params
+
+
+def _display_name(func: Any) -> str:
+    name = getattr(_unwrap(func), "__name__", None) or type(func).__name__
+    return "lambda" if name == "<lambda>" else str(name)
+
+
+class RunnableLambda(Runnable[In, Out]):
+    """Turn a function into a step.
+
+    The function takes the input, and optionally `config` (a keyword it receives as a dict).
+    If it returns a runnable, that runnable is run on the same input (at most
+    `recursion_limit` levels deep). A generator function's chunks stream, and `invoke` returns
+    them added up.
+
+    Args:
+        func: A function, `async def` function or (async) generator function.
+        afunc: Optional async twin of `func`, used instead of running `func` in a thread.
+        name: Optional name; defaults to the function's name.
+
+    Raises:
+        TypeError: `func` or `afunc` is not callable.
+    """
+
+    def __init__(
+        self,
+        func: Callable[..., Any],
+        afunc: Callable[..., Any] | None = None,
+        name: str | None = None,
+    ) -> None:
+        if not callable(func):
+            raise TypeError(f'Invalid "func" argument: expected a callable, got {func!r}')
+        if afunc is not None and not is_async_callable(afunc):
+            raise TypeError(f'Invalid "afunc" argument: expected an async function, got {afunc!r}')
+        self.func = func
+        self.afunc = afunc if afunc is not None else (func if is_async_callable(func) else None)
+        inner = _unwrap(func)
+        self._gen = inspect.isgeneratorfunction(inner)
+        self._agen = inspect.isasyncgenfunction(inner)
+        self._config_arg = _accepts_config(self.afunc or func)
+        self._name = name or _display_name(func)
+
+    def __repr__(self) -> str:
+        return f"RunnableLambda({self._name})"
+
+    async def _call_func(self, input: Any, config: RunnableConfig, kwargs: dict[str, Any]) -> Any:
+        if self._config_arg:
+            kwargs = {**kwargs, "config": config}
+        if self._agen:
+            return await collect_chunks(self.func(input, **kwargs))
+        if self.afunc is not None:
+            return await self.afunc(input, **kwargs)
+        if self._gen:
+            return await run_in_thread(_sum_iter, self.func, input, kwargs)
+        if kwargs:
+            return await run_in_thread(functools.partial(self.func, input, **kwargs))
+        return await run_in_thread(self.func, input)
+
+    async def _acall(self, input: Any, config: RunnableConfig, **kwargs: Any) -> Out:
+        if _limiter.get() is None:
+            out = await self._call_func(input, config, kwargs)
+        else:
+            out = await run_leaf(lambda: self._call_func(input, config, kwargs))
+        if isinstance(out, Runnable):
+            return await _run_returned(self, out, input, config)  # type: ignore[no-any-return]
+        return out  # type: ignore[no-any-return]
+
+    async def _astream(
+        self, input: Any, config: RunnableConfig, **kwargs: Any
+    ) -> AsyncIterator[Out]:
+        if not (self._gen or self._agen):
+            out = await self._acall(input, config, **kwargs)
+            yield out
+            return
+        if self._config_arg:
+            kwargs = {**kwargs, "config": config}
+        if self._agen:
+            async for chunk in self.func(input, **kwargs):
+                yield chunk
+        else:
+            async for chunk in _iterate_in_thread(self.func(input, **kwargs)):
+                yield chunk
+
+
+async def _run_returned(
+    owner: Runnable[Any, Any], runnable: Runnable[Any, Any], input: Any, config: RunnableConfig
+) -> Any:
+    limit = config.get("recursion_limit", DEFAULT_RECURSION_LIMIT)
+    if limit <= 0:
+        raise RecursionError(
+            f"Recursion limit reached: {owner!r} kept returning runnables "
+            f"(recursion_limit={config.get('recursion_limit', DEFAULT_RECURSION_LIMIT)}); "
+            "raise it with config={'recursion_limit': n} if the depth is intended"
+        )
+    return await runnable._acall(input, {**config, "recursion_limit": limit - 1})
+
+
+def _sum_iter(func: Callable[..., Iterator[Any]], input: Any, kwargs: dict[str, Any]) -> Any:
+    final: Any = None
+    started = False
+    for chunk in func(input, **kwargs):
+        final = add_chunks(final, chunk) if started else chunk
+        started = True
+    return final
+
+
+_END = object()
+
+
+async def _iterate_in_thread(iterator: Iterator[Any]) -> AsyncIterator[Any]:
+    """Drive a blocking iterator from a worker thread, one item at a time."""
+    while True:
+        item = await run_in_thread(next, iterator, _END)
+        if item is _END:
+            return
+        yield item
+
+
+class RunnableGenerator(Runnable[In, Out], Generic[In, Out]):
+    """A step made of a generator that transforms a stream of input chunks into output chunks.
+
+    Args:
+        transform: A generator function taking an iterator of input chunks (or an async
+            generator function taking an async iterator).
+        atransform: Optional async generator twin, used on the async path.
+        name: Optional name.
+
+    `invoke` feeds the one input as a single chunk and returns the output chunks added up.
+    """
+
+    def __init__(
+        self,
+        transform: Callable[..., Any],
+        atransform: Callable[..., AsyncIterator[Any]] | None = None,
+        *,
+        name: str | None = None,
+    ) -> None:
+        if not is_generator_callable(transform):
+            raise TypeError(
+                f'Invalid "transform" argument: expected a generator function, got {transform!r}'
+            )
+        if atransform is not None and not inspect.isasyncgenfunction(_unwrap(atransform)):
+            raise TypeError(
+                'Invalid "atransform" argument: expected an async generator function, '
+                f"got {atransform!r}"
+            )
+        self.transform_fn = transform
+        if atransform is None and inspect.isasyncgenfunction(_unwrap(transform)):
+            atransform = transform
+        self.atransform_fn = atransform
+        self._config_arg = _accepts_config(atransform or transform)
+        self._name = name or _display_name(atransform or transform)
+
+    def __repr__(self) -> str:
+        return f"RunnableGenerator({self._name})"
+
+    async def _acall(self, input: Any, config: RunnableConfig, **kwargs: Any) -> Out:
+        return await collect_chunks(self._astream(input, config, **kwargs))  # type: ignore[no-any-return]
+
+    async def _astream(
+        self, input: Any, config: RunnableConfig, **kwargs: Any
+    ) -> AsyncIterator[Out]:
+        async def one() -> AsyncIterator[Any]:
+            yield input
+
+        async for chunk in self._atransform(one(), config, **kwargs):
+            yield chunk
+
+    async def _atransform(
+        self, chunks: AsyncIterator[Any], config: RunnableConfig, **kwargs: Any
+    ) -> AsyncIterator[Out]:
+        if self._config_arg:
+            kwargs = {**kwargs, "config": config}
+        if self.atransform_fn is not None:
+            async for chunk in self.atransform_fn(chunks, **kwargs):
+                yield chunk
+            return
+        # A sync generator pulls its input chunks from the loop through anyio's portal.
+        sync_input = _blocking_iter(chunks)
+        async for chunk in _iterate_in_thread(self.transform_fn(sync_input, **kwargs)):
+            yield chunk
+
+
+def _blocking_iter(chunks: AsyncIterator[Any]) -> Iterator[Any]:
+    while True:
+        item = anyio.from_thread.run(_anext_or_end, chunks)
+        if item is _END:
+            return
+        yield item
+
+
+async def _anext_or_end(chunks: AsyncIterator[Any]) -> Any:
+    return await anext(chunks, _END)
+
+
+def chain(func: Callable[..., Out]) -> RunnableLambda[Any, Out]:
+    """Decorator: turn a function into a `RunnableLambda` named after it."""
+    return RunnableLambda(func)

@@ -1,0 +1,104 @@
+"""`RunnableParallel`: named branches run concurrently on the same input; results merged by key."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, Generic, TypeVar
+
+import anyio
+
+from runnables._base import Runnable, coerce_to_runnable
+from runnables._concurrency import gather
+from runnables._config import RunnableConfig, child_config
+
+In = TypeVar("In")
+
+
+class RunnableParallel(Runnable[In, dict[str, Any]], Generic[In]):
+    """Run named branches concurrently on the same input; return `{key: output}`.
+
+    `RunnableParallel({"a": x, "b": y})` and `RunnableParallel(a=x, b=y)` are the same. Output keys
+    follow the declared order. A failing branch cancels its siblings at once and the caller gets
+    that branch's own exception, with a note naming the branch key.
+
+    Args:
+        steps: A mapping of key to runnable-like (runnable, function, dict).
+        **kwargs: More branches, by keyword.
+
+    Raises:
+        TypeError: a branch is not runnable-like, or a key is not a string.
+    """
+
+    branches: dict[str, Runnable[In, Any]]
+
+    def __init__(self, steps: Mapping[str, Any] | None = None, /, **kwargs: Any) -> None:
+        if steps is not None and not isinstance(steps, Mapping):
+            raise TypeError(f'Invalid "steps" argument: expected a dict, got {steps!r}')
+        merged = {**(steps or {}), **kwargs}
+        branches: dict[str, Runnable[In, Any]] = {}
+        for key, step in merged.items():
+            if not isinstance(key, str):
+                raise TypeError(f"Invalid branch key {key!r}: keys must be strings")
+            branches[key] = coerce_to_runnable(step, param=f"steps[{key!r}]")
+        self.branches = branches
+        self._keys = tuple(branches)
+        self._steps = tuple(branches.values())
+
+    def __repr__(self) -> str:
+        inner = ",\n  ".join(f"{k}: {v!r}".replace("\n", "\n  ") for k, v in self.branches.items())
+        return f"{{\n  {inner}\n}}" if inner else "{}"
+
+    async def _acall(self, input: Any, config: RunnableConfig, **kwargs: Any) -> dict[str, Any]:
+        cfg = child_config(config)
+        keys = self._keys
+        results = await gather(
+            [self._branch(k, s, input, cfg) for k, s in zip(keys, self._steps, strict=True)]
+        )
+        return dict(zip(keys, results, strict=True))
+
+    @staticmethod
+    async def _branch(
+        key: str, step: Runnable[Any, Any], input: Any, config: RunnableConfig
+    ) -> Any:
+        try:
+            return await step._acall(input, config)
+        except Exception as exc:
+            exc.add_note(f"in branch {key!r} of RunnableParallel")
+            raise
+
+    async def _astream(
+        self, input: Any, config: RunnableConfig, **kwargs: Any
+    ) -> AsyncIterator[dict[str, Any]]:
+        cfg = child_config(config)
+        if not self.branches:
+            yield {}
+            return
+        # One {key: chunk} dict per branch chunk, in arrival order. The buffer is unbounded
+        # but holds at most what the consumer has not read yet.
+        send, receive = anyio.create_memory_object_stream[dict[str, Any]](float("inf"))
+
+        async def pump(key: str, step: Runnable[Any, Any]) -> None:
+            try:
+                async for chunk in step._astream(input, cfg):
+                    await send.send({key: chunk})
+            except Exception as exc:
+                exc.add_note(f"in branch {key!r} of RunnableParallel")
+                raise
+
+        failure: list[Exception] = []
+
+        async def run_all() -> None:
+            async with send:
+                try:
+                    await gather([pump(k, s) for k, s in self.branches.items()])
+                except Exception as exc:
+                    # Handed to the consumer below as itself, not wrapped in a task group's
+                    # ExceptionGroup.
+                    failure.append(exc)
+
+        async with anyio.create_task_group() as tg, receive:
+            tg.start_soon(run_all)
+            async for item in receive:
+                yield item
+        if failure:
+            raise failure[0]

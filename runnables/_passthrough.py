@@ -1,0 +1,131 @@
+"""Steps that pass their input on: `RunnablePassthrough`, `RunnableAssign`, `RunnablePick`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any, TypeVar
+
+from runnables._base import Runnable, add_chunks
+from runnables._config import RunnableConfig
+from runnables._lambda import RunnableLambda
+from runnables._parallel import RunnableParallel
+
+T = TypeVar("T")
+
+
+class RunnablePassthrough(Runnable[T, T]):
+    """Identity: returns its input. With `func`, also calls `func(input)` for its side effect.
+
+    Args:
+        func: Optional function (sync or async, may take `config`) called with the input; its
+            result is discarded.
+    """
+
+    def __init__(self, func: Callable[..., Any] | None = None, *, name: str | None = None) -> None:
+        if func is not None and not callable(func):
+            raise TypeError(f'Invalid "func" argument: expected a callable, got {func!r}')
+        self._side: RunnableLambda[Any, Any] | None = (
+            RunnableLambda(func) if func is not None else None
+        )
+        self.func = func
+        self._name = name
+
+    def __repr__(self) -> str:
+        return "RunnablePassthrough()"
+
+    @classmethod
+    def assign(cls, **kwargs: Any) -> RunnableAssign:  # type: ignore[override]
+        """A step that returns `{**input, key: step(input), ...}` for a dict input."""
+        return RunnableAssign(RunnableParallel(kwargs))
+
+    async def _acall(self, input: Any, config: RunnableConfig, **kwargs: Any) -> T:
+        if self._side is not None:
+            await self._side._acall(input, config)
+        return input  # type: ignore[no-any-return]
+
+    async def _atransform(
+        self, chunks: AsyncIterator[Any], config: RunnableConfig, **kwargs: Any
+    ) -> AsyncIterator[T]:
+        if self._side is None:
+            async for chunk in chunks:
+                yield chunk
+            return
+        # The side effect needs the whole input: pass chunks on, then call it with their sum.
+        final: Any = None
+        started = False
+        async for chunk in chunks:
+            yield chunk
+            final = add_chunks(final, chunk) if started else chunk
+            started = True
+        if started:
+            await self._side._acall(final, config)
+
+
+def _require_dict(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise TypeError(f"{where} expects a dict input, got {type(value).__name__}: {value!r}")
+    return value
+
+
+class RunnableAssign(Runnable[dict[str, Any], dict[str, Any]]):
+    """Add keys to a dict input: returns `{**input, **mapper(input)}` without mutating the input.
+
+    An existing key keeps its position; new keys are appended in declared order.
+
+    Args:
+        mapper: A `RunnableParallel` (or a dict of runnable-likes) computing the new keys.
+    """
+
+    def __init__(self, mapper: RunnableParallel[Any] | Mapping[str, Any]) -> None:
+        if isinstance(mapper, Mapping):
+            mapper = RunnableParallel(mapper)
+        if not isinstance(mapper, RunnableParallel):
+            raise TypeError(
+                f'Invalid "mapper" argument: expected a RunnableParallel or dict, got {mapper!r}'
+            )
+        self.mapper = mapper
+
+    def __repr__(self) -> str:
+        return f"RunnableAssign(mapper={self.mapper!r})"
+
+    async def _acall(self, input: Any, config: RunnableConfig, **kwargs: Any) -> dict[str, Any]:
+        data = _require_dict(input, f"assign({', '.join(self.mapper.branches)})")
+        return {**data, **await self.mapper._acall(data, config)}
+
+
+class RunnablePick(Runnable[dict[str, Any], Any]):
+    """Keep some keys of a dict input.
+
+    With one key (a str), returns that key's value, or None if it is missing. With a list of
+    keys, returns a dict of the keys that are present (missing keys are left out), as LCEL does.
+    """
+
+    def __init__(self, keys: str | list[str]) -> None:
+        if isinstance(keys, str):
+            self.keys: str | list[str] = keys
+        elif isinstance(keys, list | tuple) and keys and all(isinstance(k, str) for k in keys):
+            self.keys = list(keys)
+        else:
+            raise TypeError(
+                f'Invalid "keys" argument: expected a str or a non-empty list of str, got {keys!r}'
+            )
+
+    def __repr__(self) -> str:
+        return f"RunnablePick({self.keys!r})"
+
+    def _pick(self, data: Any) -> Any:
+        data = _require_dict(data, f"pick({self.keys!r})")
+        if isinstance(self.keys, str):
+            return data.get(self.keys)
+        return {k: data[k] for k in self.keys if k in data}
+
+    async def _acall(self, input: Any, config: RunnableConfig, **kwargs: Any) -> Any:
+        return self._pick(input)
+
+    async def _atransform(
+        self, chunks: AsyncIterator[Any], config: RunnableConfig, **kwargs: Any
+    ) -> AsyncIterator[Any]:
+        async for chunk in chunks:
+            picked = self._pick(chunk)
+            if picked is not None and picked != {}:
+                yield picked

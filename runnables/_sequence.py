@@ -1,0 +1,98 @@
+"""`RunnableSequence`: steps run one after another, each output feeding the next step."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any, TypeVar
+
+from runnables._base import Runnable, coerce_to_runnable
+from runnables._config import RunnableConfig, child_config
+
+In = TypeVar("In")
+Out = TypeVar("Out")
+
+
+class RunnableSequence(Runnable[In, Out]):
+    """Steps run in order; `a | b | c` builds one. Nested sequences are flattened.
+
+    Args:
+        *steps: Runnables or runnable-likes (functions, dicts); at least two.
+        name: Optional name for the sequence.
+
+    Raises:
+        ValueError: fewer than two steps.
+        TypeError: a step is not runnable-like.
+    """
+
+    steps: tuple[Runnable[Any, Any], ...]
+
+    def __init__(self, *steps: Any, name: str | None = None) -> None:
+        flat: list[Runnable[Any, Any]] = []
+        for step in steps:
+            runnable = coerce_to_runnable(step, param="steps")
+            if isinstance(runnable, RunnableSequence) and runnable._name is None:
+                flat.extend(runnable.steps)
+            else:
+                flat.append(runnable)
+        if len(flat) < 2:
+            raise ValueError(
+                f'Invalid "steps" argument: a sequence needs at least 2, got {steps!r}'
+            )
+        self.steps = tuple(flat)
+        self._name = name
+
+    @property
+    def first(self) -> Runnable[In, Any]:
+        """The first step."""
+        return self.steps[0]
+
+    @property
+    def last(self) -> Runnable[Any, Out]:
+        """The last step."""
+        return self.steps[-1]
+
+    @property
+    def middle(self) -> list[Runnable[Any, Any]]:
+        """The steps between the first and the last."""
+        return list(self.steps[1:-1])
+
+    def __repr__(self) -> str:
+        return "\n| ".join(repr(step) for step in self.steps)
+
+    async def _acall(self, input: Any, config: RunnableConfig, **kwargs: Any) -> Out:
+        cfg = child_config(config)
+        value = input
+        for i, step in enumerate(self.steps):
+            try:
+                value = await step._acall(value, cfg)
+            except Exception as exc:
+                exc.add_note(self._where(i, step))
+                raise
+        return value  # type: ignore[no-any-return]
+
+    async def _astream(
+        self, input: Any, config: RunnableConfig, **kwargs: Any
+    ) -> AsyncIterator[Out]:
+        cfg = child_config(config)
+        stream: AsyncIterator[Any] = self.steps[0]._astream(input, cfg)
+        for step in self.steps[1:]:
+            stream = step._atransform(stream, cfg)
+        try:
+            async for chunk in stream:
+                yield chunk
+        except Exception as exc:
+            exc.add_note(f"while streaming {self.name}")
+            raise
+
+    async def _atransform(
+        self, chunks: AsyncIterator[Any], config: RunnableConfig, **kwargs: Any
+    ) -> AsyncIterator[Out]:
+        cfg = child_config(config)
+        stream: AsyncIterator[Any] = chunks
+        for step in self.steps:
+            stream = step._atransform(stream, cfg)
+        async for chunk in stream:
+            yield chunk
+
+    def _where(self, index: int, step: Runnable[Any, Any]) -> str:
+        return f"in step {index + 1} of {len(self.steps)} ({step.name}) of {self.name}"
