@@ -7,6 +7,7 @@ step can be invoked, batched and streamed, from async or sync code, on asyncio o
 from runnables._base import Runnable, coerce_to_runnable
 from runnables._binding import RunnableBinding, RunnableEach
 from runnables._branch import RunnableBranch
+from runnables._concurrency import leaf_slot
 from runnables._config import RunnableConfig
 from runnables._lambda import RunnableGenerator, RunnableLambda, chain
 from runnables._parallel import RunnableParallel
@@ -28,4 +29,5 @@ __all__ = [
     "RunnableSequence",
     "chain",
     "coerce_to_runnable",
+    "leaf_slot",
 ]

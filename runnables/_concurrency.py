@@ -13,6 +13,7 @@ one, the variable is cleared for its body, so work the leaf starts itself cannot
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextvars import ContextVar
 from typing import Any, TypeVar
@@ -180,3 +181,22 @@ async def as_completed(
             receive.close()
     if failure is not None:
         raise failure
+
+
+@contextlib.asynccontextmanager
+async def leaf_slot() -> AsyncIterator[None]:
+    """Hold one slot of the run's `max_concurrency` limit for the body (a no-op without one).
+
+    Steps that do work themselves (models, tools) wrap that work in this, so the run-wide limit
+    counts them; work started inside the body does not take further slots.
+    """
+    limiter = _limiter.get()
+    if limiter is None:
+        yield
+        return
+    async with limiter:
+        token = _limiter.set(None)
+        try:
+            yield
+        finally:
+            _limiter.reset(token)

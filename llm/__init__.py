@@ -1,0 +1,3 @@
+"""Chat models and output parsers."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""Messages, prompt values and prompt templates."""
+
+__all__: list[str] = []
