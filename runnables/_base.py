@@ -16,8 +16,17 @@ core through `runnables._bridge`.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Generator,
+    Iterator,
+    Mapping,
+    Sequence,
+)
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, overload
 
 from runnables._bridge import iter_sync, run_sync
 from runnables._concurrency import _limiter, as_completed, gather, with_limit
@@ -93,6 +102,25 @@ class Runnable(Generic[In, Out]):
         """Run the step on one input, blocking until done (works inside a running loop too)."""
         return run_sync(lambda: self.ainvoke(input, config, **kwargs))
 
+    @overload
+    async def abatch(
+        self,
+        inputs: Sequence[In],
+        config: RunnableConfig | Sequence[RunnableConfig] | None = None,
+        *,
+        return_exceptions: Literal[False] = False,
+        **kwargs: Any,
+    ) -> list[Out]: ...
+    @overload
+    async def abatch(
+        self,
+        inputs: Sequence[In],
+        config: RunnableConfig | Sequence[RunnableConfig] | None = None,
+        *,
+        return_exceptions: bool,
+        **kwargs: Any,
+    ) -> list[Out | Exception]: ...
+
     async def abatch(
         self,
         inputs: Sequence[In],
@@ -100,7 +128,7 @@ class Runnable(Generic[In, Out]):
         *,
         return_exceptions: bool = False,
         **kwargs: Any,
-    ) -> list[Out | Exception]:
+    ) -> list[Out] | list[Out | Exception]:
         """Run the step on many inputs concurrently; outputs come back in input order.
 
         Args:
@@ -120,7 +148,7 @@ class Runnable(Generic[In, Out]):
             return []
         configs = config_list(config, len(inputs))
 
-        async def run_all() -> list[Out | Exception]:
+        async def run_all() -> list[Any]:
             coros = [
                 self._acall_item(i, x, c, return_exceptions, kwargs)
                 for i, (x, c) in enumerate(zip(inputs, configs, strict=True))
@@ -129,6 +157,25 @@ class Runnable(Generic[In, Out]):
 
         return await with_limit(configs[0].get("max_concurrency"), run_all)
 
+    @overload
+    def batch(
+        self,
+        inputs: Sequence[In],
+        config: RunnableConfig | Sequence[RunnableConfig] | None = None,
+        *,
+        return_exceptions: Literal[False] = False,
+        **kwargs: Any,
+    ) -> list[Out]: ...
+    @overload
+    def batch(
+        self,
+        inputs: Sequence[In],
+        config: RunnableConfig | Sequence[RunnableConfig] | None = None,
+        *,
+        return_exceptions: bool,
+        **kwargs: Any,
+    ) -> list[Out | Exception]: ...
+
     def batch(
         self,
         inputs: Sequence[In],
@@ -136,7 +183,7 @@ class Runnable(Generic[In, Out]):
         *,
         return_exceptions: bool = False,
         **kwargs: Any,
-    ) -> list[Out | Exception]:
+    ) -> list[Out] | list[Out | Exception]:
         """Sync form of `abatch`: inputs run concurrently, outputs in input order."""
         _check_inputs(inputs)
         return run_sync(
@@ -150,7 +197,7 @@ class Runnable(Generic[In, Out]):
         *,
         return_exceptions: bool = False,
         **kwargs: Any,
-    ) -> AsyncIterator[tuple[int, Out | Exception]]:
+    ) -> AsyncGenerator[tuple[int, Out | Exception], None]:
         """Run many inputs concurrently, yielding `(index, output)` as each finishes.
 
         Breaking out of the loop cancels whatever is still running (on trio, close the
@@ -171,8 +218,9 @@ class Runnable(Generic[In, Out]):
                 self._acall_item(i, x, c, return_exceptions, kwargs)
                 for i, (x, c) in enumerate(zip(inputs, configs, strict=True))
             ]
-            async for pair in as_completed(coros):
-                yield pair
+            async with contextlib.aclosing(as_completed(coros)) as pairs:
+                async for pair in pairs:
+                    yield pair
         finally:
             if token is not None:
                 _reset_quietly(token)
@@ -184,7 +232,7 @@ class Runnable(Generic[In, Out]):
         *,
         return_exceptions: bool = False,
         **kwargs: Any,
-    ) -> Iterator[tuple[int, Out | Exception]]:
+    ) -> Generator[tuple[int, Out | Exception], None, None]:
         """Sync form of `abatch_as_completed`; breaking out cancels pending work."""
         _check_inputs(inputs)
         return iter_sync(
@@ -211,7 +259,7 @@ class Runnable(Generic[In, Out]):
 
     async def astream(
         self, input: In, config: RunnableConfig | None = None, **kwargs: Any
-    ) -> AsyncIterator[Out]:
+    ) -> AsyncGenerator[Out, None]:
         """Run the step on one input, yielding output chunks as they are produced.
 
         A step that cannot stream yields its one output.
@@ -224,28 +272,29 @@ class Runnable(Generic[In, Out]):
 
             token = _limiter.set(anyio.CapacityLimiter(mc))
         try:
-            async for chunk in self._astream(input, cfg, **kwargs):
-                yield chunk
+            async with contextlib.aclosing(self._astream(input, cfg, **kwargs)) as chunks:  # type: ignore[type-var]
+                async for chunk in chunks:
+                    yield chunk
         finally:
             if token is not None:
                 _reset_quietly(token)
 
     def stream(
         self, input: In, config: RunnableConfig | None = None, **kwargs: Any
-    ) -> Iterator[Out]:
+    ) -> Generator[Out, None, None]:
         """Sync form of `astream`: chunks are handed over one by one as they are produced."""
         return iter_sync(lambda: self.astream(input, config, **kwargs))
 
     async def atransform(
         self, chunks: AsyncIterator[In], config: RunnableConfig | None = None, **kwargs: Any
-    ) -> AsyncIterator[Out]:
+    ) -> AsyncGenerator[Out, None]:
         """Stream the step over a stream of input chunks."""
         async for chunk in self._atransform(chunks, ensure_config(config), **kwargs):
             yield chunk
 
     def transform(
         self, chunks: Iterator[In], config: RunnableConfig | None = None, **kwargs: Any
-    ) -> Iterator[Out]:
+    ) -> Generator[Out, None, None]:
         """Sync form of `atransform`."""
 
         async def source() -> AsyncIterator[Any]:
@@ -258,6 +307,16 @@ class Runnable(Generic[In, Out]):
 
     @overload
     def __or__(self, other: Runnable[Any, Other]) -> RunnableSequence[In, Other]: ...
+    @overload
+    def __or__(
+        self, other: Callable[[AsyncIterator[Any]], AsyncIterator[Other]]
+    ) -> RunnableSequence[In, Other]: ...
+    @overload
+    def __or__(
+        self, other: Callable[[Iterator[Any]], Iterator[Other]]
+    ) -> RunnableSequence[In, Other]: ...
+    @overload
+    def __or__(self, other: Callable[[Any], Awaitable[Other]]) -> RunnableSequence[In, Other]: ...
     @overload
     def __or__(self, other: Callable[[Any], Other]) -> RunnableSequence[In, Other]: ...
     @overload

@@ -23,7 +23,7 @@ class RunnableBranch(Runnable[In, Out]):
         TypeError: a pair is malformed or a condition is not callable.
     """
 
-    def __init__(self, *branches: Any, name: str | None = None) -> None:
+    def __init__(self: RunnableBranch[Any, Any], *branches: Any, name: str | None = None) -> None:
         if len(branches) < 2:
             raise ValueError(
                 'Invalid "branches" argument: RunnableBranch needs at least one (condition, step) '

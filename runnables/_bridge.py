@@ -21,7 +21,7 @@ import atexit
 import contextlib
 import queue
 import threading
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Generator
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -90,7 +90,7 @@ def _run_in_helper_thread(make_coro: Callable[[], Coroutine[Any, Any, T]]) -> T:
     raise value
 
 
-def iter_sync(make_agen: Callable[[], AsyncIterator[T]]) -> Iterator[T]:
+def iter_sync(make_agen: Callable[[], AsyncIterator[T]]) -> Generator[T, None, None]:
     """Iterate an async generator from synchronous code, one chunk at a time.
 
     The generator runs on a helper thread's own loop; each chunk is handed over as soon as it is

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
@@ -130,7 +130,7 @@ def _leaves(group: BaseExceptionGroup[Any]) -> list[BaseException]:
 
 async def as_completed(
     coros: Sequence[Coroutine[Any, Any, T]],
-) -> AsyncIterator[tuple[int, T]]:
+) -> AsyncGenerator[tuple[int, T], None]:
     """Yield `(index, result)` pairs in completion order; pending work is cancelled on close.
 
     On asyncio the work runs in plain tasks, so closing the generator from any task (including
@@ -175,6 +175,10 @@ async def as_completed(
                     failure = value
                     break
                 yield i, value
+        except GeneratorExit:
+            # The consumer closed us: leave the task group quietly (trio would otherwise wrap
+            # GeneratorExit in an ExceptionGroup) and let the generator finish.
+            pass
         finally:
             tg.cancel_scope.cancel()
             send.close()

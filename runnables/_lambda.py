@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any, Generic, TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any, Generic, TypeVar, overload
 
 import anyio.from_thread
 
@@ -20,6 +20,8 @@ from runnables._config import DEFAULT_RECURSION_LIMIT, RunnableConfig
 
 In = TypeVar("In")
 Out = TypeVar("Out")
+I2 = TypeVar("I2")
+O2 = TypeVar("O2")
 
 
 def _unwrap(func: Any) -> Any:
@@ -73,10 +75,46 @@ class RunnableLambda(Runnable[In, Out]):
         TypeError: `func` or `afunc` is not callable.
     """
 
+    @overload
+    def __init__(
+        self: RunnableLambda[I2, O2],
+        func: Callable[[I2], AsyncIterator[O2]] | Callable[[I2], Iterator[O2]],
+        afunc: Callable[..., Awaitable[Any]] | None = None,
+        name: str | None = None,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: RunnableLambda[I2, O2],
+        func: Callable[[I2], Awaitable[O2]],
+        afunc: Callable[..., Awaitable[Any]] | None = None,
+        name: str | None = None,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: RunnableLambda[I2, O2],
+        func: Callable[[I2], O2],
+        afunc: Callable[..., Awaitable[Any]] | None = None,
+        name: str | None = None,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: RunnableLambda[Any, O2],
+        func: Callable[..., Awaitable[O2]],
+        afunc: Callable[..., Awaitable[Any]] | None = None,
+        name: str | None = None,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: RunnableLambda[Any, O2],
+        func: Callable[..., O2],
+        afunc: Callable[..., Awaitable[Any]] | None = None,
+        name: str | None = None,
+    ) -> None: ...
+
     def __init__(
         self,
         func: Callable[..., Any],
-        afunc: Callable[..., Any] | None = None,
+        afunc: Callable[..., Awaitable[Any]] | None = None,
         name: str | None = None,
     ) -> None:
         if not callable(func):
@@ -139,9 +177,9 @@ async def _run_returned(
     limit = config.get("recursion_limit", DEFAULT_RECURSION_LIMIT)
     if limit <= 0:
         raise RecursionError(
-            f"Recursion limit reached: {owner!r} kept returning runnables "
-            f"(recursion_limit={config.get('recursion_limit', DEFAULT_RECURSION_LIMIT)}); "
-            "raise it with config={'recursion_limit': n} if the depth is intended"
+            f"Recursion limit reached: {owner!r} kept returning runnables to run; "
+            f"the default limit is {DEFAULT_RECURSION_LIMIT} levels, raise it with "
+            "config={'recursion_limit': n} if the depth is intended"
         )
     return await runnable._acall(input, {**config, "recursion_limit": limit - 1})
 
@@ -180,7 +218,7 @@ class RunnableGenerator(Runnable[In, Out], Generic[In, Out]):
     """
 
     def __init__(
-        self,
+        self: RunnableGenerator[Any, Any],
         transform: Callable[..., Any],
         atransform: Callable[..., AsyncIterator[Any]] | None = None,
         *,
@@ -244,6 +282,14 @@ async def _anext_or_end(chunks: AsyncIterator[Any]) -> Any:
     return await anext(chunks, _END)
 
 
-def chain(func: Callable[..., Out]) -> RunnableLambda[Any, Out]:
+@overload
+def chain(func: Callable[[I2], Awaitable[O2]]) -> RunnableLambda[I2, O2]: ...
+@overload
+def chain(func: Callable[[I2], O2]) -> RunnableLambda[I2, O2]: ...
+@overload
+def chain(func: Callable[..., O2]) -> RunnableLambda[Any, O2]: ...
+
+
+def chain(func: Callable[..., Any]) -> RunnableLambda[Any, Any]:
     """Decorator: turn a function into a `RunnableLambda` named after it."""
     return RunnableLambda(func)

@@ -31,7 +31,9 @@ class RunnableParallel(Runnable[In, dict[str, Any]], Generic[In]):
 
     branches: dict[str, Runnable[In, Any]]
 
-    def __init__(self, steps: Mapping[str, Any] | None = None, /, **kwargs: Any) -> None:
+    def __init__(
+        self: RunnableParallel[Any], steps: Mapping[str, Any] | None = None, /, **kwargs: Any
+    ) -> None:
         if steps is not None and not isinstance(steps, Mapping):
             raise TypeError(f'Invalid "steps" argument: expected a dict, got {steps!r}')
         merged = {**(steps or {}), **kwargs}

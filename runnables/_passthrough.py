@@ -21,7 +21,12 @@ class RunnablePassthrough(Runnable[T, T]):
             result is discarded.
     """
 
-    def __init__(self, func: Callable[..., Any] | None = None, *, name: str | None = None) -> None:
+    def __init__(
+        self: RunnablePassthrough[Any],
+        func: Callable[..., Any] | None = None,
+        *,
+        name: str | None = None,
+    ) -> None:
         if func is not None and not callable(func):
             raise TypeError(f'Invalid "func" argument: expected a callable, got {func!r}')
         self._side: RunnableLambda[Any, Any] | None = (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any, TypeVar
 
@@ -26,7 +27,7 @@ class RunnableSequence(Runnable[In, Out]):
 
     steps: tuple[Runnable[Any, Any], ...]
 
-    def __init__(self, *steps: Any, name: str | None = None) -> None:
+    def __init__(self: RunnableSequence[Any, Any], *steps: Any, name: str | None = None) -> None:
         flat: list[Runnable[Any, Any]] = []
         for step in steps:
             runnable = coerce_to_runnable(step, param="steps")
@@ -78,8 +79,9 @@ class RunnableSequence(Runnable[In, Out]):
         for step in self.steps[1:]:
             stream = step._atransform(stream, cfg)
         try:
-            async for chunk in stream:
-                yield chunk
+            async with contextlib.aclosing(stream):  # type: ignore[type-var]
+                async for chunk in stream:
+                    yield chunk
         except Exception as exc:
             exc.add_note(f"while streaming {self.name}")
             raise

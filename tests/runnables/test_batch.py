@@ -1,0 +1,148 @@
+"""batch / abatch / *_as_completed: order, exceptions in place, bad input, cancellation."""
+
+import contextlib
+from typing import Any
+
+import anyio
+import pytest
+
+from runnables import RunnableLambda
+
+pytestmark = pytest.mark.anyio
+
+
+def fail_on_two(x: int) -> int:
+    if x == 2:
+        raise ValueError(f"bad item {x}")
+    return x * 10
+
+
+async def test_abatch_keeps_order() -> None:
+    gates = [anyio.Event() for _ in range(3)]
+
+    async def f(x: int) -> int:
+        # Finish in reverse order: item 2 first, then 1, then 0.
+        if x < 2:
+            await gates[x + 1].wait()
+        gates[x].set()
+        return x
+
+    assert await RunnableLambda(f).abatch([0, 1, 2]) == [0, 1, 2]
+
+
+def test_batch_keeps_order_and_empty_list() -> None:
+    step = RunnableLambda(lambda x: x + 1)
+    assert step.batch([1, 2, 3]) == [2, 3, 4]
+    assert step.batch([]) == []
+
+
+async def test_return_exceptions_puts_them_in_place() -> None:
+    out = await RunnableLambda(fail_on_two).abatch([1, 2, 3], return_exceptions=True)
+    assert out[0] == 10
+    assert isinstance(out[1], ValueError)
+    assert out[2] == 30
+
+
+async def test_first_failure_raises_with_item_note() -> None:
+    with pytest.raises(ValueError, match="bad item 2") as info:
+        await RunnableLambda(fail_on_two).abatch([1, 2, 3])
+    assert any("batch item 1" in n for n in info.value.__notes__)
+
+
+async def test_config_list_per_input() -> None:
+    def tag(x: int, config: Any) -> str:
+        return f"{x}:{config['tags'][0]}"
+
+    out = await RunnableLambda(tag).abatch([1, 2], [{"tags": ["a"]}, {"tags": ["b"]}])
+    assert out == ["1:a", "2:b"]
+
+
+async def test_config_list_of_wrong_length_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="2 configs for 3 inputs"):
+        await RunnableLambda(fail_on_two).abatch([1, 2, 3], [{}, {}])
+
+
+@pytest.mark.parametrize("bad", ["abc", 5, {"a": 1}, None])
+def test_batch_with_non_list_is_a_type_error(bad: Any) -> None:
+    with pytest.raises(TypeError, match=r'"inputs".*expected a list'):
+        RunnableLambda(fail_on_two).batch(bad)
+
+
+async def test_abatch_as_completed_yields_in_completion_order() -> None:
+    release = {i: anyio.Event() for i in range(3)}
+
+    async def f(x: int) -> int:
+        await release[x].wait()
+        return x * 10
+
+    release[2].set()
+    seen: list[tuple[int, Any]] = []
+    async with contextlib.aclosing(RunnableLambda(f).abatch_as_completed([0, 1, 2])) as results:
+        async for index, out in results:
+            seen.append((index, out))
+            if index == 2:
+                release[0].set()
+            elif index == 0:
+                release[1].set()
+    assert seen == [(2, 20), (0, 0), (1, 10)]
+
+
+async def test_breaking_out_of_abatch_as_completed_cancels_pending() -> None:
+    cancelled: list[int] = []
+    never = anyio.Event()
+
+    async def f(x: int) -> int:
+        if x == 0:
+            return 0
+        try:
+            await never.wait()
+        except anyio.get_cancelled_exc_class():
+            cancelled.append(x)
+            raise
+        return x
+
+    async with contextlib.aclosing(RunnableLambda(f).abatch_as_completed([0, 1, 2])) as results:
+        async for index, _ in results:
+            assert index == 0
+            break
+    assert sorted(cancelled) == [1, 2]
+
+
+async def test_abatch_as_completed_return_exceptions() -> None:
+    pairs = [
+        p
+        async for p in RunnableLambda(fail_on_two).abatch_as_completed(
+            [1, 2], return_exceptions=True
+        )
+    ]
+    by_index = dict(pairs)
+    assert by_index[0] == 10
+    assert isinstance(by_index[1], ValueError)
+
+
+def test_batch_as_completed_sync_and_break_cancels() -> None:
+    step = RunnableLambda(lambda x: x * 2)
+    assert sorted(step.batch_as_completed([1, 2, 3])) == [(0, 2), (1, 4), (2, 6)]
+
+    cancelled: list[int] = []
+
+    async def slow(x: int) -> int:
+        if x == 0:
+            return 0
+        try:
+            await anyio.sleep(30)
+        except anyio.get_cancelled_exc_class():
+            cancelled.append(x)
+            raise
+        return x
+
+    results = RunnableLambda(slow).batch_as_completed([0, 1, 2])
+    for index, _ in results:
+        assert index == 0
+        break
+    results.close()
+    assert sorted(cancelled) == [1, 2]
+
+
+async def test_map_applies_to_each_item() -> None:
+    assert await RunnableLambda(lambda x: x + 1).map().ainvoke([1, 2, 3]) == [2, 3, 4]

@@ -1,0 +1,97 @@
+"""The sync bridge: from plain threads, from inside a running loop, and streaming chunk by chunk."""
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from runnables import RunnableLambda, RunnableParallel
+
+
+async def double(x: int) -> int:
+    return x * 2
+
+
+def test_invoke_from_plain_thread() -> None:
+    results: list[Any] = []
+
+    def worker() -> None:
+        results.append(RunnableLambda(double).invoke(4))
+        results.append(RunnableParallel(a=double, b=double).batch([1, 2]))
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join()
+    assert results == [8, [{"a": 2, "b": 2}, {"a": 4, "b": 4}]]
+
+
+def test_invoke_repeatedly_on_main_thread_and_with_asyncio_run_in_between() -> None:
+    step = RunnableLambda(double)
+    assert step.invoke(1) == 2
+    assert asyncio.run(step.ainvoke(2)) == 4
+    assert step.invoke(3) == 6
+
+
+def test_sync_calls_inside_a_running_loop() -> None:
+    async def main() -> Any:
+        step = RunnableLambda(double)
+        return step.invoke(5), step.batch([1]), list(step.stream(2))
+
+    assert asyncio.run(main()) == (10, [2], [4])
+
+
+@pytest.mark.anyio
+async def test_sync_invoke_inside_running_loop_any_backend() -> None:
+    assert RunnableLambda(double).invoke(21) == 42
+
+
+def test_sync_stream_hands_over_chunk_by_chunk() -> None:
+    produced: list[int] = []
+    consumed = threading.Event()
+
+    async def numbers(x: int) -> AsyncIterator[int]:
+        for i in range(3):
+            produced.append(i)
+            yield i
+
+    seen = []
+    for chunk in RunnableLambda(numbers).stream(0):
+        seen.append(chunk)
+        # Chunks arrive as produced: the producer is at most one chunk ahead.
+        assert len(produced) <= chunk + 2
+    consumed.set()
+    assert seen == [0, 1, 2]
+
+
+def test_breaking_out_of_sync_stream_stops_the_producer() -> None:
+    produced: list[int] = []
+
+    async def numbers(x: int) -> AsyncIterator[int]:
+        for i in range(1000):
+            produced.append(i)
+            yield i
+
+    stream = RunnableLambda(numbers).stream(0)
+    for chunk in stream:
+        if chunk == 2:
+            break
+    stream.close()
+    assert len(produced) <= 4
+    assert not [t for t in threading.enumerate() if t.name == "runnables-stream"]
+
+
+def test_errors_cross_the_bridge_with_their_type() -> None:
+    def boom(x: int) -> int:
+        raise LookupError("nope")
+
+    with pytest.raises(LookupError, match="nope"):
+        RunnableLambda(boom).invoke(1)
+
+    async def bad_stream(x: int) -> AsyncIterator[int]:
+        yield 1
+        raise LookupError("mid-stream")
+
+    with pytest.raises(LookupError, match="mid-stream"):
+        list(RunnableLambda(bad_stream).stream(1))

@@ -1,0 +1,105 @@
+"""max_concurrency: one limit across the whole run, counted at leaf steps, without deadlock."""
+
+import threading
+import time
+from typing import Any
+
+import anyio
+import anyio.lowlevel
+import pytest
+
+from runnables import RunnableLambda, RunnableParallel
+
+pytestmark = pytest.mark.anyio
+
+
+class Gauge:
+    """Counts leaves running at once and remembers the peak."""
+
+    def __init__(self) -> None:
+        self.running = 0
+        self.peak = 0
+        self.lock = threading.Lock()
+
+    def enter(self) -> None:
+        with self.lock:
+            self.running += 1
+            self.peak = max(self.peak, self.running)
+
+    def leave(self) -> None:
+        with self.lock:
+            self.running -= 1
+
+    def async_leaf(self) -> RunnableLambda[Any, Any]:
+        async def leaf(x: Any) -> Any:
+            self.enter()
+            # Yield to the loop several times so every leaf that can start does start.
+            for _ in range(10):
+                await anyio.lowlevel.checkpoint()
+            self.leave()
+            return x
+
+        return RunnableLambda(leaf)
+
+    def sync_leaf(self) -> RunnableLambda[Any, Any]:
+        def leaf(x: Any) -> Any:
+            self.enter()
+            time.sleep(0.002)  # hold the slot briefly; no timing is asserted
+            self.leave()
+            return x
+
+        return RunnableLambda(leaf)
+
+
+async def test_parallel_abatch_is_bounded_across_the_whole_run() -> None:
+    gauge = Gauge()
+    leaf = gauge.async_leaf()
+    chain = RunnableParallel(a=leaf, b=leaf, c=leaf)
+    out = await chain.abatch(list(range(10)), {"max_concurrency": 4})
+    assert out == [{"a": i, "b": i, "c": i} for i in range(10)]
+    assert gauge.peak == 4
+
+
+async def test_without_a_limit_the_same_run_goes_wider() -> None:
+    gauge = Gauge()
+    leaf = gauge.async_leaf()
+    await RunnableParallel(a=leaf, b=leaf, c=leaf).abatch(list(range(10)))
+    assert gauge.peak == 30
+
+
+async def test_deep_nesting_is_bounded_and_does_not_deadlock() -> None:
+    gauge = Gauge()
+    leaf = gauge.async_leaf()
+    inner = RunnableParallel(x=leaf, y=leaf | leaf)
+    chain = RunnableParallel(p=inner, q=inner, r=leaf)
+    nested_batch = RunnableLambda(lambda xs: xs) | chain.map()
+    out = await nested_batch.abatch([[1, 2], [3, 4, 5]], {"max_concurrency": 1})
+    assert out[1][2]["p"] == {"x": 5, "y": 5}
+    assert gauge.peak == 1
+
+
+def test_sync_batch_with_thread_leaves_is_bounded() -> None:
+    gauge = Gauge()
+    leaf = gauge.sync_leaf()
+    out = RunnableParallel(a=leaf, b=leaf).batch(list(range(6)), {"max_concurrency": 3})
+    assert len(out) == 6
+    assert gauge.peak == 3
+
+
+async def test_limit_via_with_config_on_the_root() -> None:
+    gauge = Gauge()
+    leaf = gauge.async_leaf()
+    chain = RunnableParallel(a=leaf, b=leaf, c=leaf, d=leaf).with_config(max_concurrency=2)
+    await chain.ainvoke(1)
+    assert gauge.peak == 2
+
+
+async def test_leaf_calling_a_chain_inside_does_not_deadlock() -> None:
+    gauge = Gauge()
+    inner = RunnableParallel(a=gauge.async_leaf(), b=gauge.async_leaf())
+
+    async def outer(x: int, config: Any) -> Any:
+        return await inner.ainvoke(x, config)
+
+    out = await RunnableLambda(outer).abatch([1, 2, 3], {"max_concurrency": 1})
+    assert out == [{"a": i, "b": i} for i in (1, 2, 3)]

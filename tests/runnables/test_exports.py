@@ -1,0 +1,23 @@
+import runnables
+
+
+def test_all_is_exact_and_importable() -> None:
+    assert sorted(runnables.__all__) == [
+        "Runnable",
+        "RunnableAssign",
+        "RunnableBinding",
+        "RunnableBranch",
+        "RunnableConfig",
+        "RunnableEach",
+        "RunnableGenerator",
+        "RunnableLambda",
+        "RunnableParallel",
+        "RunnablePassthrough",
+        "RunnablePick",
+        "RunnableSequence",
+        "chain",
+        "coerce_to_runnable",
+        "leaf_slot",
+    ]
+    for name in runnables.__all__:
+        assert getattr(runnables, name) is not None

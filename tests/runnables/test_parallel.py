@@ -1,0 +1,139 @@
+"""RunnableParallel: keys, concurrency, and fail-fast cancellation."""
+
+import threading
+from typing import Any
+
+import anyio
+import pytest
+
+from runnables import RunnableLambda, RunnableParallel
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_dict_and_kwargs_forms_are_equal() -> None:
+    def add(x: int) -> int:
+        return x + 1
+
+    by_dict = RunnableParallel({"a": add, "b": lambda x: x * 10})
+    by_kw = RunnableParallel(a=add, b=lambda x: x * 10)
+    assert await by_dict.ainvoke(1) == await by_kw.ainvoke(1) == {"a": 2, "b": 10}
+
+
+async def test_empty_parallel_gives_empty_dict() -> None:
+    assert await RunnableParallel().ainvoke("x") == {}
+    assert RunnableParallel().invoke("x") == {}
+
+
+async def test_output_keys_in_declared_order_not_completion_order() -> None:
+    first_done = anyio.Event()
+
+    async def slow(x: str) -> str:
+        await first_done.wait()
+        return "slow"
+
+    async def fast(x: str) -> str:
+        first_done.set()
+        return "fast"
+
+    out = await RunnableParallel(slow=slow, fast=fast).ainvoke("x")
+    assert list(out) == ["slow", "fast"]
+    assert out == {"slow": "slow", "fast": "fast"}
+
+
+async def test_every_branch_gets_the_same_input() -> None:
+    seen: list[Any] = []
+
+    async def record(x: Any) -> None:
+        seen.append(x)
+
+    payload = {"topic": "space"}
+    await RunnableParallel(a=record, b=record, c=record).ainvoke(payload)
+    assert seen == [payload] * 3
+
+
+async def test_async_branches_run_concurrently() -> None:
+    # Each branch waits until all three have started: only possible if they overlap.
+    started = [anyio.Event() for _ in range(3)]
+
+    def branch(i: int) -> Any:
+        async def run(x: str) -> int:
+            started[i].set()
+            for event in started:
+                await event.wait()
+            return i
+
+        return run
+
+    out = await RunnableParallel(a=branch(0), b=branch(1), c=branch(2)).ainvoke("x")
+    assert out == {"a": 0, "b": 1, "c": 2}
+
+
+def test_blocking_sync_branches_overlap_in_threads_under_invoke() -> None:
+    barrier = threading.Barrier(3, timeout=5)
+
+    def blocking(x: str) -> int:
+        return barrier.wait()  # raises BrokenBarrierError unless all three run at once
+
+    out = RunnableParallel(a=blocking, b=blocking, c=blocking).invoke("x")
+    assert sorted(out.values()) == [0, 1, 2]
+
+
+async def test_blocking_sync_branches_overlap_under_ainvoke() -> None:
+    barrier = threading.Barrier(2, timeout=5)
+
+    def blocking(x: str) -> str:
+        barrier.wait()
+        return x
+
+    out = await RunnableParallel(a=blocking, b=blocking).ainvoke("y")
+    assert out == {"a": "y", "b": "y"}
+
+
+class BranchFailed(Exception):
+    pass
+
+
+async def test_failing_branch_cancels_siblings_and_raises_its_own_type() -> None:
+    sibling_started = anyio.Event()
+    state = {"finished": False, "cancelled": False}
+
+    async def slow(x: str) -> str:
+        sibling_started.set()
+        try:
+            await anyio.sleep(1)
+        except anyio.get_cancelled_exc_class():
+            state["cancelled"] = True
+            raise
+        state["finished"] = True
+        return "late"
+
+    async def boom(x: str) -> str:
+        await sibling_started.wait()
+        raise BranchFailed("no luck")
+
+    with pytest.raises(BranchFailed, match="no luck") as info:
+        await RunnableParallel(summary=slow, terms=boom).ainvoke("x")
+    assert state == {"finished": False, "cancelled": True}
+    assert any("branch 'terms'" in note for note in info.value.__notes__)
+    assert not isinstance(info.value, BaseExceptionGroup)
+
+
+def test_failing_branch_under_sync_invoke_keeps_type_and_note() -> None:
+    def boom(x: str) -> str:
+        raise KeyError("missing")
+
+    with pytest.raises(KeyError) as info:
+        RunnableParallel(ok=lambda x: x, bad=boom).invoke("x")
+    assert "in branch 'bad' of RunnableParallel" in info.value.__notes__
+
+
+async def test_nested_dicts_are_nested_parallels() -> None:
+    chain = RunnableParallel(outer={"inner": lambda x: x + 1, "same": lambda x: x})
+    assert await chain.ainvoke(1) == {"outer": {"inner": 2, "same": 1}}
+
+
+async def test_parallel_of_sequences() -> None:
+    double = RunnableLambda(lambda x: x * 2)
+    chain = RunnableParallel(a=double | (lambda x: x + 1), b=double)
+    assert await chain.ainvoke(3) == {"a": 7, "b": 6}
