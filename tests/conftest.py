@@ -1,0 +1,46 @@
+"""Shared pytest fixtures: the anyio backends and the loopback OpenAI-compatible server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.openai_server import OpenAIServer
+
+# Under trio (>= 0.35) every async generator garbage-collected before exhaustion triggers a
+# ResourceWarning. The openai SDK's AsyncStream leaves its own (and httpx2/httpcore2's) generators
+# unexhausted even after a complete stream (it breaks out at "[DONE]"); trio still closes them.
+# Ignore exactly those third-party generators so ``filterwarnings = error`` keeps catching ours.
+_SDK_ASYNCGEN_WARNING = (
+    r"ignore:Async generator '(openai|httpx2|httpcore2)\..*' was garbage collected:ResourceWarning"
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the SDK async-generator warning filter (later ini lines take precedence)."""
+    config.addinivalue_line("filterwarnings", _SDK_ASYNCGEN_WARNING)
+
+
+@pytest.fixture(params=[pytest.param("asyncio"), pytest.param("trio")])
+def anyio_backend(request: pytest.FixtureRequest) -> str:
+    """Run every ``@pytest.mark.anyio`` test on both asyncio and trio."""
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def openai_server_session() -> Iterator[OpenAIServer]:
+    """One server for the whole session (starting uvicorn per test would be slow)."""
+    with OpenAIServer() as server:
+        yield server
+
+
+@pytest.fixture
+def openai_server(openai_server_session: OpenAIServer) -> Iterator[OpenAIServer]:
+    """The session's server with a clean queue, records and counters for this test.
+
+    Teardown releases every gate this test created, so held or hung requests cannot leak.
+    """
+    openai_server_session.reset()
+    yield openai_server_session
+    openai_server_session.reset()

@@ -1,0 +1,233 @@
+"""Tests of the loopback server itself, driven by the official ``openai`` SDK."""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+
+import anyio
+import openai
+import pytest
+from openai import AsyncOpenAI, OpenAI
+
+from tests.openai_server import OpenAIServer, Reply
+
+MODEL = "gpt-test"
+
+
+def _async_client(server: OpenAIServer, max_retries: int = 0, timeout: float = 5.0) -> AsyncOpenAI:
+    return AsyncOpenAI(
+        base_url=server.base_url, api_key="test", max_retries=max_retries, timeout=timeout
+    )
+
+
+@pytest.mark.anyio
+async def test_json_reply(openai_server: OpenAIServer) -> None:
+    openai_server.reply("Hello there")
+    async with _async_client(openai_server) as client:
+        completion = await client.chat.completions.create(
+            model=MODEL, messages=[{"role": "user", "content": "hi you"}]
+        )
+    assert completion.model == MODEL
+    assert completion.object == "chat.completion"
+    assert completion.choices[0].message.role == "assistant"
+    assert completion.choices[0].message.content == "Hello there"
+    assert completion.choices[0].finish_reason == "stop"
+    assert completion.usage is not None
+    assert (completion.usage.prompt_tokens, completion.usage.completion_tokens) == (2, 2)
+    assert completion.usage.total_tokens == 4
+    assert openai_server.requests == [
+        {"model": MODEL, "messages": [{"role": "user", "content": "hi you"}]}
+    ]
+
+
+def test_sync_client_default_echo(openai_server: OpenAIServer) -> None:
+    with OpenAI(base_url=openai_server.base_url, api_key="test", max_retries=0) as client:
+        completion = client.chat.completions.create(
+            model=MODEL, messages=[{"role": "user", "content": "ping"}]
+        )
+        stream = client.chat.completions.create(
+            model=MODEL, messages=[{"role": "user", "content": "a b"}], stream=True
+        )
+        with stream:
+            pieces = [c.choices[0].delta.content for c in stream if c.choices]
+    assert completion.choices[0].message.content == "echo: ping"
+    assert pieces == ["", "echo:", " a", " b", None]
+    assert openai_server.records[0].headers["authorization"] == "Bearer test"
+
+
+@pytest.mark.anyio
+async def test_stream_with_usage_chunk(openai_server: OpenAIServer) -> None:
+    openai_server.reply(chunks=["Hel", "lo", " world"])
+    async with _async_client(openai_server) as client:
+        stream = await client.chat.completions.create(
+            model=MODEL,
+            messages=[{"role": "user", "content": "hi"}],
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+        chunks = [chunk async for chunk in stream]
+    assert all(c.object == "chat.completion.chunk" and c.model == MODEL for c in chunks)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == "Hello world"
+    assert chunks[0].choices[0].delta.role == "assistant"
+    assert chunks[-2].choices[0].finish_reason == "stop"
+    assert chunks[-1].choices == []
+    assert chunks[-1].usage is not None
+    assert chunks[-1].usage.completion_tokens == 2
+
+
+@pytest.mark.anyio
+async def test_rate_limit_then_success_honors_retry_after(openai_server: OpenAIServer) -> None:
+    openai_server.rate_limit(retry_after=0.05)
+    openai_server.reply("ok")
+    async with _async_client(openai_server, max_retries=1) as client:
+        completion = await client.chat.completions.create(
+            model=MODEL, messages=[{"role": "user", "content": "hi"}]
+        )
+    assert completion.choices[0].message.content == "ok"
+    first, second = openai_server.records
+    # The SDK's own backoff would be 0.375-0.5 s; a shorter gap proves Retry-After was used.
+    assert 0.05 <= second.arrived_at - first.arrived_at < 0.3
+
+
+@pytest.mark.anyio
+async def test_server_error_surfaces(openai_server: OpenAIServer) -> None:
+    openai_server.error(500, message="boom", code="internal")
+    async with _async_client(openai_server) as client:
+        with pytest.raises(openai.InternalServerError) as caught:
+            await client.chat.completions.create(
+                model=MODEL, messages=[{"role": "user", "content": "hi"}]
+            )
+    assert caught.value.status_code == 500
+    assert caught.value.code == "internal"
+    assert caught.value.body == {
+        "message": "boom",
+        "type": "server_error",
+        "param": None,
+        "code": "internal",
+    }
+    assert len(openai_server.requests) == 1
+
+
+@pytest.mark.anyio
+async def test_hold_proves_three_requests_overlap(openai_server: OpenAIServer) -> None:
+    hold = openai_server.hold_requests(3)
+    answers: list[str | None] = []
+
+    async def ask(client: AsyncOpenAI, question: str) -> None:
+        completion = await client.chat.completions.create(
+            model=MODEL, messages=[{"role": "user", "content": question}]
+        )
+        answers.append(completion.choices[0].message.content)
+
+    async with _async_client(openai_server) as client, anyio.create_task_group() as tg:
+        for question in ("q0", "q1", "q2"):
+            tg.start_soon(ask, client, question)
+        await hold.wait_arrived_async()
+        # All three are inside the server at once and none has been answered.
+        assert len(openai_server.requests) == 3
+        assert answers == []
+        hold.release()
+    assert sorted(a or "" for a in answers) == ["echo: q0", "echo: q1", "echo: q2"]
+
+
+def test_hold_with_sync_clients_in_threads(openai_server: OpenAIServer) -> None:
+    hold = openai_server.hold_requests(2)
+
+    def ask(client: OpenAI, question: str) -> str | None:
+        completion = client.chat.completions.create(
+            model=MODEL, messages=[{"role": "user", "content": question}]
+        )
+        return completion.choices[0].message.content
+
+    with (
+        OpenAI(base_url=openai_server.base_url, api_key="test", max_retries=0) as client,
+        ThreadPoolExecutor(max_workers=2) as pool,
+    ):
+        futures = [pool.submit(ask, client, q) for q in ("x", "y")]
+        hold.wait_arrived(timeout=5)
+        assert not any(f.done() for f in futures)
+        hold.release()
+        answers = sorted(f.result(timeout=5) or "" for f in futures)
+    assert answers == ["echo: x", "echo: y"]
+
+
+@pytest.mark.anyio
+async def test_stream_pauses_mid_way_until_released(openai_server: OpenAIServer) -> None:
+    gate = openai_server.gate()
+    openai_server.reply(chunks=["a", "b", "c"], gate=gate, pause_after=1)
+    async with _async_client(openai_server) as client:
+        stream = await client.chat.completions.create(
+            model=MODEL, messages=[{"role": "user", "content": "hi"}], stream=True
+        )
+        async with stream:
+            assert (await anext(stream)).choices[0].delta.role == "assistant"
+            assert (await anext(stream)).choices[0].delta.content == "a"
+            await gate.wait_arrived_async()
+            assert not gate.released  # the client got "a" while the server is mid-stream
+            gate.release()
+            rest = [c.choices[0].delta.content async for c in stream]
+    assert rest == ["b", "c", None]
+    assert openai_server.disconnects == 0
+
+
+@pytest.mark.anyio
+async def test_client_closing_stream_early_is_detected(openai_server: OpenAIServer) -> None:
+    gate = openai_server.gate()
+    openai_server.reply(chunks=["a", "b"], gate=gate, pause_after=1)
+    async with _async_client(openai_server) as client:
+        stream = await client.chat.completions.create(
+            model=MODEL, messages=[{"role": "user", "content": "hi"}], stream=True
+        )
+        await anext(stream)
+        assert (await anext(stream)).choices[0].delta.content == "a"
+        await gate.wait_arrived_async()
+        await stream.close()
+        await openai_server.wait_for_disconnects_async(1)
+    assert openai_server.disconnects == 1
+    assert not gate.released
+
+
+@pytest.mark.anyio
+async def test_faults(openai_server: OpenAIServer, caplog: pytest.LogCaptureFixture) -> None:
+    openai_server.queue(
+        Reply(chunks=["a", "b"], fault="drop", fault_after=1),
+        Reply(chunks=["a", "b"], fault="malformed", fault_after=1),
+        Reply(fault="drop"),
+        Reply(fault="hang"),
+    )
+    messages: list[openai.types.chat.ChatCompletionMessageParam] = [
+        {"role": "user", "content": "hi"}
+    ]
+    async with _async_client(openai_server, timeout=0.3) as client:
+        stream = await client.chat.completions.create(model=MODEL, messages=messages, stream=True)
+        with pytest.raises(openai.APIConnectionError):
+            _ = [c async for c in stream]
+        stream = await client.chat.completions.create(model=MODEL, messages=messages, stream=True)
+        with pytest.raises(ValueError, match="Expecting value"):
+            _ = [c async for c in stream]
+        with pytest.raises(openai.APIConnectionError):
+            await client.chat.completions.create(model=MODEL, messages=messages)
+        with pytest.raises(openai.APITimeoutError):
+            await client.chat.completions.create(model=MODEL, messages=messages)
+    await openai_server.wait_for_disconnects_async(1)  # the timed-out client hung up
+    assert len(openai_server.requests) == 4
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+@pytest.mark.anyio
+async def test_cancelled_client_while_held_is_detected(openai_server: OpenAIServer) -> None:
+    hold = openai_server.hold_requests(1)
+    async with _async_client(openai_server) as client, anyio.create_task_group() as tg:
+
+        async def ask() -> None:
+            await client.chat.completions.create(
+                model=MODEL, messages=[{"role": "user", "content": "hi"}]
+            )
+
+        tg.start_soon(ask)
+        await hold.wait_arrived_async()
+        tg.cancel_scope.cancel()
+    await openai_server.wait_for_disconnects_async(1)
+    assert not hold.released
