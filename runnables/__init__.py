@@ -9,12 +9,22 @@ from runnables._binding import RunnableBinding, RunnableEach
 from runnables._branch import RunnableBranch
 from runnables._concurrency import leaf_slot
 from runnables._config import RunnableConfig
+from runnables._fallbacks import RunnableWithFallbacks
 from runnables._lambda import RunnableGenerator, RunnableLambda, chain
 from runnables._parallel import RunnableParallel
 from runnables._passthrough import RunnableAssign, RunnablePassthrough, RunnablePick
+from runnables._policy import BranchError, QuorumError
+from runnables._race import RunnableRace
+from runnables._ratelimit import RateLimiter, Reservation
+from runnables._retry import RunnableRetry
 from runnables._sequence import RunnableSequence
+from runnables._timeout import RunnableTimeout
 
 __all__ = [
+    "BranchError",
+    "QuorumError",
+    "RateLimiter",
+    "Reservation",
     "Runnable",
     "RunnableAssign",
     "RunnableBinding",
@@ -26,7 +36,11 @@ __all__ = [
     "RunnableParallel",
     "RunnablePassthrough",
     "RunnablePick",
+    "RunnableRace",
+    "RunnableRetry",
     "RunnableSequence",
+    "RunnableTimeout",
+    "RunnableWithFallbacks",
     "chain",
     "coerce_to_runnable",
     "leaf_slot",

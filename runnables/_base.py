@@ -29,13 +29,22 @@ from collections.abc import (
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, overload
 
 from runnables._bridge import iter_sync, run_sync
-from runnables._concurrency import _limiter, as_completed, gather, with_limit
-from runnables._config import RunnableConfig, config_list, ensure_config, merge_configs
+from runnables._concurrency import _limiter, as_completed, gather, run_with_timeout, with_limit
+from runnables._config import (
+    EMPTY_CONFIG,
+    RunnableConfig,
+    config_list,
+    ensure_config,
+    merge_configs,
+)
 
 if TYPE_CHECKING:
     from runnables._binding import RunnableBinding, RunnableEach
+    from runnables._fallbacks import RunnableWithFallbacks
     from runnables._parallel import RunnableParallel
+    from runnables._retry import RunnableRetry
     from runnables._sequence import RunnableSequence
+    from runnables._timeout import RunnableTimeout
 
 In = TypeVar("In", contravariant=True)
 Out = TypeVar("Out", covariant=True)
@@ -92,8 +101,18 @@ class Runnable(Generic[In, Out]):
         Returns:
             The step's output.
         """
+        if config is None:
+            return await self._acall(input, EMPTY_CONFIG, **kwargs)
         cfg = ensure_config(config)
         mc = cfg.get("max_concurrency")
+        timeout = cfg.get("timeout")
+        if timeout is not None:
+            cfg = {k: v for k, v in cfg.items() if k != "timeout"}  # type: ignore[assignment]
+            return await run_with_timeout(
+                timeout,
+                self.name,
+                lambda: with_limit(mc, lambda: self._acall(input, cfg, **kwargs)),
+            )
         if mc is None or _limiter.get() is not None:
             return await self._acall(input, cfg, **kwargs)
         return await with_limit(mc, lambda: self._acall(input, cfg, **kwargs))
@@ -373,6 +392,49 @@ class Runnable(Generic[In, Out]):
 
         merged = merge_configs(ensure_config(config), ensure_config(kwargs))  # type: ignore[arg-type]
         return RunnableBinding(self, config=merged)
+
+    def with_retry(
+        self,
+        *,
+        retry_if_exception_type: tuple[type[BaseException], ...]
+        | Callable[[BaseException], bool] = (Exception,),
+        wait_exponential_jitter: bool = True,
+        stop_after_attempt: int = 3,
+        exponential_jitter_params: Mapping[str, float] | None = None,
+    ) -> RunnableRetry[In, Out]:
+        """A copy of this step that is retried on failure (see `RunnableRetry`)."""
+        from runnables._retry import RunnableRetry
+
+        return RunnableRetry(
+            self,
+            retry_if_exception_type=retry_if_exception_type,
+            wait_exponential_jitter=wait_exponential_jitter,
+            stop_after_attempt=stop_after_attempt,
+            exponential_jitter_params=exponential_jitter_params,
+        )
+
+    def with_fallbacks(
+        self,
+        fallbacks: Sequence[Any],
+        *,
+        exceptions_to_handle: tuple[type[BaseException], ...] = (Exception,),
+        exception_key: str | None = None,
+    ) -> RunnableWithFallbacks[In, Out]:
+        """A copy of this step that tries `fallbacks` in turn when it fails."""
+        from runnables._fallbacks import RunnableWithFallbacks
+
+        return RunnableWithFallbacks(
+            self,
+            fallbacks,
+            exceptions_to_handle=exceptions_to_handle,
+            exception_key=exception_key,
+        )
+
+    def with_timeout(self, seconds: float) -> RunnableTimeout[In, Out]:
+        """A copy of this step that is cancelled with `TimeoutError` after `seconds`."""
+        from runnables._timeout import RunnableTimeout
+
+        return RunnableTimeout(self, seconds)
 
     def map(self) -> RunnableEach[In, Out]:
         """A step that applies this one to each item of a list, concurrently."""

@@ -204,3 +204,10 @@ async def leaf_slot() -> AsyncIterator[None]:
             yield
         finally:
             _limiter.reset(token)
+
+
+async def run_with_timeout(seconds: float, name: str, fn: Callable[[], Awaitable[T]]) -> T:
+    """Run `fn`, cancelling it after `seconds`; then raise `TimeoutError` naming `name`."""
+    with anyio.move_on_after(seconds):
+        return await fn()
+    raise TimeoutError(f"{name} timed out after {seconds:g} s")

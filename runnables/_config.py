@@ -15,7 +15,16 @@ __all__ = ["DEFAULT_RECURSION_LIMIT", "RunnableConfig"]
 DEFAULT_RECURSION_LIMIT = 25
 
 _KNOWN_KEYS = frozenset(
-    {"tags", "metadata", "run_name", "max_concurrency", "configurable", "recursion_limit", "run_id"}
+    {
+        "tags",
+        "metadata",
+        "run_name",
+        "max_concurrency",
+        "configurable",
+        "recursion_limit",
+        "run_id",
+        "timeout",
+    }
 )
 
 
@@ -30,6 +39,7 @@ class RunnableConfig(TypedDict, total=False):
         configurable: Values for configurable steps, passed down unchanged.
         recursion_limit: How many times a lambda may return a runnable to be run in turn.
         run_id: Identifier of the root run, for tracing.
+        timeout: Seconds the whole run may take; then it is cancelled with `TimeoutError`.
     """
 
     tags: list[str]
@@ -39,6 +49,7 @@ class RunnableConfig(TypedDict, total=False):
     configurable: dict[str, Any]
     recursion_limit: int
     run_id: Any
+    timeout: float
 
 
 EMPTY_CONFIG: RunnableConfig = {}
@@ -62,6 +73,11 @@ def validate_config(config: Mapping[str, Any], *, param: str = "config") -> Runn
     rl = config.get("recursion_limit")
     if rl is not None and (isinstance(rl, bool) or not isinstance(rl, int) or rl < 1):
         raise ValueError(f'Invalid "recursion_limit" in {param}: {rl!r}; expected a positive int')
+    timeout = config.get("timeout")
+    if timeout is not None and (
+        isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0
+    ):
+        raise ValueError(f'Invalid "timeout" in {param}: {timeout!r}; expected seconds > 0')
     tags = config.get("tags")
     if tags is not None and (isinstance(tags, str) or not all(isinstance(t, str) for t in tags)):
         raise TypeError(f'Invalid "tags" in {param}: {tags!r}; expected a list of str')

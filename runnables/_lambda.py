@@ -54,7 +54,9 @@ def _accepts_config(func: Any) -> bool:
 
 
 def _display_name(func: Any) -> str:
-    name = getattr(_unwrap(func), "__name__", None) or type(func).__name__
+    while isinstance(func, functools.partial):
+        func = func.func
+    name = getattr(func, "__name__", None) or type(func).__name__
     return "lambda" if name == "<lambda>" else str(name)
 
 

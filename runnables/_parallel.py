@@ -10,6 +10,7 @@ import anyio
 from runnables._base import Runnable, coerce_to_runnable
 from runnables._concurrency import gather
 from runnables._config import RunnableConfig, child_config
+from runnables._policy import FailurePolicy, check_policy, run_quorum, run_settled
 
 In = TypeVar("In")
 
@@ -45,14 +46,48 @@ class RunnableParallel(Runnable[In, dict[str, Any]], Generic[In]):
         self.branches = branches
         self._keys = tuple(branches)
         self._steps = tuple(branches.values())
+        self.policy: FailurePolicy = "fail_fast"
+        self.min_successes: int | None = None
+
+    def with_failure_policy(
+        self, policy: FailurePolicy, *, min_successes: int | None = None
+    ) -> RunnableParallel[In]:
+        """A copy of this parallel with another failure policy.
+
+        Args:
+            policy: `"fail_fast"` (the default: the first failure cancels the others and is
+                raised), `"settle"` (every branch runs; a failed branch's value is a
+                `BranchError`), or `"quorum"` (stop once `min_successes` branches succeeded;
+                the others are cancelled and left as `BranchError`; raise `QuorumError` once
+                that is impossible).
+            min_successes: The quorum size, for `"quorum"` only.
+        """
+        check_policy(policy, min_successes, len(self.branches))
+        clone: RunnableParallel[In] = RunnableParallel(self.branches)
+        clone.policy = policy
+        clone.min_successes = min_successes
+        clone._name = self._name
+        return clone
 
     def __repr__(self) -> str:
         inner = ",\n  ".join(f"{k}: {v!r}".replace("\n", "\n  ") for k, v in self.branches.items())
-        return f"{{\n  {inner}\n}}" if inner else "{}"
+        text = f"{{\n  {inner}\n}}" if inner else "{}"
+        if self.policy != "fail_fast":
+            quorum = f", min_successes={self.min_successes}" if self.policy == "quorum" else ""
+            text = f"RunnableParallel({text}, policy={self.policy!r}{quorum})"
+        return text
 
     async def _acall(self, input: Any, config: RunnableConfig, **kwargs: Any) -> dict[str, Any]:
         cfg = child_config(config)
         keys = self._keys
+        if self.policy != "fail_fast":
+            calls = [_bind_call(s, input, cfg) for s in self._steps]
+            if self.policy == "settle":
+                values = await run_settled(keys, calls)
+            else:
+                assert self.min_successes is not None
+                values = await run_quorum(keys, calls, self.min_successes)
+            return dict(zip(keys, values, strict=True))
         results = await gather(
             [self._branch(k, s, input, cfg) for k, s in zip(keys, self._steps, strict=True)]
         )
@@ -104,3 +139,7 @@ class RunnableParallel(Runnable[In, dict[str, Any]], Generic[In]):
                 yield item
         if failure:
             raise failure[0]
+
+
+def _bind_call(step: Runnable[Any, Any], input: Any, config: RunnableConfig) -> Any:
+    return lambda: step._acall(input, config)

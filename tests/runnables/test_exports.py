@@ -3,6 +3,10 @@ import runnables
 
 def test_all_is_exact_and_importable() -> None:
     assert sorted(runnables.__all__) == [
+        "BranchError",
+        "QuorumError",
+        "RateLimiter",
+        "Reservation",
         "Runnable",
         "RunnableAssign",
         "RunnableBinding",
@@ -14,7 +18,11 @@ def test_all_is_exact_and_importable() -> None:
         "RunnableParallel",
         "RunnablePassthrough",
         "RunnablePick",
+        "RunnableRace",
+        "RunnableRetry",
         "RunnableSequence",
+        "RunnableTimeout",
+        "RunnableWithFallbacks",
         "chain",
         "coerce_to_runnable",
         "leaf_slot",

@@ -1,0 +1,114 @@
+"""`RunnableWithFallbacks` (what `with_fallbacks` returns): try alternatives in turn on failure.
+
+If every alternative fails, the primary's error is raised, with each fallback's error attached
+as a note (and the last one as `__context__`), so nothing is lost. A stream falls back only until
+its first chunk has been yielded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import Any, TypeVar
+
+from runnables._base import Runnable, coerce_to_runnable
+from runnables._config import RunnableConfig
+
+In = TypeVar("In")
+Out = TypeVar("Out")
+
+
+class RunnableWithFallbacks(Runnable[In, Out]):
+    """Run `runnable`; on a handled failure, run each fallback in turn until one succeeds.
+
+    Args:
+        runnable: The primary step.
+        fallbacks: Steps (or runnable-likes) to try, in order.
+        exceptions_to_handle: Exception types that move on to the next fallback; anything else
+            is raised at once.
+        exception_key: If given, inputs must be dicts, and each fallback receives the input
+            with the previous error under this key.
+    """
+
+    def __init__(
+        self,
+        runnable: Runnable[In, Out],
+        fallbacks: Sequence[Any],
+        *,
+        exceptions_to_handle: tuple[type[BaseException], ...] = (Exception,),
+        exception_key: str | None = None,
+    ) -> None:
+        if isinstance(fallbacks, str | bytes) or not isinstance(fallbacks, Sequence):
+            raise TypeError(f'Invalid "fallbacks" argument: expected a list, got {fallbacks!r}')
+        if not fallbacks:
+            raise ValueError('Invalid "fallbacks" argument: give at least one fallback, got []')
+        if not isinstance(exceptions_to_handle, tuple) or not all(
+            isinstance(t, type) and issubclass(t, BaseException) for t in exceptions_to_handle
+        ):
+            raise TypeError(
+                'Invalid "exceptions_to_handle" argument: expected a tuple of exception types, '
+                f"got {exceptions_to_handle!r}"
+            )
+        if exception_key is not None and not isinstance(exception_key, str):
+            raise TypeError(
+                f'Invalid "exception_key" argument: expected a str, got {exception_key!r}'
+            )
+        self.runnable = runnable
+        self.fallbacks = [coerce_to_runnable(f, param="fallbacks") for f in fallbacks]
+        self.exceptions_to_handle = exceptions_to_handle
+        self.exception_key = exception_key
+
+    @property
+    def name(self) -> str:
+        return self._name or self.runnable.name
+
+    def __repr__(self) -> str:
+        return f"RunnableWithFallbacks({self.runnable!r}, fallbacks={self.fallbacks!r})"
+
+    def _check_input(self, input: Any) -> None:
+        if self.exception_key is not None and not isinstance(input, dict):
+            raise TypeError(
+                f"with_fallbacks(exception_key={self.exception_key!r}) needs a dict input, "
+                f"got {type(input).__name__}: {input!r}"
+            )
+
+    def _input_for(self, input: Any, error: BaseException | None) -> Any:
+        if self.exception_key is None or error is None:
+            return input
+        return {**input, self.exception_key: error}
+
+    def _fail(self, first: BaseException, others: list[BaseException]) -> BaseException:
+        for i, err in enumerate(others, start=1):
+            first.add_note(f"fallback {i} of {self.name} also failed: {type(err).__name__}: {err}")
+        return first
+
+    async def _acall(self, input: Any, config: RunnableConfig, **kwargs: Any) -> Out:
+        self._check_input(input)
+        errors: list[BaseException] = []
+        last: BaseException | None = None
+        for step in (self.runnable, *self.fallbacks):
+            try:
+                return await step._acall(self._input_for(input, last), config, **kwargs)  # type: ignore[no-any-return]
+            except self.exceptions_to_handle as exc:
+                errors.append(exc)
+                last = exc
+        raise self._fail(errors[0], errors[1:])
+
+    async def _astream(
+        self, input: Any, config: RunnableConfig, **kwargs: Any
+    ) -> AsyncIterator[Out]:
+        self._check_input(input)
+        errors: list[BaseException] = []
+        last: BaseException | None = None
+        for step in (self.runnable, *self.fallbacks):
+            started = False
+            try:
+                async for chunk in step._astream(self._input_for(input, last), config, **kwargs):
+                    started = True
+                    yield chunk
+                return
+            except self.exceptions_to_handle as exc:
+                if started:
+                    raise
+                errors.append(exc)
+                last = exc
+        raise self._fail(errors[0], errors[1:])

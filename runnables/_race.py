@@ -1,0 +1,69 @@
+"""`RunnableRace`: run alternatives concurrently, return the first success, cancel the rest.
+
+The hedged-request pattern: ask two models (or the same one twice) and take whichever answers
+first. If every alternative fails, the first alternative's error is raised, with the others'
+errors attached as notes.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import anyio
+
+from runnables._base import Runnable, coerce_to_runnable
+from runnables._config import RunnableConfig, child_config
+
+In = TypeVar("In")
+Out = TypeVar("Out")
+
+
+class RunnableRace(Runnable[In, Out]):
+    """Return the first alternative to succeed; the others are cancelled.
+
+    Args:
+        *alternatives: Two or more runnables (or runnable-likes), all given the same input.
+
+    Raises:
+        ValueError: fewer than two alternatives.
+    """
+
+    def __init__(self: RunnableRace[Any, Any], *alternatives: Any, name: str | None = None) -> None:
+        if len(alternatives) < 2:
+            raise ValueError(
+                f'Invalid "alternatives" argument: a race needs at least 2, got {alternatives!r}'
+            )
+        self.alternatives = [coerce_to_runnable(a, param="alternatives") for a in alternatives]
+        self._name = name
+
+    def __repr__(self) -> str:
+        return f"RunnableRace({', '.join(repr(a) for a in self.alternatives)})"
+
+    async def _acall(self, input: Any, config: RunnableConfig, **kwargs: Any) -> Out:
+        cfg = child_config(config)
+        errors: list[BaseException | None] = [None] * len(self.alternatives)
+        winner: list[Any] = []
+
+        async def run(i: int, step: Runnable[Any, Any], scope: anyio.CancelScope) -> None:
+            try:
+                value = await step._acall(input, cfg)
+            except Exception as exc:
+                errors[i] = exc
+                return
+            if not winner:
+                winner.append(value)
+                scope.cancel()
+
+        async with anyio.create_task_group() as tg:
+            for i, step in enumerate(self.alternatives):
+                tg.start_soon(run, i, step, tg.cancel_scope)
+        if winner:
+            return winner[0]  # type: ignore[no-any-return]
+        first = errors[0]
+        assert first is not None
+        for i, err in enumerate(errors[1:], start=2):
+            first.add_note(
+                f"alternative {i} of {self.name} also failed: {type(err).__name__}: {err}"
+            )
+        first.add_note(f"in alternative 1 of {self.name}")
+        raise first

@@ -1,0 +1,80 @@
+"""with_timeout and the config `timeout`: cancellation, error naming, parallel interplay."""
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio
+import pytest
+
+from runnables import BranchError, RunnableLambda, RunnableParallel
+
+pytestmark = pytest.mark.anyio
+
+
+def hanging(state: dict[str, Any]) -> RunnableLambda[Any, Any]:
+    async def hang(x: Any) -> Any:
+        state["started"] = True
+        try:
+            await anyio.sleep_forever()
+        except anyio.get_cancelled_exc_class():
+            state["cancelled"] = True
+            raise
+
+    return RunnableLambda(hang)
+
+
+async def test_step_over_its_limit_is_cancelled_with_a_named_timeout_error() -> None:
+    state: dict[str, Any] = {}
+    with pytest.raises(TimeoutError, match=r"hang timed out after 0\.01 s"):
+        await hanging(state).with_timeout(0.01).ainvoke("x")
+    assert state == {"started": True, "cancelled": True}
+
+
+async def test_fast_step_is_unaffected() -> None:
+    assert await RunnableLambda(lambda x: x * 2).with_timeout(5).ainvoke(2) == 4
+
+
+async def test_in_parallel_only_the_slow_branch_is_cancelled_under_settle() -> None:
+    state: dict[str, Any] = {}
+    chain = RunnableParallel(
+        slow=hanging(state).with_timeout(0.01), fast=lambda x: x
+    ).with_failure_policy("settle")
+    out = await chain.ainvoke("v")
+    assert out["fast"] == "v"
+    assert isinstance(out["slow"], BranchError)
+    assert isinstance(out["slow"].error, TimeoutError)
+    assert state["cancelled"] is True
+
+
+async def test_config_timeout_bounds_the_whole_run() -> None:
+    state: dict[str, Any] = {}
+    chain = RunnableLambda(lambda x: x) | hanging(state)
+    with pytest.raises(TimeoutError, match="RunnableSequence timed out"):
+        await chain.ainvoke("x", {"timeout": 0.01})
+    assert state["cancelled"] is True
+
+
+async def test_stream_limit_covers_the_whole_stream() -> None:
+    async def endless(x: str) -> AsyncIterator[int]:
+        i = 0
+        while True:
+            yield i
+            i += 1
+            await anyio.sleep(0.002)
+
+    seen: list[int] = []
+    with pytest.raises(TimeoutError, match="while streaming"):
+        async for chunk in RunnableLambda(endless).with_timeout(0.02).astream("x"):
+            seen.append(chunk)
+    assert seen[:2] == [0, 1]
+
+
+@pytest.mark.parametrize("bad", [0, -1, "1", None, True])
+def test_bad_seconds_fail_at_build_time(bad: Any) -> None:
+    with pytest.raises(ValueError, match=r'"seconds"'):
+        RunnableLambda(lambda x: x).with_timeout(bad)
+
+
+async def test_bad_config_timeout() -> None:
+    with pytest.raises(ValueError, match="timeout"):
+        await RunnableLambda(lambda x: x).ainvoke(1, {"timeout": -2})
