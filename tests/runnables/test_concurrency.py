@@ -1,7 +1,6 @@
 """max_concurrency: one limit across the whole run, counted at leaf steps, without deadlock."""
 
 import threading
-import time
 from typing import Any
 
 import anyio
@@ -41,10 +40,12 @@ class Gauge:
 
         return RunnableLambda(leaf)
 
-    def sync_leaf(self) -> RunnableLambda[Any, Any]:
+    def sync_leaf(self, together: int) -> RunnableLambda[Any, Any]:
+        barrier = threading.Barrier(together, timeout=10)
+
         def leaf(x: Any) -> Any:
             self.enter()
-            time.sleep(0.002)  # hold the slot briefly; no timing is asserted
+            barrier.wait()  # proves `together` leaves run at once; the gauge proves no more
             self.leave()
             return x
 
@@ -80,7 +81,7 @@ async def test_deep_nesting_is_bounded_and_does_not_deadlock() -> None:
 
 def test_sync_batch_with_thread_leaves_is_bounded() -> None:
     gauge = Gauge()
-    leaf = gauge.sync_leaf()
+    leaf = gauge.sync_leaf(together=3)
     out = RunnableParallel(a=leaf, b=leaf).batch(list(range(6)), {"max_concurrency": 3})
     assert len(out) == 6
     assert gauge.peak == 3

@@ -62,5 +62,5 @@ async def test_waiting_is_cancellable_and_takes_nothing() -> None:
     [{}, {"requests_per_minute": 0}, {"tokens_per_minute": -5}, {"requests_per_minute": "10"}],
 )
 def test_bad_arguments(kwargs: dict[str, Any]) -> None:
-    with pytest.raises(ValueError, match="RateLimiter|Invalid"):
+    with pytest.raises(ValueError, match=r"RateLimiter|Invalid"):
         RateLimiter(**kwargs)

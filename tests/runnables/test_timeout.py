@@ -64,7 +64,7 @@ async def test_stream_limit_covers_the_whole_stream() -> None:
 
     seen: list[int] = []
     with pytest.raises(TimeoutError, match="while streaming"):
-        async for chunk in RunnableLambda(endless).with_timeout(0.02).astream("x"):
+        async for chunk in RunnableLambda(endless).with_timeout(0.1).astream("x"):
             seen.append(chunk)
     assert seen[:2] == [0, 1]
 
