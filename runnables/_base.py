@@ -29,7 +29,14 @@ from collections.abc import (
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, overload
 
 from runnables._bridge import iter_sync, run_sync
-from runnables._concurrency import _limiter, as_completed, gather, run_with_timeout, with_limit
+from runnables._concurrency import (
+    _limiter,
+    as_completed,
+    closing,
+    gather,
+    run_with_timeout,
+    with_limit,
+)
 from runnables._config import (
     EMPTY_CONFIG,
     RunnableConfig,
@@ -71,8 +78,9 @@ class Runnable(Generic[In, Out]):
         self, chunks: AsyncIterator[Any], config: RunnableConfig, **kwargs: Any
     ) -> AsyncIterator[Out]:
         final = await collect_chunks(chunks)
-        async for out in self._astream(final, config, **kwargs):
-            yield out
+        async with closing(self._astream(final, config, **kwargs)) as _chunks:
+            async for out in _chunks:
+                yield out
 
     # -- identity ------------------------------------------------------------------------------
 
@@ -298,6 +306,22 @@ class Runnable(Generic[In, Out]):
             if token is not None:
                 _reset_quietly(token)
 
+    async def astream_events(
+        self, input: In, config: RunnableConfig | None = None
+    ) -> AsyncGenerator[dict[str, Any], None]:
+        """Run the step, yielding start / stream / end / error events of every step, in order.
+
+        Each event is a dict: `event` (`"start"`, `"stream"`, `"end"` or `"error"`), `name`,
+        `run_id`, `parent_id` (None for the root), `tags`, `metadata` and `data` (`input`,
+        `chunk`, `output` or `error`). See `runnables._events` for the full format.
+        """
+        from runnables._events import stream_events
+
+        cfg = ensure_config(config)
+        async with contextlib.aclosing(stream_events(self, input, cfg)) as events:  # type: ignore[type-var]
+            async for event in events:
+                yield event
+
     def stream(
         self, input: In, config: RunnableConfig | None = None, **kwargs: Any
     ) -> Generator[Out, None, None]:
@@ -308,8 +332,9 @@ class Runnable(Generic[In, Out]):
         self, chunks: AsyncIterator[In], config: RunnableConfig | None = None, **kwargs: Any
     ) -> AsyncGenerator[Out, None]:
         """Stream the step over a stream of input chunks."""
-        async for chunk in self._atransform(chunks, ensure_config(config), **kwargs):
-            yield chunk
+        async with closing(self._atransform(chunks, ensure_config(config), **kwargs)) as _chunks:
+            async for chunk in _chunks:
+                yield chunk
 
     def transform(
         self, chunks: Iterator[In], config: RunnableConfig | None = None, **kwargs: Any

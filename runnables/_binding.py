@@ -7,8 +7,9 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any, TypeVar
 
 from runnables._base import Runnable, _check_inputs
-from runnables._concurrency import gather, with_limit
+from runnables._concurrency import closing, gather, with_limit
 from runnables._config import RunnableConfig, merge_configs
+from runnables._events import call_child
 
 In = TypeVar("In")
 Out = TypeVar("Out")
@@ -68,15 +69,17 @@ class RunnableBinding(Runnable[In, Out]):
         self, input: Any, config: RunnableConfig, **kwargs: Any
     ) -> AsyncIterator[Out]:
         cfg, kw = self._merge(config, kwargs)
-        async for chunk in self.bound._astream(input, cfg, **kw):
-            yield chunk
+        async with closing(self.bound._astream(input, cfg, **kw)) as _chunks:
+            async for chunk in _chunks:
+                yield chunk
 
     async def _atransform(
         self, chunks: AsyncIterator[Any], config: RunnableConfig, **kwargs: Any
     ) -> AsyncIterator[Out]:
         cfg, kw = self._merge(config, kwargs)
-        async for chunk in self.bound._atransform(chunks, cfg, **kw):
-            yield chunk
+        async with closing(self.bound._atransform(chunks, cfg, **kw)) as _chunks:
+            async for chunk in _chunks:
+                yield chunk
 
 
 class RunnableEach(Runnable[list[In], list[Out]]):
@@ -98,7 +101,7 @@ class RunnableEach(Runnable[list[In], list[Out]]):
         self, index: int, item: Any, config: RunnableConfig, kwargs: dict[str, Any]
     ) -> Out:
         try:
-            return await self.bound._acall(item, config, **kwargs)
+            return await call_child(self.bound, item, config, **kwargs)  # type: ignore[no-any-return]
         except Exception as exc:
             exc.add_note(f"in item {index} of {self.name}")
             raise

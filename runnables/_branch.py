@@ -6,7 +6,9 @@ from collections.abc import AsyncIterator
 from typing import Any, TypeVar
 
 from runnables._base import Runnable, coerce_to_runnable
+from runnables._concurrency import closing
 from runnables._config import RunnableConfig, child_config
+from runnables._events import call_child, stream_child
 
 In = TypeVar("In")
 Out = TypeVar("Out")
@@ -60,7 +62,7 @@ class RunnableBranch(Runnable[In, Out]):
     async def _choose(self, input: Any, config: RunnableConfig) -> Runnable[In, Out]:
         for i, (condition, step) in enumerate(self.branches):
             try:
-                hit = await condition._acall(input, config)
+                hit = await call_child(condition, input, config)
             except Exception as exc:
                 exc.add_note(f"in condition {i + 1} of {self.name}")
                 raise
@@ -71,12 +73,13 @@ class RunnableBranch(Runnable[In, Out]):
     async def _acall(self, input: Any, config: RunnableConfig, **kwargs: Any) -> Out:
         cfg = child_config(config)
         step = await self._choose(input, cfg)
-        return await step._acall(input, cfg)
+        return await call_child(step, input, cfg)  # type: ignore[no-any-return]
 
     async def _astream(
         self, input: Any, config: RunnableConfig, **kwargs: Any
     ) -> AsyncIterator[Out]:
         cfg = child_config(config)
         step = await self._choose(input, cfg)
-        async for chunk in step._astream(input, cfg):
-            yield chunk
+        async with closing(stream_child(step, input, cfg)) as _chunks:
+            async for chunk in _chunks:
+                yield chunk

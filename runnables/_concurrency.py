@@ -211,3 +211,14 @@ async def run_with_timeout(seconds: float, name: str, fn: Callable[[], Awaitable
     with anyio.move_on_after(seconds):
         return await fn()
     raise TimeoutError(f"{name} timed out after {seconds:g} s")
+
+
+def closing(it: AsyncIterator[T]) -> contextlib.AbstractAsyncContextManager[AsyncIterator[T]]:
+    """`contextlib.aclosing` for any async iterator: close it on exit if it can be closed.
+
+    A consumer that stops early must close the generator it iterates, or that generator (and
+    everything upstream of it) stays suspended until garbage collection.
+    """
+    if hasattr(it, "aclose"):
+        return contextlib.aclosing(it)  # type: ignore[type-var]
+    return contextlib.nullcontext(it)

@@ -11,7 +11,9 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any, TypeVar
 
 from runnables._base import Runnable, coerce_to_runnable
+from runnables._concurrency import closing
 from runnables._config import RunnableConfig
+from runnables._events import call_child
 
 In = TypeVar("In")
 Out = TypeVar("Out")
@@ -87,7 +89,7 @@ class RunnableWithFallbacks(Runnable[In, Out]):
         last: BaseException | None = None
         for step in (self.runnable, *self.fallbacks):
             try:
-                return await step._acall(self._input_for(input, last), config, **kwargs)  # type: ignore[no-any-return]
+                return await call_child(step, self._input_for(input, last), config, **kwargs)  # type: ignore[no-any-return]
             except self.exceptions_to_handle as exc:
                 errors.append(exc)
                 last = exc
@@ -102,9 +104,12 @@ class RunnableWithFallbacks(Runnable[In, Out]):
         for step in (self.runnable, *self.fallbacks):
             started = False
             try:
-                async for chunk in step._astream(self._input_for(input, last), config, **kwargs):
-                    started = True
-                    yield chunk
+                async with closing(
+                    step._astream(self._input_for(input, last), config, **kwargs)
+                ) as _chunks:
+                    async for chunk in _chunks:
+                        started = True
+                        yield chunk
                 return
             except self.exceptions_to_handle as exc:
                 if started:

@@ -15,8 +15,9 @@ from typing import Any, Generic, TypeVar, overload
 import anyio.from_thread
 
 from runnables._base import Runnable, add_chunks, collect_chunks
-from runnables._concurrency import _limiter, run_in_thread, run_leaf
+from runnables._concurrency import _limiter, closing, run_in_thread, run_leaf
 from runnables._config import DEFAULT_RECURSION_LIMIT, RunnableConfig
+from runnables._events import call_child
 
 In = TypeVar("In")
 Out = TypeVar("Out")
@@ -166,11 +167,13 @@ class RunnableLambda(Runnable[In, Out]):
         if self._config_arg:
             kwargs = {**kwargs, "config": config}
         if self._agen:
-            async for chunk in self.func(input, **kwargs):
-                yield chunk
+            async with closing(self.func(input, **kwargs)) as _chunks:
+                async for chunk in _chunks:
+                    yield chunk
         else:
-            async for chunk in _iterate_in_thread(self.func(input, **kwargs)):
-                yield chunk
+            async with closing(_iterate_in_thread(self.func(input, **kwargs))) as _chunks:
+                async for chunk in _chunks:
+                    yield chunk
 
 
 async def _run_returned(
@@ -183,7 +186,7 @@ async def _run_returned(
             f"the default limit is {DEFAULT_RECURSION_LIMIT} levels, raise it with "
             "config={'recursion_limit': n} if the depth is intended"
         )
-    return await runnable._acall(input, {**config, "recursion_limit": limit - 1})
+    return await call_child(runnable, input, {**config, "recursion_limit": limit - 1})
 
 
 def _sum_iter(func: Callable[..., Iterator[Any]], input: Any, kwargs: dict[str, Any]) -> Any:
@@ -254,8 +257,9 @@ class RunnableGenerator(Runnable[In, Out], Generic[In, Out]):
         async def one() -> AsyncIterator[Any]:
             yield input
 
-        async for chunk in self._atransform(one(), config, **kwargs):
-            yield chunk
+        async with closing(self._atransform(one(), config, **kwargs)) as _chunks:
+            async for chunk in _chunks:
+                yield chunk
 
     async def _atransform(
         self, chunks: AsyncIterator[Any], config: RunnableConfig, **kwargs: Any
@@ -263,13 +267,15 @@ class RunnableGenerator(Runnable[In, Out], Generic[In, Out]):
         if self._config_arg:
             kwargs = {**kwargs, "config": config}
         if self.atransform_fn is not None:
-            async for chunk in self.atransform_fn(chunks, **kwargs):
-                yield chunk
+            async with closing(self.atransform_fn(chunks, **kwargs)) as _chunks:
+                async for chunk in _chunks:
+                    yield chunk
             return
         # A sync generator pulls its input chunks from the loop through anyio's portal.
         sync_input = _blocking_iter(chunks)
-        async for chunk in _iterate_in_thread(self.transform_fn(sync_input, **kwargs)):
-            yield chunk
+        async with closing(_iterate_in_thread(self.transform_fn(sync_input, **kwargs))) as _chunks:
+            async for chunk in _chunks:
+                yield chunk
 
 
 def _blocking_iter(chunks: AsyncIterator[Any]) -> Iterator[Any]:

@@ -8,8 +8,9 @@ from typing import Any, Generic, TypeVar
 import anyio
 
 from runnables._base import Runnable, coerce_to_runnable
-from runnables._concurrency import gather
+from runnables._concurrency import closing, gather
 from runnables._config import RunnableConfig, child_config
+from runnables._events import call_child, events_on, stream_child
 from runnables._policy import FailurePolicy, check_policy, run_quorum, run_settled
 
 In = TypeVar("In")
@@ -98,6 +99,8 @@ class RunnableParallel(Runnable[In, dict[str, Any]], Generic[In]):
         key: str, step: Runnable[Any, Any], input: Any, config: RunnableConfig
     ) -> Any:
         try:
+            if events_on():
+                return await call_child(step, input, config)
             return await step._acall(input, config)
         except Exception as exc:
             exc.add_note(f"in branch {key!r} of RunnableParallel")
@@ -116,8 +119,9 @@ class RunnableParallel(Runnable[In, dict[str, Any]], Generic[In]):
 
         async def pump(key: str, step: Runnable[Any, Any]) -> None:
             try:
-                async for chunk in step._astream(input, cfg):
-                    await send.send({key: chunk})
+                async with closing(stream_child(step, input, cfg)) as _chunks:
+                    async for chunk in _chunks:
+                        await send.send({key: chunk})
             except Exception as exc:
                 exc.add_note(f"in branch {key!r} of RunnableParallel")
                 raise
@@ -142,4 +146,4 @@ class RunnableParallel(Runnable[In, dict[str, Any]], Generic[In]):
 
 
 def _bind_call(step: Runnable[Any, Any], input: Any, config: RunnableConfig) -> Any:
-    return lambda: step._acall(input, config)
+    return lambda: call_child(step, input, config)

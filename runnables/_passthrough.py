@@ -6,7 +6,9 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, TypeVar
 
 from runnables._base import Runnable, add_chunks
+from runnables._concurrency import closing
 from runnables._config import RunnableConfig
+from runnables._events import call_child
 from runnables._lambda import RunnableLambda
 from runnables._parallel import RunnableParallel
 
@@ -45,7 +47,7 @@ class RunnablePassthrough(Runnable[T, T]):
 
     async def _acall(self, input: Any, config: RunnableConfig, **kwargs: Any) -> T:
         if self._side is not None:
-            await self._side._acall(input, config)
+            await call_child(self._side, input, config)
         return input  # type: ignore[no-any-return]
 
     async def _atransform(
@@ -63,7 +65,7 @@ class RunnablePassthrough(Runnable[T, T]):
             final = add_chunks(final, chunk) if started else chunk
             started = True
         if started:
-            await self._side._acall(final, config)
+            await call_child(self._side, final, config)
 
 
 def _require_dict(value: Any, where: str) -> dict[str, Any]:
@@ -94,8 +96,37 @@ class RunnableAssign(Runnable[dict[str, Any], dict[str, Any]]):
         return f"RunnableAssign(mapper={self.mapper!r})"
 
     async def _acall(self, input: Any, config: RunnableConfig, **kwargs: Any) -> dict[str, Any]:
-        data = _require_dict(input, f"assign({', '.join(self.mapper.branches)})")
+        data = _require_dict(input, self._where())
         return {**data, **await self.mapper._acall(data, config)}
+
+    def _where(self) -> str:
+        return f"assign({', '.join(self.mapper.branches)})"
+
+    async def _astream(
+        self, input: Any, config: RunnableConfig, **kwargs: Any
+    ) -> AsyncIterator[dict[str, Any]]:
+        data = _require_dict(input, self._where())
+        yield data
+        async with closing(self.mapper._astream(data, config)) as _chunks:
+            async for chunk in _chunks:
+                yield chunk
+
+    async def _atransform(
+        self, chunks: AsyncIterator[Any], config: RunnableConfig, **kwargs: Any
+    ) -> AsyncIterator[dict[str, Any]]:
+        # Input keys pass through as they arrive; the new keys stream once the input is whole.
+        final: Any = None
+        started = False
+        async for chunk in chunks:
+            _require_dict(chunk, self._where())
+            yield chunk
+            final = add_chunks(final, chunk) if started else chunk
+            started = True
+        if not started:
+            return
+        async with closing(self.mapper._astream(final, config)) as _chunks:
+            async for chunk in _chunks:
+                yield chunk
 
 
 class RunnablePick(Runnable[dict[str, Any], Any]):

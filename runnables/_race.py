@@ -13,6 +13,7 @@ import anyio
 
 from runnables._base import Runnable, coerce_to_runnable
 from runnables._config import RunnableConfig, child_config
+from runnables._events import call_child
 
 In = TypeVar("In")
 Out = TypeVar("Out")
@@ -46,7 +47,7 @@ class RunnableRace(Runnable[In, Out]):
 
         async def run(i: int, step: Runnable[Any, Any], scope: anyio.CancelScope) -> None:
             try:
-                value = await step._acall(input, cfg)
+                value = await call_child(step, input, cfg)
             except Exception as exc:
                 errors[i] = exc
                 return

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import anyio
 
 from runnables._base import Runnable
+from runnables._concurrency import closing
 from runnables._config import RunnableConfig
 
 In = TypeVar("In")
@@ -127,9 +128,10 @@ class RunnableRetry(Runnable[In, Out]):
         while True:
             started = False
             try:
-                async for chunk in self.bound._astream(input, config, **kwargs):
-                    started = True
-                    yield chunk
+                async with closing(self.bound._astream(input, config, **kwargs)) as _chunks:
+                    async for chunk in _chunks:
+                        started = True
+                        yield chunk
                 return
             except Exception as exc:
                 if started or attempt >= self.stop_after_attempt or not self._should_retry(exc):

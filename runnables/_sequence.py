@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import AsyncIterator
 from typing import Any, TypeVar
 
 from runnables._base import Runnable, coerce_to_runnable
 from runnables._config import RunnableConfig, child_config
+from runnables._events import call_child, events_on, stream_child, transform_child
 
 In = TypeVar("In")
 Out = TypeVar("Out")
@@ -63,9 +63,13 @@ class RunnableSequence(Runnable[In, Out]):
     async def _acall(self, input: Any, config: RunnableConfig, **kwargs: Any) -> Out:
         cfg = child_config(config)
         value = input
+        traced = events_on()
         for i, step in enumerate(self.steps):
             try:
-                value = await step._acall(value, cfg)
+                if traced:
+                    value = await call_child(step, value, cfg)
+                else:
+                    value = await step._acall(value, cfg)
             except Exception as exc:
                 exc.add_note(self._where(i, step))
                 raise
@@ -75,26 +79,42 @@ class RunnableSequence(Runnable[In, Out]):
         self, input: Any, config: RunnableConfig, **kwargs: Any
     ) -> AsyncIterator[Out]:
         cfg = child_config(config)
-        stream: AsyncIterator[Any] = self.steps[0]._astream(input, cfg)
+        stages: list[AsyncIterator[Any]] = [stream_child(self.steps[0], input, cfg)]
         for step in self.steps[1:]:
-            stream = step._atransform(stream, cfg)
+            stages.append(transform_child(step, stages[-1], cfg))
         try:
-            async with contextlib.aclosing(stream):  # type: ignore[type-var]
-                async for chunk in stream:
-                    yield chunk
+            async for chunk in stages[-1]:
+                yield chunk
         except Exception as exc:
             exc.add_note(f"while streaming {self.name}")
             raise
+        finally:
+            await close_stages(stages)
 
     async def _atransform(
         self, chunks: AsyncIterator[Any], config: RunnableConfig, **kwargs: Any
     ) -> AsyncIterator[Out]:
         cfg = child_config(config)
-        stream: AsyncIterator[Any] = chunks
+        stages: list[AsyncIterator[Any]] = [chunks]
         for step in self.steps:
-            stream = step._atransform(stream, cfg)
-        async for chunk in stream:
-            yield chunk
+            stages.append(transform_child(step, stages[-1], cfg))
+        try:
+            async for chunk in stages[-1]:
+                yield chunk
+        finally:
+            await close_stages(stages[1:])
 
     def _where(self, index: int, step: Runnable[Any, Any]) -> str:
         return f"in step {index + 1} of {len(self.steps)} ({step.name}) of {self.name}"
+
+
+async def close_stages(stages: list[AsyncIterator[Any]]) -> None:
+    """Close a pipeline's generators from the last stage to the first.
+
+    Closing only the last stage would leave the earlier ones suspended until garbage
+    collection; closing each one at once cancels upstream work when the consumer stops early.
+    """
+    for stage in reversed(stages):
+        aclose = getattr(stage, "aclose", None)
+        if aclose is not None:
+            await aclose()
