@@ -1,3 +1,40 @@
-"""Messages, prompt values and prompt templates."""
+"""prompts: chat messages, prompt values and prompt templates.
 
-__all__: list[str] = []
+`PromptTemplate` (text) and `ChatPromptTemplate` (messages) are runnables that turn a dict of
+variables into a `PromptValue`, readable as messages (`to_messages()`) or as text
+(`to_string()`), ready for a chat model: `prompt | model`.
+"""
+
+from prompts._chat import ChatPromptTemplate, MessageLike
+from prompts._message_templates import MessagesPlaceholder, MessageTemplate
+from prompts._messages import (
+    AIMessage,
+    AIMessageChunk,
+    BaseMessage,
+    HumanMessage,
+    SystemMessage,
+    Usage,
+)
+from prompts._prompt import BasePromptTemplate, PromptTemplate
+from prompts._template import MissingVariablesError
+from prompts._values import ChatPromptValue, PromptValue, StringPromptValue, get_buffer_string
+
+__all__ = [
+    "AIMessage",
+    "AIMessageChunk",
+    "BaseMessage",
+    "BasePromptTemplate",
+    "ChatPromptTemplate",
+    "ChatPromptValue",
+    "HumanMessage",
+    "MessageLike",
+    "MessageTemplate",
+    "MessagesPlaceholder",
+    "MissingVariablesError",
+    "PromptTemplate",
+    "PromptValue",
+    "StringPromptValue",
+    "SystemMessage",
+    "Usage",
+    "get_buffer_string",
+]

@@ -1,0 +1,210 @@
+"""Prompt templates as runnables: the shared `BasePromptTemplate`, and `PromptTemplate` for text.
+
+A prompt template is a step: `prompt.invoke({"topic": "space"})` returns a prompt value, and
+`prompt | model` builds a chain. Its input is a dict of variables (extra keys are ignored); a
+prompt with exactly one input variable also takes the bare value, `prompt.invoke("space")`.
+
+Variables are listed in order of first appearance in the template(s). `partial(...)` fixes some of
+them (a callable value is called, with no arguments, each time the prompt is formatted); the rest
+are `input_variables`. A missing variable raises `MissingVariablesError` (a `KeyError`) naming the
+missing and the expected variables.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any, Self, TypeVar
+
+from prompts._template import FStringTemplate, MissingVariablesError
+from prompts._values import PromptValue, StringPromptValue
+from runnables import Runnable, RunnableConfig
+
+V = TypeVar("V", bound=PromptValue, covariant=True)
+
+
+class BasePromptTemplate(Runnable[Any, V]):
+    """Shared behaviour of prompt templates: input handling, partials, missing-variable errors.
+
+    A subclass parses its template(s) in `__init__`, calls `_set_variables`, and implements
+    `_format(values) -> PromptValue`.
+
+    Attributes:
+        input_variables: Variables the caller must give, in order of first appearance.
+        optional_variables: Variables the caller may leave out (optional message placeholders).
+        partial_variables: Variables fixed by `partial` (values or zero-argument callables).
+    """
+
+    input_variables: list[str]
+    optional_variables: list[str]
+    partial_variables: dict[str, Any]
+    _variables: tuple[str, ...]
+    _optional: frozenset[str]
+
+    def _set_variables(
+        self,
+        variables: Sequence[str],
+        optional: Collection[str],
+        partial_variables: Mapping[str, Any] | None,
+        *,
+        param: str = "partial_variables",
+    ) -> None:
+        partials = _check_partials(partial_variables, variables, param)
+        self._variables = tuple(variables)
+        self._optional = frozenset(optional)
+        self.partial_variables = partials
+        self.input_variables = [v for v in variables if v not in partials and v not in optional]
+        self.optional_variables = [v for v in variables if v in optional and v not in partials]
+
+    def _format(self, values: Mapping[str, Any]) -> V:
+        raise NotImplementedError(f"{type(self).__name__} does not implement _format")
+
+    async def _acall(self, input: Any, config: RunnableConfig, **kwargs: Any) -> V:
+        if type(input) is not dict:
+            input = self._coerce_input(input)
+        return self._render(input)
+
+    def _coerce_input(self, input: Any) -> Mapping[str, Any]:
+        if isinstance(input, Mapping):
+            return input
+        if len(self.input_variables) == 1:
+            return {self.input_variables[0]: input}
+        raise TypeError(
+            f"{type(self).__name__} expects a dict with the variables {self.input_variables!r}, "
+            f"got {type(input).__name__} {input!r}"
+        )
+
+    def _render(self, values: Mapping[str, Any]) -> V:
+        if self.partial_variables:
+            values = self._with_partials(values)
+        try:
+            return self._format(values)
+        except KeyError:
+            missing = [v for v in self.input_variables if v not in values]
+            if not missing:
+                raise
+            raise MissingVariablesError(missing, list(self.input_variables)) from None
+
+    def _with_partials(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        merged = dict(values)
+        for name, value in self.partial_variables.items():
+            if name not in merged:  # a value given by the caller wins, as in LCEL
+                merged[name] = value() if callable(value) else value
+        return merged
+
+    def format_prompt(self, **kwargs: Any) -> V:
+        """Fill in the variables and return the prompt value (what `invoke` returns).
+
+        Raises:
+            MissingVariablesError: A required variable is missing.
+        """
+        return self._render(kwargs)
+
+    def partial(self, **kwargs: Any) -> Self:
+        """A copy of this template with some variables fixed.
+
+        Args:
+            **kwargs: Variable values; a callable is called (with no arguments) at format time.
+
+        Returns:
+            A new template; these variables leave `input_variables`.
+
+        Raises:
+            ValueError: A name is not a variable of this template.
+        """
+        new = copy.copy(self)
+        new._set_variables(
+            self._variables,
+            self._optional,
+            {**self.partial_variables, **kwargs},
+            param="partial",
+        )
+        return new
+
+
+def _check_partials(
+    partials: Mapping[str, Any] | None, variables: Sequence[str], param: str
+) -> dict[str, Any]:
+    if partials is None:
+        return {}
+    if not isinstance(partials, Mapping):
+        raise TypeError(
+            f'Invalid "{param}" argument: expected a dict, got {type(partials).__name__} '
+            f"{partials!r}"
+        )
+    unknown = [name for name in partials if name not in variables]
+    if unknown:
+        raise ValueError(
+            f'Invalid "{param}" argument: {unknown!r} are not variables of the prompt; '
+            f"its variables are {list(variables)!r}"
+        )
+    return dict(partials)
+
+
+class PromptTemplate(BasePromptTemplate[StringPromptValue]):
+    """A text prompt with `{variable}` fields; produces a `StringPromptValue`.
+
+    Args:
+        template: The f-string template (see `prompts._template` for the accepted syntax).
+        input_variables: Optional, for LCEL compatibility; inferred from the template. If given,
+            it must name the same variables.
+        partial_variables: Variables fixed now, as with `partial`.
+
+    Raises:
+        TypeError: `template` is not a str.
+        ValueError: The template is malformed, or `input_variables` / `partial_variables`
+            do not match its variables.
+
+    Example:
+        >>> PromptTemplate.from_template("Tell me about {topic}").format(topic="space")
+        'Tell me about space'
+    """
+
+    def __init__(
+        self,
+        template: str,
+        *,
+        input_variables: Sequence[str] | None = None,
+        partial_variables: Mapping[str, Any] | None = None,
+    ) -> None:
+        self._template = FStringTemplate(template)
+        self.template = template
+        self._set_variables(self._template.variables, (), partial_variables)
+        if input_variables is not None:
+            _check_declared(input_variables, self.input_variables)
+
+    @classmethod
+    def from_template(
+        cls, template: str, *, partial_variables: Mapping[str, Any] | None = None
+    ) -> PromptTemplate:
+        """A prompt from a template string; its variables are inferred."""
+        return cls(template, partial_variables=partial_variables)
+
+    def __repr__(self) -> str:
+        return (
+            f"PromptTemplate(template={self.template!r}, input_variables={self.input_variables!r})"
+        )
+
+    def _format(self, values: Mapping[str, Any]) -> StringPromptValue:
+        return StringPromptValue(self._template.render(values))
+
+    def format(self, **kwargs: Any) -> str:
+        """Fill in the variables and return the text.
+
+        Raises:
+            MissingVariablesError: A required variable is missing.
+        """
+        return self._render(kwargs).text
+
+
+def _check_declared(declared: object, inferred: list[str]) -> None:
+    if isinstance(declared, str) or not isinstance(declared, Sequence):
+        raise TypeError(
+            f'Invalid "input_variables" argument: expected a list of str, got '
+            f"{type(declared).__name__} {declared!r}"
+        )
+    if set(declared) != set(inferred):
+        raise ValueError(
+            f'Invalid "input_variables" argument: {list(declared)!r} does not match the '
+            f"template's variables {inferred!r}"
+        )

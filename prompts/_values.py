@@ -1,0 +1,129 @@
+"""Prompt values: what a prompt template produces and a chat model consumes.
+
+A `PromptValue` can be read two ways, so one template can feed a chat model or a text model:
+
+- `to_messages()`: a list of chat messages;
+- `to_string()`: one string.
+
+`StringPromptValue` holds text (as one human message when read as messages). `ChatPromptValue`
+holds messages (as a transcript, `"System: ...\\nHuman: ...\\nAI: ..."`, when read as a string).
+Values are immutable dataclasses: cheap to build on the hot path, comparable with `==`, picklable.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from prompts._messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+
+
+class PromptValue(ABC):
+    """The output of a prompt template, readable as messages or as a string."""
+
+    __slots__ = ()
+
+    @abstractmethod
+    def to_string(self) -> str:
+        """The prompt as one string."""
+
+    @abstractmethod
+    def to_messages(self) -> list[BaseMessage]:
+        """The prompt as a new list of chat messages."""
+
+
+@dataclass(frozen=True, slots=True)
+class StringPromptValue(PromptValue):
+    """A prompt made of text, as produced by `PromptTemplate`.
+
+    Args:
+        text: The formatted prompt.
+
+    Raises:
+        TypeError: `text` is not a str.
+    """
+
+    text: str
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.text, str):
+            raise TypeError(
+                f'Invalid "text" argument: expected a str, got {type(self.text).__name__} '
+                f"{self.text!r}"
+            )
+
+    def to_string(self) -> str:
+        """The text itself."""
+        return self.text
+
+    def to_messages(self) -> list[BaseMessage]:
+        """The text as a single `HumanMessage`."""
+        return [HumanMessage(content=self.text)]
+
+
+@dataclass(frozen=True, slots=True)
+class ChatPromptValue(PromptValue):
+    """A prompt made of chat messages, as produced by `ChatPromptTemplate`.
+
+    Args:
+        messages: The formatted messages, in order.
+
+    Raises:
+        TypeError: `messages` is not a list of `BaseMessage`.
+    """
+
+    messages: list[BaseMessage]
+
+    def __post_init__(self) -> None:
+        # A plain loop: this runs on every chat prompt call, and all(<genexpr>) costs 2x more.
+        messages = self.messages
+        ok = isinstance(messages, list)
+        if ok:
+            for message in messages:
+                if not isinstance(message, BaseMessage):
+                    ok = False
+                    break
+        if not ok:
+            raise TypeError(
+                'Invalid "messages" argument: expected a list of messages, got '
+                f"{type(messages).__name__} {messages!r}"
+            )
+
+    def to_string(self) -> str:
+        """The messages as a transcript: one `Role: content` line per message."""
+        return get_buffer_string(self.messages)
+
+    def to_messages(self) -> list[BaseMessage]:
+        """A new list holding the messages (the value itself is not changed through it)."""
+        return list(self.messages)
+
+
+def get_buffer_string(
+    messages: Sequence[BaseMessage], *, human_prefix: str = "Human", ai_prefix: str = "AI"
+) -> str:
+    """Render messages as a transcript, one `Role: content` line per message.
+
+    Roles are `System`, `human_prefix` and `ai_prefix` (an `AIMessageChunk` counts as AI); any
+    other message type is shown by its `type`.
+
+    Args:
+        messages: The messages to render.
+        human_prefix: Label of human messages.
+        ai_prefix: Label of AI messages.
+
+    Returns:
+        The lines joined with `"\\n"` (an empty string for no messages).
+    """
+    lines = []
+    for message in messages:
+        if isinstance(message, HumanMessage):
+            role = human_prefix
+        elif isinstance(message, AIMessage):
+            role = ai_prefix
+        elif isinstance(message, SystemMessage):
+            role = "System"
+        else:
+            role = message.type
+        lines.append(f"{role}: {message.content}")
+    return "\n".join(lines)
