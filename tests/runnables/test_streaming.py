@@ -131,7 +131,9 @@ async def test_events_cover_every_step_in_order() -> None:
     assert summary[-1] == ("end", "root")
     assert ("start", "shout") in summary
     assert summary.index(("start", "shout")) < summary.index(("end", "shout"))
-    streamed = [e["data"]["chunk"] for e in events if e["event"] == "stream" and e["name"] == "words"]
+    streamed = [
+        e["data"]["chunk"] for e in events if e["event"] == "stream" and e["name"] == "words"
+    ]
     assert streamed == ["hi ", "there! "]
     root_id = events[0]["run_id"]
     assert events[0]["parent_id"] is None

@@ -1,0 +1,82 @@
+"""Cancelling the caller stops every branch: cancel scopes and Ctrl-C in sync code."""
+
+import signal
+import subprocess
+import sys
+import textwrap
+from typing import Any
+
+import anyio
+import pytest
+
+from runnables import RunnableLambda, RunnableParallel
+
+SCRIPT = textwrap.dedent(
+    """
+    import anyio
+    from runnables import RunnableParallel
+
+    started = []
+
+    def branch(key):
+        async def run(x):
+            started.append(key)
+            if len(started) == 2:
+                print("started", flush=True)
+            try:
+                await anyio.sleep(30)
+            finally:
+                print("cancelled", key, flush=True)
+        return run
+
+    try:
+        RunnableParallel(a=branch("a"), b=branch("b")).invoke("x")
+    except KeyboardInterrupt:
+        print("interrupted", flush=True)
+    """
+)
+
+
+def test_ctrl_c_in_sync_invoke_cancels_every_branch() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SCRIPT], stdout=subprocess.PIPE, text=True, bufsize=1
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "started"
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=20)
+    lines = out.split("\n")
+    assert sorted(line for line in lines if line.startswith("cancelled")) == [
+        "cancelled a",
+        "cancelled b",
+    ]
+    assert "interrupted" in lines
+
+
+@pytest.mark.anyio
+async def test_cancel_scope_around_ainvoke_cancels_every_branch() -> None:
+    started: list[str] = []
+    cancelled: list[str] = []
+    all_started = anyio.Event()
+
+    def branch(key: str) -> Any:
+        async def run(x: Any) -> None:
+            started.append(key)
+            if len(started) == 3:
+                all_started.set()
+            try:
+                await anyio.sleep_forever()
+            except anyio.get_cancelled_exc_class():
+                cancelled.append(key)
+                raise
+
+        return run
+
+    chain = RunnableLambda(lambda x: x) | RunnableParallel(
+        a=branch("a"), b=branch("b"), c=RunnableLambda(branch("c")) | (lambda x: x)
+    )
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(chain.ainvoke, "x")
+        await all_started.wait()
+        tg.cancel_scope.cancel()
+    assert sorted(cancelled) == ["a", "b", "c"]
