@@ -1,0 +1,168 @@
+"""`BaseChatModel`: the interface every chat model states once.
+
+A model implements two coroutines over a list of messages:
+
+- `_agenerate(messages, *, stop, **options) -> AIMessage`: required, one whole reply;
+- `_astream_chunks(messages, *, stop, **options)`: optional, the reply as `AIMessageChunk`s
+  (default: one chunk made from `_agenerate`).
+
+The base class turns those into a `Runnable`: input coercion (prompt value, list of messages or
+`(role, text)` pairs, or a plain string), a run-wide concurrency slot around the work, and
+therefore `invoke`/`batch`/`stream`/`bind(stop=...)`/`with_config` on asyncio and trio.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, runtime_checkable
+
+from prompts._messages import MESSAGE_TYPES, AIMessage, AIMessageChunk, BaseMessage, HumanMessage
+from runnables import Runnable, RunnableConfig, leaf_slot
+
+__all__ = ["BaseChatModel", "LanguageModelInput", "PromptValueLike", "coerce_messages"]
+
+
+@runtime_checkable
+class PromptValueLike(Protocol):
+    """Anything with `to_messages()`, such as a prompt template's output."""
+
+    def to_messages(self) -> list[BaseMessage]:
+        """The prompt as chat messages."""
+        ...
+
+
+MessageLike: TypeAlias = BaseMessage | tuple[str, str] | str
+LanguageModelInput: TypeAlias = PromptValueLike | str | Sequence[MessageLike]
+"""What a chat model accepts: a prompt value, a string, or a list of messages / (role, text)."""
+
+
+def coerce_messages(value: object) -> list[BaseMessage]:
+    """Turn a chat model's input into a list of messages.
+
+    Args:
+        value: A prompt value (anything with `to_messages()`), a string (one human message), or
+            a list/tuple of messages, `(role, text)` pairs (role one of `system`, `human`,
+            `user`, `ai`, `assistant`) and strings (human messages).
+
+    Raises:
+        TypeError: `value`, or an item of it, is none of those; the message names what it got.
+        ValueError: a `(role, text)` pair has an unknown role.
+    """
+    if isinstance(value, str):
+        return [HumanMessage(content=value)]
+    if isinstance(value, list | tuple):
+        return [_coerce_one(item) for item in value]
+    to_messages = getattr(value, "to_messages", None)
+    if callable(to_messages):
+        return _coerce_prompt_value(to_messages())
+    raise TypeError(
+        "Invalid chat model input: expected a prompt value, a string or a list of messages, "
+        f"got {type(value).__name__}: {value!r}"
+    )
+
+
+def _coerce_prompt_value(messages: object) -> list[BaseMessage]:
+    if not isinstance(messages, list | tuple) or not all(
+        isinstance(m, BaseMessage) for m in messages
+    ):
+        raise TypeError(f"to_messages() returned {messages!r}; expected a list of messages")
+    return list(messages)
+
+
+def _coerce_one(item: object) -> BaseMessage:
+    if isinstance(item, BaseMessage):
+        return item
+    if isinstance(item, str):
+        return HumanMessage(content=item)
+    if (
+        isinstance(item, tuple)
+        and len(item) == 2
+        and isinstance(item[0], str)
+        and isinstance(item[1], str)
+    ):
+        role, text = item
+        cls = MESSAGE_TYPES.get(role)
+        if cls is None:
+            raise ValueError(
+                f"Invalid message role {role!r} in {item!r}; "
+                f"expected one of {sorted(MESSAGE_TYPES)}"
+            )
+        return cls(content=text)
+    raise TypeError(
+        "Invalid message in chat model input: expected a message, a (role, text) pair or a "
+        f"string, got {type(item).__name__}: {item!r}"
+    )
+
+
+def _coerce_stop(stop: object) -> list[str] | None:
+    if stop is None:
+        return None
+    if isinstance(stop, str):
+        return [stop]
+    if isinstance(stop, list | tuple) and all(isinstance(s, str) for s in stop):
+        return list(stop)
+    raise TypeError(f'Invalid "stop" option: {stop!r}; expected a string or a list of strings')
+
+
+class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
+    """A chat model as a runnable: messages in, one `AIMessage` out (or a stream of chunks).
+
+    Call options given to `invoke(..., stop=[...])` or fixed with `bind(stop=[...],
+    max_tokens=...)` reach `_agenerate` / `_astream_chunks`: `stop` (a string or a list of
+    strings, normalized to a list) as a keyword, everything else in `**options`.
+
+    While generating, the model holds one slot of the run's `max_concurrency` limit (for a stream,
+    until the stream ends).
+    """
+
+    if TYPE_CHECKING:
+        # Streams yield chunks (which add with `+`), not whole messages; say so to type checkers.
+        def astream(
+            self, input: LanguageModelInput, config: RunnableConfig | None = None, **kwargs: Any
+        ) -> AsyncGenerator[AIMessageChunk, None]: ...
+
+        def stream(
+            self, input: LanguageModelInput, config: RunnableConfig | None = None, **kwargs: Any
+        ) -> Generator[AIMessageChunk, None, None]: ...
+
+    async def _agenerate(
+        self, messages: list[BaseMessage], *, stop: list[str] | None = None, **options: Any
+    ) -> AIMessage:
+        """Produce one whole reply to `messages`. Subclasses must implement this."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement _agenerate")
+
+    async def _astream_chunks(
+        self, messages: list[BaseMessage], *, stop: list[str] | None = None, **options: Any
+    ) -> AsyncIterator[AIMessageChunk]:
+        """Produce the reply as chunks; by default, one chunk holding the whole reply."""
+        message = await self._agenerate(messages, stop=stop, **options)
+        yield AIMessageChunk(
+            content=message.content,
+            name=message.name,
+            id=message.id,
+            usage=message.usage,
+            response_metadata=dict(message.response_metadata),
+        )
+
+    async def _acall(self, input: Any, config: RunnableConfig, **kwargs: Any) -> AIMessage:
+        messages = coerce_messages(input)
+        stop = _coerce_stop(kwargs.pop("stop", None))
+        async with leaf_slot():
+            return await self._agenerate(messages, stop=stop, **kwargs)
+
+    async def _astream(
+        self, input: Any, config: RunnableConfig, **kwargs: Any
+    ) -> AsyncIterator[AIMessageChunk]:
+        messages = coerce_messages(input)
+        stop = _coerce_stop(kwargs.pop("stop", None))
+        async with leaf_slot():
+            chunks = self._astream_chunks(messages, stop=stop, **kwargs)
+            try:
+                async for chunk in chunks:
+                    yield chunk
+            finally:
+                # Closed explicitly, so an early exit ends the model's stream (and its HTTP
+                # response) here and now, not whenever the generator is garbage collected.
+                aclose = getattr(chunks, "aclose", None)
+                if aclose is not None:
+                    await aclose()

@@ -1,0 +1,37 @@
+"""Errors raised by the `llm` package.
+
+Both subclass `ValueError`, so code that already catches bad values keeps working:
+
+    ValueError
+    ├── OutputParserError     a model's output could not be parsed; `.text` holds that output
+    └── MissingAPIKeyError    no API key was given (`api_key=`) or found (`OPENAI_API_KEY`)
+
+Errors of the `openai` SDK (`openai.RateLimitError`, `openai.InternalServerError`, ...) are not
+wrapped: they reach the caller with their own type.
+"""
+
+from __future__ import annotations
+
+
+class OutputParserError(ValueError):
+    """A model's output could not be parsed.
+
+    Attributes:
+        text: The offending output, exactly as the parser received it.
+    """
+
+    def __init__(self, message: str, *, text: str) -> None:
+        super().__init__(message)
+        self.text = text
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Keyword-only `text` needs help to survive pickling (e.g. across worker processes).
+        return (_rebuild_parser_error, (str(self), self.text))
+
+
+def _rebuild_parser_error(message: str, text: str) -> OutputParserError:
+    return OutputParserError(message, text=text)
+
+
+class MissingAPIKeyError(ValueError):
+    """No API key was passed as `api_key=` and the environment variable is not set either."""

@@ -1,0 +1,284 @@
+"""`ChatOpenAI`: a chat model over the official `openai` SDK's Chat Completions API.
+
+Works with OpenAI and any OpenAI-compatible server (vLLM, Ollama, llama.cpp, LM Studio) through
+`base_url`. HTTP, SSE parsing and retries are the SDK's; SDK errors (`openai.RateLimitError`,
+`openai.InternalServerError`, `openai.APIConnectionError`, ...) reach the caller unchanged.
+
+The SDK is imported on first use (it takes ~0.4 s), and clients come from
+`llm._openai_clients`: one per event loop, closed with it, never stored on the model.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from pydantic import BaseModel
+
+from llm._chat_model import BaseChatModel, LanguageModelInput
+from llm._errors import MissingAPIKeyError
+from llm._openai_clients import ClientSettings, openai_client
+from llm._validation import check_int, check_number, check_optional_str
+from prompts._messages import AIMessage, AIMessageChunk, BaseMessage, Usage
+
+if TYPE_CHECKING:
+    from openai.types import CompletionUsage
+    from openai.types.chat import ChatCompletion, ChatCompletionChunk
+
+    from runnables import Runnable
+
+__all__ = ["ChatOpenAI"]
+
+M = TypeVar("M", bound=BaseModel)
+
+# Request fields the model sets itself; `model_kwargs` may not override them.
+_MANAGED = frozenset({"messages", "model", "stream", "stream_options"})
+
+
+class ChatOpenAI(BaseChatModel):
+    """A chat model served by the OpenAI Chat Completions API (or a compatible server).
+
+    Args:
+        model: Model name sent with each request.
+        temperature: Sampling temperature in [0, 2]; None leaves the server's default.
+        max_tokens: Most tokens to generate (sent as `max_tokens`, which compatible servers
+            understand; bind `max_completion_tokens=` for OpenAI reasoning models).
+        base_url: API base URL; default `OPENAI_BASE_URL`, else the SDK's default (OpenAI).
+        api_key: API key; default `OPENAI_API_KEY`. Looked up when the model is first called.
+        organization: OpenAI organization id; default `OPENAI_ORG_ID` (read by the SDK).
+        max_retries: Retries the SDK makes on connection errors, 408/409/429 and 5xx answers.
+        timeout: Seconds before a request times out; None keeps the SDK's default.
+        **model_kwargs: Further request fields of `chat.completions.create` (e.g. `top_p`,
+            `seed`, `extra_body`), sent with every call.
+
+    Raises:
+        TypeError: An argument has the wrong type, or `model_kwargs` names an unknown field.
+        ValueError: An argument has a bad value (e.g. `temperature=3`, `max_retries=-1`).
+
+    Call options (`invoke(x, stop=[...])`, `bind(max_tokens=...)`) are added to the request and
+    win over the constructor's values. Calling without any API key raises `MissingAPIKeyError`.
+    """
+
+    def __init__(
+        self,
+        *,
+        model: str = "gpt-4o-mini",
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        organization: str | None = None,
+        max_retries: int = 2,
+        timeout: float | None = None,
+        **model_kwargs: Any,
+    ) -> None:
+        model_name = check_optional_str("model", model)
+        if model_name is None:
+            raise TypeError(f'Invalid "model" argument: {model!r}; expected a model name')
+        self.model = model_name
+        self.temperature = _temperature(temperature)
+        self.max_tokens = _max_tokens(max_tokens)
+        self.base_url = check_optional_str("base_url", base_url)
+        self.api_key = check_optional_str("api_key", api_key)
+        self.organization = check_optional_str("organization", organization)
+        self.max_retries = check_int("max_retries", max_retries, low=0)
+        self.timeout = None if timeout is None else check_number("timeout", timeout, positive=True)
+        if model_kwargs:
+            _check_model_kwargs(model_kwargs)
+        self.model_kwargs: dict[str, Any] = model_kwargs
+
+    def __repr__(self) -> str:
+        shown = {"model": self.model, "temperature": self.temperature}
+        shown |= {"max_tokens": self.max_tokens, "base_url": self.base_url}
+        args = [f"{k}={v!r}" for k, v in shown.items() if v is not None]
+        args += [f"{k}={v!r}" for k, v in self.model_kwargs.items()]
+        return f"ChatOpenAI({', '.join(args)})"  # never the API key
+
+    def _settings(self) -> ClientSettings:
+        api_key = self.api_key or os.environ.get("OPENAI_API_KEY")
+        if not api_key:
+            raise MissingAPIKeyError(
+                "No OpenAI API key: pass ChatOpenAI(api_key=...) or set the OPENAI_API_KEY "
+                "environment variable (a local OpenAI-compatible server accepts any non-empty key)"
+            )
+        base_url = self.base_url or os.environ.get("OPENAI_BASE_URL") or None
+        return ClientSettings(base_url, api_key, self.organization, self.max_retries, self.timeout)
+
+    def _request(
+        self, messages: list[BaseMessage], stop: list[str] | None, options: dict[str, Any]
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"model": self.model, "messages": _to_openai(messages)}
+        if self.temperature is not None:
+            body["temperature"] = self.temperature
+        if self.max_tokens is not None:
+            body["max_tokens"] = self.max_tokens
+        body.update(self.model_kwargs)
+        if stop is not None:
+            body["stop"] = stop
+        if "temperature" in options:
+            options["temperature"] = _temperature(options["temperature"])
+        if "max_tokens" in options:
+            options["max_tokens"] = _max_tokens(options["max_tokens"])
+        body.update(options)
+        return body
+
+    async def _agenerate(
+        self, messages: list[BaseMessage], *, stop: list[str] | None = None, **options: Any
+    ) -> AIMessage:
+        body = self._request(messages, stop, options)
+        async with openai_client(self._settings()) as client:
+            completion: ChatCompletion = await client.chat.completions.create(**body)
+        return _to_message(completion)
+
+    async def _astream_chunks(
+        self, messages: list[BaseMessage], *, stop: list[str] | None = None, **options: Any
+    ) -> AsyncIterator[AIMessageChunk]:
+        body = self._request(messages, stop, options)
+        body["stream"] = True
+        body["stream_options"] = {"include_usage": True}
+        async with openai_client(self._settings()) as client:
+            stream = await client.chat.completions.create(**body)
+            # `async with` closes the HTTP response on every exit: the end of the stream, an
+            # error, a cancellation, or a consumer that stops early (the server sees the
+            # connection go, and stops generating).
+            async with stream:
+                while True:
+                    # anext() rather than `async for`: no extra wrapper generator to clean up.
+                    try:
+                        chunk: ChatCompletionChunk = await anext(stream)
+                    except StopAsyncIteration:
+                        break
+                    message = _to_chunk(chunk)
+                    if message is not None:
+                        yield message
+
+    def with_structured_output(
+        self, schema: type[M], *, strict: bool = False
+    ) -> Runnable[LanguageModelInput, M]:
+        """A runnable that asks for JSON matching `schema` and returns a validated instance.
+
+        The request carries `response_format={"type": "json_schema", ...}` with the model's
+        JSON schema; the reply is parsed by `PydanticOutputParser(pydantic_object=schema)`.
+
+        Args:
+            schema: A pydantic model class.
+            strict: Ask the server to enforce the schema exactly (OpenAI's structured outputs;
+                objects are sent with `additionalProperties: false`, and OpenAI then requires
+                every field to be required).
+
+        Raises:
+            TypeError: `schema` is not a pydantic model class, or `strict` is not a bool.
+
+        A reply that does not validate raises `OutputParserError` carrying the raw text.
+        """
+        from llm._parsers import PydanticOutputParser
+
+        if not (isinstance(schema, type) and issubclass(schema, BaseModel)):
+            raise TypeError(f'Invalid "schema" argument: {schema!r}; expected a pydantic model')
+        if not isinstance(strict, bool):
+            raise TypeError(f'Invalid "strict" argument: {strict!r}; expected a bool')
+        json_schema = schema.model_json_schema()
+        if strict:
+            _forbid_extra_properties(json_schema)
+        response_format = {
+            "type": "json_schema",
+            "json_schema": {
+                "name": re.sub(r"[^a-zA-Z0-9_-]", "_", schema.__name__)[:64],
+                "schema": json_schema,
+                "strict": strict,
+            },
+        }
+        return self.bind(response_format=response_format) | PydanticOutputParser(
+            pydantic_object=schema
+        )
+
+
+def _temperature(value: object) -> float | None:
+    return None if value is None else check_number("temperature", value, low=0.0, high=2.0)
+
+
+def _max_tokens(value: object) -> int | None:
+    return None if value is None else check_int("max_tokens", value, low=1)
+
+
+def _check_model_kwargs(model_kwargs: dict[str, Any]) -> None:
+    import inspect
+
+    from openai.resources.chat.completions import AsyncCompletions
+
+    managed = sorted(_MANAGED & model_kwargs.keys())
+    if managed:
+        raise ValueError(f"Invalid model_kwargs {managed!r}: ChatOpenAI sets these itself")
+    known = set(inspect.signature(AsyncCompletions.create).parameters) - {"self"}
+    unknown = sorted(model_kwargs.keys() - known)
+    if unknown:
+        raise TypeError(
+            f"Invalid model_kwargs {unknown!r}: not fields of chat.completions.create; "
+            "send server-specific fields with extra_body={...}"
+        )
+
+
+def _to_openai(messages: list[BaseMessage]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for m in messages:
+        item: dict[str, Any] = {"role": m.role, "content": m.content}
+        if m.name is not None:
+            item["name"] = m.name
+        out.append(item)
+    return out
+
+
+def _usage(usage: CompletionUsage | None) -> Usage | None:
+    if usage is None:
+        return None
+    return Usage(
+        input_tokens=usage.prompt_tokens,
+        output_tokens=usage.completion_tokens,
+        total_tokens=usage.total_tokens,
+    )
+
+
+def _to_message(completion: ChatCompletion) -> AIMessage:
+    choice = completion.choices[0]
+    metadata: dict[str, Any] = {
+        "model": completion.model,
+        "finish_reason": choice.finish_reason,
+        "id": completion.id,
+    }
+    if choice.message.refusal:
+        metadata["refusal"] = choice.message.refusal
+    return AIMessage(
+        content=choice.message.content or "",
+        id=completion.id,
+        usage=_usage(completion.usage),
+        response_metadata=metadata,
+    )
+
+
+def _to_chunk(chunk: ChatCompletionChunk) -> AIMessageChunk | None:
+    """The chunk as an `AIMessageChunk`, or None when it carries nothing (a role-only delta)."""
+    metadata: dict[str, Any] = {"model": chunk.model, "id": chunk.id}
+    content = ""
+    if chunk.choices:
+        choice = chunk.choices[0]
+        content = choice.delta.content or ""
+        if choice.finish_reason is not None:
+            metadata["finish_reason"] = choice.finish_reason
+    usage = _usage(chunk.usage)
+    if not content and usage is None and len(metadata) == 2:
+        return None
+    return AIMessageChunk(content=content, id=chunk.id, usage=usage, response_metadata=metadata)
+
+
+def _forbid_extra_properties(schema: Any) -> None:
+    """Set `additionalProperties: false` on every object schema (OpenAI's strict mode needs it)."""
+    if isinstance(schema, dict):
+        if schema.get("type") == "object" or "properties" in schema:
+            schema.setdefault("additionalProperties", False)
+        for value in schema.values():
+            _forbid_extra_properties(value)
+    elif isinstance(schema, list):
+        for item in schema:
+            _forbid_extra_properties(item)

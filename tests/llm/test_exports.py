@@ -1,0 +1,29 @@
+import llm
+
+
+def test_all_is_exact_and_importable() -> None:
+    assert sorted(llm.__all__) == [
+        "BaseChatModel",
+        "BaseOutputParser",
+        "ChatOpenAI",
+        "CommaSeparatedListOutputParser",
+        "JsonOutputParser",
+        "LanguageModelInput",
+        "MissingAPIKeyError",
+        "OfflineChatModel",
+        "OutputParserError",
+        "PromptValueLike",
+        "PydanticOutputParser",
+        "StrOutputParser",
+    ]
+    for name in llm.__all__:
+        assert getattr(llm, name) is not None
+
+
+def test_importing_llm_does_not_import_the_openai_sdk() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, llm; print('openai' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
