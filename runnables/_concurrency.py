@@ -222,3 +222,89 @@ def closing(it: AsyncIterator[T]) -> contextlib.AbstractAsyncContextManager[Asyn
     if hasattr(it, "aclose"):
         return contextlib.aclosing(it)  # type: ignore[type-var]
     return contextlib.nullcontext(it)
+
+
+_STREAM_END = object()
+_STREAM_FAILED = object()
+
+
+async def merge(
+    sources: Sequence[Callable[[Callable[[Any], None]], Awaitable[None]]],
+) -> AsyncGenerator[Any, None]:
+    """Run producers concurrently and yield what they emit, in arrival order.
+
+    Each source is called with an `emit(item)` function and runs until done. The first source to
+    fail cancels the others and its exception is raised to the consumer as itself. Closing the
+    generator early cancels every source.
+
+    On asyncio the sources run in plain tasks, so the generator may be closed from any task
+    (including the loop's finalizer after a `break`). On other backends they run in a task group
+    held across yields: close the generator explicitly (as trio requires for async generators).
+    """
+    if _on_asyncio():
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        failure: list[BaseException] = []
+
+        async def run(source: Callable[[Callable[[Any], None]], Awaitable[None]]) -> None:
+            try:
+                await source(queue.put_nowait)
+            except Exception as exc:
+                failure.append(exc)
+                queue.put_nowait(_STREAM_FAILED)
+            else:
+                queue.put_nowait(_STREAM_END)
+
+        tasks = [asyncio.ensure_future(run(s)) for s in sources]
+        try:
+            remaining = len(tasks)
+            while remaining:
+                item = await queue.get()
+                if item is _STREAM_FAILED:
+                    break
+                if item is _STREAM_END:
+                    remaining -= 1
+                    continue
+                yield item
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        if failure:
+            raise failure[0]
+        return
+
+    send, receive = anyio.create_memory_object_stream[Any](float("inf"))
+    errors: list[BaseException] = []
+
+    async def run_any(source: Callable[[Callable[[Any], None]], Awaitable[None]]) -> None:
+        try:
+            await source(send.send_nowait)
+        except Exception as exc:
+            errors.append(exc)
+            send.send_nowait(_STREAM_FAILED)
+        else:
+            send.send_nowait(_STREAM_END)
+
+    async with anyio.create_task_group() as tg:
+        try:
+            for source in sources:
+                tg.start_soon(run_any, source)
+            remaining = len(sources)
+            while remaining:
+                item = await receive.receive()
+                if item is _STREAM_FAILED:
+                    break
+                if item is _STREAM_END:
+                    remaining -= 1
+                    continue
+                yield item
+        except GeneratorExit:
+            # Closed by the consumer: leave the task group quietly (trio would otherwise wrap
+            # GeneratorExit in an ExceptionGroup).
+            pass
+        finally:
+            tg.cancel_scope.cancel()
+            send.close()
+            receive.close()
+    if errors:
+        raise errors[0]

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, Generic, TypeVar
 
-import anyio
-
 from runnables._base import Runnable, coerce_to_runnable
-from runnables._concurrency import closing, gather
+from runnables._concurrency import closing, gather, merge
 from runnables._config import RunnableConfig, child_config
 from runnables._events import call_child, events_on, stream_child
 from runnables._policy import FailurePolicy, check_policy, run_quorum, run_settled
@@ -113,36 +111,23 @@ class RunnableParallel(Runnable[In, dict[str, Any]], Generic[In]):
         if not self.branches:
             yield {}
             return
-        # One {key: chunk} dict per branch chunk, in arrival order. The buffer is unbounded
-        # but holds at most what the consumer has not read yet.
-        send, receive = anyio.create_memory_object_stream[dict[str, Any]](float("inf"))
 
-        async def pump(key: str, step: Runnable[Any, Any]) -> None:
-            try:
-                async with closing(stream_child(step, input, cfg)) as _chunks:
-                    async for chunk in _chunks:
-                        await send.send({key: chunk})
-            except Exception as exc:
-                exc.add_note(f"in branch {key!r} of RunnableParallel")
-                raise
-
-        failure: list[Exception] = []
-
-        async def run_all() -> None:
-            async with send:
+        # One {key: chunk} dict per branch chunk, in arrival order.
+        def pump(key: str, step: Runnable[Any, Any]) -> Any:
+            async def run(emit: Callable[[Any], None]) -> None:
                 try:
-                    await gather([pump(k, s) for k, s in self.branches.items()])
+                    async with closing(stream_child(step, input, cfg)) as chunks:
+                        async for chunk in chunks:
+                            emit({key: chunk})
                 except Exception as exc:
-                    # Handed to the consumer below as itself, not wrapped in a task group's
-                    # ExceptionGroup.
-                    failure.append(exc)
+                    exc.add_note(f"in branch {key!r} of RunnableParallel")
+                    raise
 
-        async with anyio.create_task_group() as tg, receive:
-            tg.start_soon(run_all)
-            async for item in receive:
+            return run
+
+        async with closing(merge([pump(k, s) for k, s in self.branches.items()])) as items:
+            async for item in items:
                 yield item
-        if failure:
-            raise failure[0]
 
 
 def _bind_call(step: Runnable[Any, Any], input: Any, config: RunnableConfig) -> Any:

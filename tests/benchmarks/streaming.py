@@ -5,7 +5,7 @@ Run: `python tests/benchmarks/streaming.py`. Not collected by pytest.
 Streams 10,000 chunks (i) through `model | StrOutputParser()` with the offline model at zero
 delay, and (ii) through a 3-branch `RunnableParallel` of that chain. The baselines are plain
 async generators doing the same work: the model's word-by-word chunks turned into strings, and
-for (ii) three such generators merged through a memory stream into `{key: chunk}` dicts.
+for (ii) three such generators merged through an `asyncio.Queue` into `{key: chunk}` dicts.
 """
 
 from __future__ import annotations
@@ -14,8 +14,6 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
-
-import anyio
 
 from llm import OfflineChatModel, StrOutputParser
 from prompts import AIMessageChunk
@@ -44,20 +42,22 @@ async def plain_chain() -> int:
 
 
 async def plain_parallel() -> int:
-    send, receive = anyio.create_memory_object_stream[dict[str, str]](float("inf"))
+    queue: asyncio.Queue[dict[str, str] | None] = asyncio.Queue()
 
-    async def pump(key: str, out: Any) -> None:
-        async with out:
-            async for chunk in plain_parser(plain_model(TEXT)):
-                await out.send({key: chunk})
+    async def pump(key: str) -> None:
+        async for chunk in plain_parser(plain_model(TEXT)):
+            queue.put_nowait({key: chunk})
+        queue.put_nowait(None)
 
-    count = 0
-    async with anyio.create_task_group() as tg, receive:
-        async with send:
-            for key in ("a", "b", "c"):
-                tg.start_soon(pump, key, send.clone())
-        async for _ in receive:
+    tasks = [asyncio.ensure_future(pump(key)) for key in ("a", "b", "c")]
+    count, remaining = 0, len(tasks)
+    while remaining:
+        item = await queue.get()
+        if item is None:
+            remaining -= 1
+        else:
             count += 1
+    await asyncio.gather(*tasks)
     return count
 
 

@@ -159,3 +159,24 @@ async def test_events_report_errors() -> None:
 def test_sync_stream_through_parallel() -> None:
     chunks = list(RunnableParallel(a=words).stream("p q"))
     assert chunks == [{"a": "p "}, {"a": "q "}]
+
+
+async def test_closing_a_parallel_stream_early_cancels_every_branch() -> None:
+    cancelled: list[str] = []
+
+    def endless(key: str) -> RunnableLambda[Any, Any]:
+        async def run(x: str) -> AsyncIterator[str]:
+            try:
+                while True:
+                    yield key
+                    await anyio.lowlevel.checkpoint()
+            finally:
+                cancelled.append(key)
+
+        return RunnableLambda(run)
+
+    stream = RunnableParallel(a=endless("a"), b=endless("b")).astream("x")
+    async for _ in stream:
+        break
+    await stream.aclose()
+    assert sorted(cancelled) == ["a", "b"]
