@@ -17,7 +17,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Generator, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, runtime_checkable
 
 from prompts._messages import MESSAGE_TYPES, AIMessage, AIMessageChunk, BaseMessage, HumanMessage
-from runnables import Runnable, RunnableConfig, leaf_slot
+from runnables import RateLimiter, Reservation, Runnable, RunnableConfig, leaf_slot
 
 __all__ = ["BaseChatModel", "LanguageModelInput", "PromptValueLike", "coerce_messages"]
 
@@ -144,11 +144,25 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
             response_metadata=dict(message.response_metadata),
         )
 
+    rate_limiter: RateLimiter | None = None
+    """A shared `RateLimiter` every call waits on before it starts (None: no limit)."""
+
+    async def _reserve(
+        self, messages: list[BaseMessage], options: dict[str, Any]
+    ) -> Reservation | None:
+        if self.rate_limiter is None:
+            return None
+        return await self.rate_limiter.acquire(tokens=estimate_tokens(messages, options))
+
     async def _acall(self, input: Any, config: RunnableConfig, **kwargs: Any) -> AIMessage:
         messages = coerce_messages(input)
         stop = _coerce_stop(kwargs.pop("stop", None))
         async with leaf_slot():
-            return await self._agenerate(messages, stop=stop, **kwargs)
+            reservation = await self._reserve(messages, kwargs)
+            message = await self._agenerate(messages, stop=stop, **kwargs)
+        if reservation is not None and message.usage is not None:
+            reservation.settle(message.usage.total_tokens)
+        return message
 
     async def _astream(
         self, input: Any, config: RunnableConfig, **kwargs: Any
@@ -156,9 +170,12 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
         messages = coerce_messages(input)
         stop = _coerce_stop(kwargs.pop("stop", None))
         async with leaf_slot():
+            reservation = await self._reserve(messages, kwargs)
             chunks = self._astream_chunks(messages, stop=stop, **kwargs)
             try:
                 async for chunk in chunks:
+                    if reservation is not None and chunk.usage is not None:
+                        reservation.settle(chunk.usage.total_tokens)
                     yield chunk
             finally:
                 # Closed explicitly, so an early exit ends the model's stream (and its HTTP
@@ -166,3 +183,18 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
                 aclose = getattr(chunks, "aclose", None)
                 if aclose is not None:
                     await aclose()
+
+
+def estimate_tokens(messages: list[BaseMessage], options: dict[str, Any]) -> int:
+    """A rough token estimate for a call, taken before it runs (about 4 characters a token,
+    plus `max_tokens` when given); the rate limiter corrects it with the real usage after."""
+    prompt = sum(len(m.content) for m in messages) // 4 + 1
+    max_tokens = options.get("max_tokens")
+    return prompt + (max_tokens if isinstance(max_tokens, int) else 0)
+
+
+def check_rate_limiter(value: object) -> RateLimiter | None:
+    """Validate a model's `rate_limiter` argument."""
+    if value is not None and not isinstance(value, RateLimiter):
+        raise TypeError(f'Invalid "rate_limiter" argument: expected a RateLimiter, got {value!r}')
+    return value

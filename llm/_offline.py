@@ -12,9 +12,10 @@ from typing import Any
 
 import anyio
 
-from llm._chat_model import BaseChatModel
+from llm._chat_model import BaseChatModel, check_rate_limiter
 from llm._validation import check_int, check_number
 from prompts._messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage, Usage
+from runnables import RateLimiter
 
 __all__ = ["OfflineChatModel"]
 
@@ -43,6 +44,7 @@ class OfflineChatModel(BaseChatModel):
         latency: Seconds to wait before replying (before the first chunk when streaming).
         chunk_delay: Seconds to wait between streamed chunks.
         chunk_size: Characters per streamed chunk; None streams word by word.
+        rate_limiter: A shared `RateLimiter` to wait on before each call.
 
     Raises:
         TypeError: An argument has the wrong type.
@@ -56,6 +58,7 @@ class OfflineChatModel(BaseChatModel):
         latency: float = 0.0,
         chunk_delay: float = 0.0,
         chunk_size: int | None = None,
+        rate_limiter: RateLimiter | None = None,
     ) -> None:
         if responses is not None:
             if not isinstance(responses, list | tuple) or not all(
@@ -71,6 +74,7 @@ class OfflineChatModel(BaseChatModel):
         self.chunk_delay = check_number("chunk_delay", chunk_delay, low=0.0)
         self.chunk_size = None if chunk_size is None else check_int("chunk_size", chunk_size, low=1)
         self._calls = 0
+        self.rate_limiter = check_rate_limiter(rate_limiter)
 
     def __repr__(self) -> str:
         args = []

@@ -17,11 +17,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel
 
-from llm._chat_model import BaseChatModel, LanguageModelInput
+from llm._chat_model import BaseChatModel, LanguageModelInput, check_rate_limiter
 from llm._errors import MissingAPIKeyError
 from llm._openai_clients import ClientSettings, openai_client
 from llm._validation import check_int, check_number, check_optional_str
 from prompts._messages import AIMessage, AIMessageChunk, BaseMessage, Usage
+from runnables import RateLimiter
 
 if TYPE_CHECKING:
     from openai.types import CompletionUsage
@@ -50,6 +51,9 @@ class ChatOpenAI(BaseChatModel):
         organization: OpenAI organization id; default `OPENAI_ORG_ID` (read by the SDK).
         max_retries: Retries the SDK makes on connection errors, 408/409/429 and 5xx answers.
         timeout: Seconds before a request times out; None keeps the SDK's default.
+        rate_limiter: A `RateLimiter` (requests and tokens per minute) to wait on before each
+            call; several models may share one. Token use is estimated before the call and
+            corrected with the reply's usage after.
         **model_kwargs: Further request fields of `chat.completions.create` (e.g. `top_p`,
             `seed`, `extra_body`), sent with every call.
 
@@ -72,6 +76,7 @@ class ChatOpenAI(BaseChatModel):
         organization: str | None = None,
         max_retries: int = 2,
         timeout: float | None = None,
+        rate_limiter: RateLimiter | None = None,
         **model_kwargs: Any,
     ) -> None:
         model_name = check_optional_str("model", model)
@@ -88,6 +93,7 @@ class ChatOpenAI(BaseChatModel):
         if model_kwargs:
             _check_model_kwargs(model_kwargs)
         self.model_kwargs: dict[str, Any] = model_kwargs
+        self.rate_limiter = check_rate_limiter(rate_limiter)
 
     def __repr__(self) -> str:
         shown = {"model": self.model, "temperature": self.temperature}
