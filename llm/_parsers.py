@@ -90,8 +90,28 @@ def _strip_fence(text: str) -> str:
     return (match.group(1) if match else text).strip()
 
 
+_NOTHING: Any = object()
+
+
+def _parse_partial(text: str) -> Any:
+    """The JSON value so far in a growing reply, or `_NOTHING` if none can be read yet."""
+    body = _strip_fence(text)
+    if not body or body[0] not in "{[":
+        return _NOTHING
+    if body[-1] in "0123456789+-.eE":
+        # A number may still be growing ("19" of "1969"); wait until something follows it.
+        return _NOTHING
+    try:
+        return pydantic_core.from_json(body, allow_partial=True)
+    except ValueError:
+        return _NOTHING
+
+
 class JsonOutputParser(BaseOutputParser[Any]):
     """The reply parsed as JSON (a ```json fenced block is accepted).
+
+    Streams successive partial values as the JSON grows (each chunk a whole value that
+    replaces the previous one), ending with the complete, validated value.
 
     Args:
         pydantic_object: Optional pydantic model the JSON must validate against. The parser
@@ -131,6 +151,26 @@ class JsonOutputParser(BaseOutputParser[Any]):
                     text=text,
                 ) from exc
         return value
+
+    async def _atransform(
+        self, chunks: AsyncIterator[Any], config: RunnableConfig, **kwargs: Any
+    ) -> AsyncIterator[Any]:
+        # Successive partial values as the JSON grows (each a whole value, not a delta), parsed
+        # by pydantic-core's partial mode; the last one is the fully parsed, validated result.
+        text = ""
+        last: Any = _NOTHING
+        try:
+            async for chunk in chunks:
+                text += self._text(chunk)
+                partial = _parse_partial(text)
+                if partial is not _NOTHING and partial != last:
+                    last = partial
+                    yield partial
+        finally:
+            await _aclose(chunks)
+        final = self.parse(text)
+        if final != last:
+            yield final
 
     def get_format_instructions(self) -> str:
         """Instructions for the prompt: answer in JSON (matching the schema, if one is set)."""

@@ -4,7 +4,7 @@
 step can be invoked, batched and streamed, from async or sync code, on asyncio or trio.
 """
 
-from runnables._base import Runnable, coerce_to_runnable
+from runnables._base import AddableDict, Runnable, coerce_to_runnable
 from runnables._binding import RunnableBinding, RunnableEach
 from runnables._branch import RunnableBranch
 from runnables._concurrency import leaf_slot
@@ -21,6 +21,7 @@ from runnables._sequence import RunnableSequence
 from runnables._timeout import RunnableTimeout
 
 __all__ = [
+    "AddableDict",
     "BranchError",
     "QuorumError",
     "RateLimiter",

@@ -492,20 +492,36 @@ async def collect_chunks(chunks: AsyncIterator[Any]) -> Any:
 
 
 def add_chunks(left: Any, right: Any) -> Any:
-    """Add two stream chunks: dicts key by key, anything else with `+`.
+    """Add two stream chunks with `+`.
 
-    Chunks that do not support `+` (two whole objects) replace each other, the last one being
-    the value, as LCEL does for steps that emit successive complete values.
+    Chunks that do not support `+` (two whole objects, such as a JSON parser's successive
+    partial dicts) replace each other, the last one being the value, as LCEL does. Keyed chunks
+    of parallel steps are `AddableDict`s, which add key by key.
     """
-    if isinstance(left, dict) and isinstance(right, dict):
-        merged = dict(left)
-        for key, value in right.items():
-            merged[key] = add_chunks(merged[key], value) if key in merged else value
-        return merged
     try:
         return left + right
     except TypeError:
         return right
+
+
+class AddableDict(dict[str, Any]):
+    """A dict chunk that adds key by key: `{"a": "x"} + {"a": "y", "b": 1} == {"a": "xy", "b": 1}`.
+
+    Parallel, assign and pick stream these, so adding a stream's chunks gives the whole output.
+    """
+
+    def __add__(self, other: Any) -> AddableDict:
+        if not isinstance(other, dict):
+            return NotImplemented
+        merged = AddableDict(self)
+        for key, value in other.items():
+            merged[key] = add_chunks(merged[key], value) if key in merged else value
+        return merged
+
+    def __radd__(self, other: Any) -> AddableDict:
+        if not isinstance(other, dict):
+            return NotImplemented
+        return AddableDict(other) + self
 
 
 def _parallel(steps: Mapping[str, Any]) -> RunnableParallel[Any]:

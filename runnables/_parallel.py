@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, Generic, TypeVar
 
-from runnables._base import Runnable, coerce_to_runnable
+from runnables._base import AddableDict, Runnable, coerce_to_runnable
 from runnables._concurrency import closing, gather, merge
 from runnables._config import RunnableConfig, child_config
 from runnables._events import call_child, events_on, stream_child
@@ -109,7 +109,7 @@ class RunnableParallel(Runnable[In, dict[str, Any]], Generic[In]):
     ) -> AsyncIterator[dict[str, Any]]:
         cfg = child_config(config)
         if not self.branches:
-            yield {}
+            yield AddableDict()
             return
 
         # One {key: chunk} dict per branch chunk, in arrival order.
@@ -118,7 +118,7 @@ class RunnableParallel(Runnable[In, dict[str, Any]], Generic[In]):
                 try:
                     async with closing(stream_child(step, input, cfg)) as chunks:
                         async for chunk in chunks:
-                            emit({key: chunk})
+                            emit(AddableDict({key: chunk}))
                 except Exception as exc:
                     exc.add_note(f"in branch {key!r} of RunnableParallel")
                     raise

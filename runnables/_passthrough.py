@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, TypeVar
 
-from runnables._base import Runnable, add_chunks
+from runnables._base import AddableDict, Runnable, add_chunks
 from runnables._concurrency import closing
 from runnables._config import RunnableConfig
 from runnables._events import call_child
@@ -106,7 +106,7 @@ class RunnableAssign(Runnable[dict[str, Any], dict[str, Any]]):
         self, input: Any, config: RunnableConfig, **kwargs: Any
     ) -> AsyncIterator[dict[str, Any]]:
         data = _require_dict(input, self._where())
-        yield data
+        yield AddableDict(data)
         async with closing(self.mapper._astream(data, config)) as _chunks:
             async for chunk in _chunks:
                 yield chunk
@@ -153,7 +153,9 @@ class RunnablePick(Runnable[dict[str, Any], Any]):
         data = _require_dict(data, f"pick({self.keys!r})")
         if isinstance(self.keys, str):
             return data.get(self.keys)
-        return {k: data[k] for k in self.keys if k in data}
+        picked = {k: data[k] for k in self.keys if k in data}
+        # Keyed stream chunks stay addable, so a picked stream still adds up.
+        return AddableDict(picked) if isinstance(data, AddableDict) else picked
 
     async def _acall(self, input: Any, config: RunnableConfig, **kwargs: Any) -> Any:
         return self._pick(input)

@@ -109,7 +109,30 @@ def test_json_parser_format_instructions() -> None:
 async def test_json_parser_in_a_chain_and_its_stream() -> None:
     chain = OfflineChatModel(responses=['```json\n{"k": [1, 2]}\n```']) | JsonOutputParser()
     assert await chain.ainvoke("x") == {"k": [1, 2]}
-    assert [c async for c in chain.astream("x")] == [{"k": [1, 2]}]
+    # Word-by-word chunks: partial values as the JSON grows, the last one complete.
+    chunks = [c async for c in chain.astream("x")]
+    assert chunks[-1] == {"k": [1, 2]}
+    assert chunks == [{}, {"k": [1]}, {"k": [1, 2]}]
+
+
+async def test_json_parser_streams_partial_objects_by_character() -> None:
+    reply = '{"title": "Moon", "years": [1969, 1972], "crewed": true}'
+    chain = OfflineChatModel(responses=[reply], chunk_size=1) | JsonOutputParser()
+    chunks = [c async for c in chain.astream("x")]
+    assert chunks[0] == {}
+    assert {"title": "Moon"} in chunks
+    assert {"title": "Moon", "years": [1969]} in chunks
+    assert {"title": "Moon", "years": [19]} not in chunks  # no half-read numbers
+    assert chunks[-1] == await chain.ainvoke("x")
+    assert len(chunks) == len({repr(c) for c in chunks})  # each value yielded once
+
+
+async def test_json_parser_stream_of_invalid_json_raises_with_text() -> None:
+    chain = OfflineChatModel(responses=['{"a": 1,, }']) | JsonOutputParser()
+    with pytest.raises(OutputParserError) as info:
+        async for _ in chain.astream("x"):
+            pass
+    assert info.value.text == '{"a": 1,, }'
 
 
 # -- PydanticOutputParser ----------------------------------------------------------------------

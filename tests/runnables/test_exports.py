@@ -3,6 +3,7 @@ import runnables
 
 def test_all_is_exact_and_importable() -> None:
     assert sorted(runnables.__all__) == [
+        "AddableDict",
         "BranchError",
         "QuorumError",
         "RateLimiter",
