@@ -95,3 +95,45 @@ def test_errors_cross_the_bridge_with_their_type() -> None:
 
     with pytest.raises(LookupError, match="mid-stream"):
         list(RunnableLambda(bad_stream).stream(1))
+
+
+def test_sync_calls_off_the_main_thread_share_one_background_loop() -> None:
+    async def loop_id(x: int) -> int:
+        return id(asyncio.get_running_loop())
+
+    step = RunnableLambda(loop_id)
+    seen: list[int] = []
+
+    def worker() -> None:
+        seen.append(step.invoke(1))
+        seen.extend(step.stream(1))
+
+    for _ in range(2):
+        thread = threading.Thread(target=worker)
+        thread.start()
+        thread.join()
+    assert len(set(seen)) == 1  # per-loop resources (connection pools) are reused
+
+
+def test_sync_call_from_inside_the_background_loop_does_not_deadlock() -> None:
+    inner = RunnableLambda(double)
+
+    async def outer(x: int) -> Any:
+        # Sync code running on the bridge's own loop: must not wait on that same loop.
+        return inner.invoke(x), list(inner.stream(x))
+
+    results: list[Any] = []
+    thread = threading.Thread(target=lambda: results.append(RunnableLambda(outer).invoke(3)))
+    thread.start()
+    thread.join()
+    assert results == [(6, [6])]
+
+
+@pytest.mark.anyio
+async def test_caller_context_does_not_leak_into_the_bridged_run() -> None:
+    # Called from inside a running loop (asyncio or trio), the sync call runs on the asyncio
+    # background loop; anyio there must see asyncio, not the caller's backend.
+    def blocking(x: int) -> int:
+        return x + 1
+
+    assert RunnableParallel(a=blocking, b=double).invoke(1) == {"a": 2, "b": 2}
