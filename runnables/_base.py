@@ -35,6 +35,7 @@ from runnables._concurrency import (
     closing,
     gather,
     run_with_timeout,
+    stream_with_timeout,
     with_limit,
 )
 from runnables._config import (
@@ -43,6 +44,7 @@ from runnables._config import (
     config_list,
     ensure_config,
     merge_configs,
+    without_timeout,
 )
 
 if TYPE_CHECKING:
@@ -115,7 +117,7 @@ class Runnable(Generic[In, Out]):
         mc = cfg.get("max_concurrency")
         timeout = cfg.get("timeout")
         if timeout is not None:
-            cfg = {k: v for k, v in cfg.items() if k != "timeout"}  # type: ignore[assignment]
+            cfg = without_timeout(cfg)
             return await run_with_timeout(
                 timeout,
                 self.name,
@@ -182,6 +184,13 @@ class Runnable(Generic[In, Out]):
             ]
             return await gather(coros)
 
+        timeout = configs[0].get("timeout")
+        if timeout is not None:
+            return await run_with_timeout(
+                timeout,
+                f"batch of {self.name}",
+                lambda: with_limit(configs[0].get("max_concurrency"), run_all),
+            )
         return await with_limit(configs[0].get("max_concurrency"), run_all)
 
     @overload
@@ -298,8 +307,17 @@ class Runnable(Generic[In, Out]):
             import anyio
 
             token = _limiter.set(anyio.CapacityLimiter(mc))
+        timeout = cfg.get("timeout")
+        stream: AsyncIterator[Out]
+        if timeout is None:
+            stream = self._astream(input, cfg, **kwargs)
+        else:
+            cfg = without_timeout(cfg)
+            stream = stream_with_timeout(
+                timeout, self.name, lambda: self._astream(input, cfg, **kwargs)
+            )
         try:
-            async with contextlib.aclosing(self._astream(input, cfg, **kwargs)) as chunks:  # type: ignore[type-var]
+            async with closing(stream) as chunks:
                 async for chunk in chunks:
                     yield chunk
         finally:
@@ -421,7 +439,8 @@ class Runnable(Generic[In, Out]):
     def with_retry(
         self,
         *,
-        retry_if_exception_type: tuple[type[BaseException], ...]
+        retry_if_exception_type: type[BaseException]
+        | tuple[type[BaseException], ...]
         | Callable[[BaseException], bool] = (Exception,),
         wait_exponential_jitter: bool = True,
         stop_after_attempt: int = 3,

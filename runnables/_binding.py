@@ -7,8 +7,14 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any, TypeVar
 
 from runnables._base import Runnable, _check_inputs
-from runnables._concurrency import closing, gather, with_limit
-from runnables._config import RunnableConfig, merge_configs
+from runnables._concurrency import (
+    closing,
+    gather,
+    run_with_timeout,
+    stream_with_timeout,
+    with_limit,
+)
+from runnables._config import RunnableConfig, merge_configs, without_timeout
 from runnables._events import call_child
 
 In = TypeVar("In")
@@ -53,23 +59,42 @@ class RunnableBinding(Runnable[In, Out]):
             parts.append(f"config={self.config!r}")
         return f"RunnableBinding({', '.join(parts)})"
 
-    def _merge(self, config: RunnableConfig, kwargs: dict[str, Any]) -> tuple[Any, Any]:
+    def _merge(
+        self, config: RunnableConfig, kwargs: dict[str, Any]
+    ) -> tuple[RunnableConfig, dict[str, Any]]:
         cfg = merge_configs(self.config, config) if self.config else config
         kw = {**self.kwargs, **kwargs} if kwargs else self.kwargs
         return cfg, kw
 
     async def _acall(self, input: Any, config: RunnableConfig, **kwargs: Any) -> Out:
         cfg, kw = self._merge(config, kwargs)
+        if not self.config:
+            return await self.bound._acall(input, cfg, **kw)
         mc = self.config.get("max_concurrency")
-        if mc is not None:
-            return await with_limit(mc, lambda: self.bound._acall(input, cfg, **kw))
-        return await self.bound._acall(input, cfg, **kw)
+        timeout = self.config.get("timeout")
+        if timeout is not None:
+            cfg = without_timeout(cfg)
+            return await run_with_timeout(
+                timeout,
+                self.name,
+                lambda: with_limit(mc, lambda: self.bound._acall(input, cfg, **kw)),
+            )
+        return await with_limit(mc, lambda: self.bound._acall(input, cfg, **kw))
 
     async def _astream(
         self, input: Any, config: RunnableConfig, **kwargs: Any
     ) -> AsyncIterator[Out]:
         cfg, kw = self._merge(config, kwargs)
-        async with closing(self.bound._astream(input, cfg, **kw)) as _chunks:
+        timeout = self.config.get("timeout")
+        stream: AsyncIterator[Out]
+        if timeout is None:
+            stream = self.bound._astream(input, cfg, **kw)
+        else:
+            cfg = without_timeout(cfg)
+            stream = stream_with_timeout(
+                timeout, self.name, lambda: self.bound._astream(input, cfg, **kw)
+            )
+        async with closing(stream) as _chunks:
             async for chunk in _chunks:
                 yield chunk
 

@@ -59,6 +59,12 @@ class RunnableBranch(Runnable[In, Out]):
         pairs = ", ".join(f"({c!r}, {s!r})" for c, s in self.branches)
         return f"RunnableBranch({pairs}, default={self.default!r})"
 
+    def _label(self, step: Runnable[Any, Any]) -> str:
+        for i, (_, candidate) in enumerate(self.branches):
+            if candidate is step:
+                return f"in branch {i + 1} of {self.name}"
+        return f"in the default branch of {self.name}"
+
     async def _choose(self, input: Any, config: RunnableConfig) -> Runnable[In, Out]:
         for i, (condition, step) in enumerate(self.branches):
             try:
@@ -73,7 +79,11 @@ class RunnableBranch(Runnable[In, Out]):
     async def _acall(self, input: Any, config: RunnableConfig, **kwargs: Any) -> Out:
         cfg = child_config(config)
         step = await self._choose(input, cfg)
-        return await call_child(step, input, cfg)  # type: ignore[no-any-return]
+        try:
+            return await call_child(step, input, cfg)  # type: ignore[no-any-return]
+        except Exception as exc:
+            exc.add_note(self._label(step))
+            raise
 
     async def _astream(
         self, input: Any, config: RunnableConfig, **kwargs: Any

@@ -44,15 +44,10 @@ async def with_limit(max_concurrency: int | None, fn: Callable[[], Awaitable[T]]
 
 async def run_leaf(fn: Callable[[], Awaitable[T]]) -> T:
     """Run a leaf step's work, holding one slot of the run's limiter while it runs."""
-    limiter = _limiter.get()
-    if limiter is None:
+    if _limiter.get() is None:
         return await fn()
-    async with limiter:
-        token = _limiter.set(None)
-        try:
-            return await fn()
-        finally:
-            _limiter.reset(token)
+    async with leaf_slot():
+        return await fn()
 
 
 async def run_in_thread(fn: Callable[..., T], *args: Any) -> T:
@@ -152,6 +147,11 @@ async def as_completed(
                 fut.cancel()
             if pending:
                 await asyncio.wait(pending)
+            # Retrieve every outcome, so failures after the first are not logged as "never
+            # retrieved" (the consumer already has the first one).
+            for fut in tasks:
+                if fut.done() and not fut.cancelled():
+                    fut.exception()
         return
     # Failures travel as values, so the consumer sees the step's own exception, not a group.
     send, receive = anyio.create_memory_object_stream[tuple[int, bool, Any]](len(coros))
@@ -198,12 +198,17 @@ async def leaf_slot() -> AsyncIterator[None]:
     if limiter is None:
         yield
         return
-    async with limiter:
-        token = _limiter.set(None)
-        try:
-            yield
-        finally:
+    # A borrower of our own, not the current task: a stream holding the slot may be resumed
+    # from other tasks (e.g. a sync generator pulling chunks through a thread portal).
+    borrower = object()
+    await limiter.acquire_on_behalf_of(borrower)
+    token = _limiter.set(None)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(ValueError):  # reset from another context: nothing to undo
             _limiter.reset(token)
+        limiter.release_on_behalf_of(borrower)
 
 
 async def run_with_timeout(seconds: float, name: str, fn: Callable[[], Awaitable[T]]) -> T:
@@ -308,3 +313,28 @@ async def merge(
             receive.close()
     if errors:
         raise errors[0]
+
+
+async def stream_with_timeout(
+    seconds: float, name: str, make_stream: Callable[[], AsyncIterator[T]]
+) -> AsyncGenerator[T, None]:
+    """Yield the stream's chunks, cancelling it with `TimeoutError` after `seconds` in all.
+
+    The stream runs in one producer task under one cancel scope (no scope stays open across a
+    `yield` of ours, which trio forbids).
+    """
+
+    async def produce(emit: Callable[[Any], None]) -> None:
+        async def pump() -> None:
+            async with closing(make_stream()) as chunks:
+                async for chunk in chunks:
+                    emit(chunk)
+
+        with anyio.move_on_after(seconds) as scope:
+            await pump()
+        if scope.cancelled_caught:
+            raise TimeoutError(f"{name} timed out after {seconds:g} s (while streaming)")
+
+    async with closing(merge([produce])) as items:
+        async for item in items:
+            yield item

@@ -132,3 +132,8 @@ def config_list(
             "pass one config, or exactly one per input"
         )
     return [ensure_config(c) for c in config]
+
+
+def without_timeout(config: RunnableConfig) -> RunnableConfig:
+    """The config minus `timeout`, once a step has applied it (so nested calls do not again)."""
+    return {k: v for k, v in config.items() if k != "timeout"}  # type: ignore[return-value]

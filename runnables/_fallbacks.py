@@ -54,7 +54,7 @@ class RunnableWithFallbacks(Runnable[In, Out]):
             raise TypeError(
                 f'Invalid "exception_key" argument: expected a str, got {exception_key!r}'
             )
-        self.runnable = runnable
+        self.runnable: Runnable[In, Out] = coerce_to_runnable(runnable, param="runnable")
         self.fallbacks = [coerce_to_runnable(f, param="fallbacks") for f in fallbacks]
         self.exceptions_to_handle = exceptions_to_handle
         self.exception_key = exception_key

@@ -15,7 +15,7 @@ from typing import Any, Generic, TypeVar, overload
 import anyio.from_thread
 
 from runnables._base import Runnable, add_chunks, collect_chunks
-from runnables._concurrency import _limiter, closing, run_in_thread, run_leaf
+from runnables._concurrency import _limiter, closing, leaf_slot, run_in_thread, run_leaf
 from runnables._config import DEFAULT_RECURSION_LIMIT, RunnableConfig
 from runnables._events import call_child
 
@@ -166,12 +166,13 @@ class RunnableLambda(Runnable[In, Out]):
             return
         if self._config_arg:
             kwargs = {**kwargs, "config": config}
-        if self._agen:
-            async with closing(self.func(input, **kwargs)) as _chunks:
-                async for chunk in _chunks:
-                    yield chunk
-        else:
-            async with closing(_iterate_in_thread(self.func(input, **kwargs))) as _chunks:
+        # The whole input is here, so the generator is a leaf doing work: it holds a slot.
+        async with leaf_slot():
+            if self._agen:
+                chunks = self.func(input, **kwargs)
+            else:
+                chunks = _iterate_in_thread(self.func(input, **kwargs))
+            async with closing(chunks) as _chunks:
                 async for chunk in _chunks:
                     yield chunk
 
@@ -249,7 +250,11 @@ class RunnableGenerator(Runnable[In, Out], Generic[In, Out]):
         return f"RunnableGenerator({self._name})"
 
     async def _acall(self, input: Any, config: RunnableConfig, **kwargs: Any) -> Out:
-        return await collect_chunks(self._astream(input, config, **kwargs))  # type: ignore[no-any-return]
+        # Invoked with a whole input, the generator is a leaf doing work and holds a slot. In a
+        # stream it is a transform stage (like a parser) and does not: it runs alongside the
+        # steps feeding it, which may hold slots themselves.
+        async with leaf_slot():
+            return await collect_chunks(self._astream(input, config, **kwargs))  # type: ignore[no-any-return]
 
     async def _astream(
         self, input: Any, config: RunnableConfig, **kwargs: Any

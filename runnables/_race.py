@@ -47,7 +47,7 @@ class RunnableRace(Runnable[In, Out]):
 
         async def run(i: int, step: Runnable[Any, Any], scope: anyio.CancelScope) -> None:
             try:
-                value = await call_child(step, input, cfg)
+                value = await call_child(step, input, cfg, **kwargs)
             except Exception as exc:
                 errors[i] = exc
                 return

@@ -13,14 +13,16 @@ from typing import Any, TypeVar
 
 import anyio
 
-from runnables._base import Runnable
+from runnables._base import Runnable, coerce_to_runnable
 from runnables._concurrency import closing
 from runnables._config import RunnableConfig
 
 In = TypeVar("In")
 Out = TypeVar("Out")
 
-RetryCondition = tuple[type[BaseException], ...] | Callable[[BaseException], bool]
+RetryCondition = (
+    type[BaseException] | tuple[type[BaseException], ...] | Callable[[BaseException], bool]
+)
 
 _JITTER_KEYS = frozenset({"initial", "max", "exp_base", "jitter"})
 
@@ -56,6 +58,11 @@ class RunnableRetry(Runnable[In, Out]):
             raise ValueError(
                 f'Invalid "stop_after_attempt" argument: must be >= 1, got {stop_after_attempt!r}'
             )
+        if isinstance(retry_if_exception_type, type) and issubclass(
+            retry_if_exception_type, BaseException
+        ):
+            # A bare class is callable too; it means "this type", not a predicate.
+            retry_if_exception_type = (retry_if_exception_type,)
         if isinstance(retry_if_exception_type, tuple):
             if not all(
                 isinstance(t, type) and issubclass(t, BaseException)
@@ -81,8 +88,10 @@ class RunnableRetry(Runnable[In, Out]):
                 'Invalid "exponential_jitter_params" argument: values must be numbers >= 0, '
                 f"got {params!r}"
             )
-        self.bound = bound
-        self.retry_if_exception_type = retry_if_exception_type
+        self.bound: Runnable[In, Out] = coerce_to_runnable(bound, param="bound")
+        self.retry_if_exception_type: (
+            tuple[type[BaseException], ...] | Callable[[BaseException], bool]
+        ) = retry_if_exception_type  # type: ignore[assignment]  # a bare class became a tuple above
         self.wait_exponential_jitter = wait_exponential_jitter
         self.stop_after_attempt = stop_after_attempt
         self._initial = float(params.get("initial", 1.0))

@@ -11,16 +11,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any, TypeVar
 
-import anyio
-
-from runnables._base import Runnable
-from runnables._concurrency import run_with_timeout
+from runnables._base import Runnable, coerce_to_runnable
+from runnables._concurrency import closing, run_with_timeout, stream_with_timeout
 from runnables._config import RunnableConfig
 
 In = TypeVar("In")
 Out = TypeVar("Out")
-
-_END = object()
 
 
 def check_timeout(seconds: object, param: str = "seconds") -> float:
@@ -39,7 +35,7 @@ class RunnableTimeout(Runnable[In, Out]):
     """
 
     def __init__(self, bound: Runnable[In, Out], seconds: float) -> None:
-        self.bound = bound
+        self.bound: Runnable[In, Out] = coerce_to_runnable(bound, param="bound")
         self.seconds = check_timeout(seconds)
 
     @property
@@ -57,21 +53,19 @@ class RunnableTimeout(Runnable[In, Out]):
     async def _astream(
         self, input: Any, config: RunnableConfig, **kwargs: Any
     ) -> AsyncIterator[Out]:
-        deadline = anyio.current_time() + self.seconds
-        chunks = self.bound._astream(input, config, **kwargs)
-        try:
-            while True:
-                # One cancel scope per chunk: a scope must not stay open across a `yield`.
-                with anyio.move_on_after(deadline - anyio.current_time()) as scope:
-                    chunk = await anext(chunks, _END)
-                if scope.cancelled_caught:
-                    raise TimeoutError(
-                        f"{self.bound.name} timed out after {self.seconds:g} s (while streaming)"
-                    )
-                if chunk is _END:
-                    return
-                yield chunk  # type: ignore[misc]
-        finally:
-            aclose = getattr(chunks, "aclose", None)
-            if aclose is not None:
-                await aclose()
+        stream = stream_with_timeout(
+            self.seconds, self.bound.name, lambda: self.bound._astream(input, config, **kwargs)
+        )
+        async with closing(stream) as chunks:
+            async for chunk in chunks:
+                yield chunk
+
+    async def _atransform(
+        self, chunks: AsyncIterator[Any], config: RunnableConfig, **kwargs: Any
+    ) -> AsyncIterator[Out]:
+        stream = stream_with_timeout(
+            self.seconds, self.bound.name, lambda: self.bound._atransform(chunks, config, **kwargs)
+        )
+        async with closing(stream) as out:
+            async for chunk in out:
+                yield chunk
