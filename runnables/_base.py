@@ -254,8 +254,16 @@ class Runnable(Generic[In, Out]):
                 self._acall_item(i, x, c, return_exceptions, kwargs)
                 for i, (x, c) in enumerate(zip(inputs, configs, strict=True))
             ]
-            async with contextlib.aclosing(as_completed(coros)) as pairs:
-                async for pair in pairs:
+            timeout = configs[0].get("timeout")
+            pairs: AsyncIterator[tuple[int, Any]]
+            if timeout is None:
+                pairs = as_completed(coros)
+            else:
+                pairs = stream_with_timeout(
+                    timeout, f"batch of {self.name}", lambda: as_completed(coros)
+                )
+            async with closing(pairs) as results:
+                async for pair in results:
                     yield pair
         finally:
             if token is not None:
