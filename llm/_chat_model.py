@@ -13,7 +13,7 @@ therefore `invoke`/`batch`/`stream`/`bind(stop=...)`/`with_config` on asyncio an
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Generator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, runtime_checkable
 
 from prompts._messages import MESSAGE_TYPES, AIMessage, AIMessageChunk, BaseMessage, HumanMessage
@@ -143,6 +143,10 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
             usage=message.usage,
             response_metadata=dict(message.response_metadata),
         )
+
+    def check_call_options(self, options: Mapping[str, Any]) -> None:
+        """Check call options when they are bound: `stop` must be a string or list of them."""
+        _coerce_stop(options.get("stop"))
 
     rate_limiter: RateLimiter | None = None
     """A shared `RateLimiter` every call waits on before it starts (None: no limit)."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel
@@ -101,6 +101,18 @@ class ChatOpenAI(BaseChatModel):
         args = [f"{k}={v!r}" for k, v in shown.items() if v is not None]
         args += [f"{k}={v!r}" for k, v in self.model_kwargs.items()]
         return f"ChatOpenAI({', '.join(args)})"  # never the API key
+
+    def check_call_options(self, options: Mapping[str, Any]) -> None:
+        """Check bound call options now: `stop`, `temperature`, `max_tokens` values, and that
+        every other name is a field of `chat.completions.create`."""
+        super().check_call_options(options)
+        if "temperature" in options:
+            _temperature(options["temperature"])
+        if "max_tokens" in options:
+            _max_tokens(options["max_tokens"])
+        rest = {k: v for k, v in options.items() if k not in ("stop", "temperature", "max_tokens")}
+        if rest:
+            _check_model_kwargs(rest, what="call options")
 
     def _settings(self) -> ClientSettings:
         api_key = self.api_key or os.environ.get("OPENAI_API_KEY")
@@ -209,19 +221,19 @@ def _max_tokens(value: object) -> int | None:
     return None if value is None else check_int("max_tokens", value, low=1)
 
 
-def _check_model_kwargs(model_kwargs: dict[str, Any]) -> None:
+def _check_model_kwargs(model_kwargs: dict[str, Any], what: str = "model_kwargs") -> None:
     import inspect
 
     from openai.resources.chat.completions import AsyncCompletions
 
     managed = sorted(_MANAGED & model_kwargs.keys())
     if managed:
-        raise ValueError(f"Invalid model_kwargs {managed!r}: ChatOpenAI sets these itself")
+        raise ValueError(f"Invalid {what} {managed!r}: ChatOpenAI sets these itself")
     known = set(inspect.signature(AsyncCompletions.create).parameters) - {"self"}
     unknown = sorted(model_kwargs.keys() - known)
     if unknown:
         raise TypeError(
-            f"Invalid model_kwargs {unknown!r}: not fields of chat.completions.create; "
+            f"Invalid {what} {unknown!r}: not fields of chat.completions.create; "
             "send server-specific fields with extra_body={...}"
         )
 

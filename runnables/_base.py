@@ -433,7 +433,12 @@ class Runnable(Generic[In, Out]):
         """A copy of this step that always receives these call options (e.g. `stop=[...]`)."""
         from runnables._binding import RunnableBinding
 
+        self.check_call_options(kwargs)
         return RunnableBinding(self, kwargs=kwargs)
+
+    def check_call_options(self, options: Mapping[str, Any]) -> None:
+        """Reject call options this step cannot take; `bind` calls it, so bad options fail
+        when the chain is built. The default accepts anything."""
 
     def with_config(
         self, config: RunnableConfig | None = None, **kwargs: Any

@@ -51,6 +51,9 @@ class RunnableBinding(Runnable[In, Out]):
     def name(self) -> str:
         return self._name or self.bound.name
 
+    def check_call_options(self, options: Mapping[str, Any]) -> None:
+        self.bound.check_call_options(options)
+
     def __repr__(self) -> str:
         parts = [repr(self.bound)]
         if self.kwargs:
