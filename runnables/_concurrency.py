@@ -232,10 +232,34 @@ def closing(it: AsyncIterator[T]) -> contextlib.AbstractAsyncContextManager[Asyn
 _STREAM_END = object()
 _STREAM_FAILED = object()
 
+Source = Callable[[Callable[[Any], None]], Awaitable[None]]
 
-async def merge(
-    sources: Sequence[Callable[[Callable[[Any], None]], Awaitable[None]]],
-) -> AsyncGenerator[Any, None]:
+
+async def _drive(source: Source, put: Callable[[Any], None], failures: list[BaseException]) -> None:
+    """Run one merge source; end its output with a marker saying how it finished."""
+    try:
+        await source(put)
+    except Exception as exc:
+        failures.append(exc)
+        put(_STREAM_FAILED)
+    else:
+        put(_STREAM_END)
+
+
+async def _take(get: Callable[[], Awaitable[Any]], n_sources: int) -> AsyncGenerator[Any, None]:
+    """Items from merged sources until all ended or one failed (the failure is raised later)."""
+    remaining = n_sources
+    while remaining:
+        item = await get()
+        if item is _STREAM_FAILED:
+            return
+        if item is _STREAM_END:
+            remaining -= 1
+            continue
+        yield item
+
+
+async def merge(sources: Sequence[Source]) -> AsyncGenerator[Any, None]:
     """Run producers concurrently and yield what they emit, in arrival order.
 
     Each source is called with an `emit(item)` function and runs until done. The first source to
@@ -249,27 +273,11 @@ async def merge(
     if _on_asyncio():
         queue: asyncio.Queue[Any] = asyncio.Queue()
         failure: list[BaseException] = []
-
-        async def run(source: Callable[[Callable[[Any], None]], Awaitable[None]]) -> None:
-            try:
-                await source(queue.put_nowait)
-            except Exception as exc:
-                failure.append(exc)
-                queue.put_nowait(_STREAM_FAILED)
-            else:
-                queue.put_nowait(_STREAM_END)
-
-        tasks = [asyncio.ensure_future(run(s)) for s in sources]
+        tasks = [asyncio.ensure_future(_drive(s, queue.put_nowait, failure)) for s in sources]
         try:
-            remaining = len(tasks)
-            while remaining:
-                item = await queue.get()
-                if item is _STREAM_FAILED:
-                    break
-                if item is _STREAM_END:
-                    remaining -= 1
-                    continue
-                yield item
+            async with contextlib.aclosing(_take(queue.get, len(tasks))) as items:
+                async for item in items:
+                    yield item
         finally:
             for task in tasks:
                 task.cancel()
@@ -280,29 +288,13 @@ async def merge(
 
     send, receive = anyio.create_memory_object_stream[Any](float("inf"))
     errors: list[BaseException] = []
-
-    async def run_any(source: Callable[[Callable[[Any], None]], Awaitable[None]]) -> None:
-        try:
-            await source(send.send_nowait)
-        except Exception as exc:
-            errors.append(exc)
-            send.send_nowait(_STREAM_FAILED)
-        else:
-            send.send_nowait(_STREAM_END)
-
     async with anyio.create_task_group() as tg:
         try:
             for source in sources:
-                tg.start_soon(run_any, source)
-            remaining = len(sources)
-            while remaining:
-                item = await receive.receive()
-                if item is _STREAM_FAILED:
-                    break
-                if item is _STREAM_END:
-                    remaining -= 1
-                    continue
-                yield item
+                tg.start_soon(_drive, source, send.send_nowait, errors)
+            async with contextlib.aclosing(_take(receive.receive, len(sources))) as items:
+                async for item in items:
+                    yield item
         except GeneratorExit:
             # Closed by the consumer: leave the task group quietly (trio would otherwise wrap
             # GeneratorExit in an ExceptionGroup).

@@ -135,9 +135,8 @@ def test_topic_default_command() -> None:
     proc = run_example("parallel_topic.py")
     check_topic_output(proc.stdout, "The history of space exploration")
     assert "Running: asyncio.run(...) with await chain.ainvoke(topic)" in proc.stdout
-    # The default offline latency is 0.5 s; two rounds of calls (branches, synthesis), not four.
-    elapsed = float(re.findall(r"^Done in ([0-9.]+) s", proc.stdout, flags=re.M)[0])
-    assert 1.0 <= elapsed < 1.9  # one call at a time would take 2 s
+    # Timings are printed, not asserted: that the branches overlap is shown with held requests
+    # in test_topic_against_openai_server.
     assert "about 1 s this way, 2 s one call at a time" in proc.stdout
 
 
@@ -268,13 +267,11 @@ def test_batch_offline() -> None:
     summaries = section(out, "Summaries (in input order)").splitlines()
     assert [line.split(":")[0] for line in summaries] == ["apollo.txt", "coral.txt", "bees.txt"]
     assert all("[offline model] reply to: " in line for line in summaries)
-    one_at_a_time = seconds(out, "One at a time:")
-    all_at_once = seconds(out, "All at once:")
-    assert one_at_a_time >= 3 * latency
-    assert latency <= all_at_once < one_at_a_time / 1.5
-    speedup = re.search(r"^Speed-up:\s+([0-9.]+)x$", out, flags=re.M)
-    assert speedup
-    assert float(speedup.group(1)) >= 1.5
+    # Timings and the speed-up are printed, not asserted (wall-clock belongs in benchmarks);
+    # abatch concurrency and max_concurrency are tested with events in tests/runnables.
+    assert seconds(out, "One at a time:") > 0
+    assert seconds(out, "All at once:") > 0
+    assert re.search(r"^Speed-up:\s+[0-9.]+x$", out, flags=re.M)
 
 
 # -- parallel_batch_flow.py ----------------------------------------------------------------------
@@ -295,10 +292,8 @@ def test_batch_flow(tmp_path: Path) -> None:
             data = (tmp_path / saved).read_bytes()
             assert data.startswith(b"P6\n8 8\n255\n")
             assert len(data) == 203
-    one_at_a_time = seconds(out, "One at a time:")
-    all_at_once = seconds(out, "All at once (max_concurrency 4):")
-    assert one_at_a_time >= 27 * delay
-    assert all_at_once < one_at_a_time
+    assert seconds(out, "One at a time:") > 0
+    assert seconds(out, "All at once (max_concurrency 4):") > 0
     assert re.search(r"^Speed-up:\s+[0-9.]+x$", out, flags=re.M)
 
 
