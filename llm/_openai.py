@@ -19,7 +19,7 @@ from pydantic import BaseModel
 
 from llm._chat_model import BaseChatModel, LanguageModelInput, check_rate_limiter
 from llm._errors import MissingAPIKeyError
-from llm._openai_clients import ClientSettings, openai_client
+from llm._openai_clients import ClientSettings, import_openai, openai_client
 from llm._validation import check_int, check_number, check_optional_str
 from prompts._messages import AIMessage, AIMessageChunk, BaseMessage, Usage
 from runnables import RateLimiter
@@ -94,6 +94,8 @@ class ChatOpenAI(BaseChatModel):
             _check_model_kwargs(model_kwargs)
         self.model_kwargs: dict[str, Any] = model_kwargs
         self.rate_limiter = check_rate_limiter(rate_limiter)
+        # Now, not on the first call: the import takes ~0.4 s and would stall the event loop.
+        import_openai()
 
     def __repr__(self) -> str:
         shown = {"model": self.model, "temperature": self.temperature}

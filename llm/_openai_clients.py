@@ -5,33 +5,38 @@ loop that opened them: reusing a client on another loop fails ("Event loop is cl
 a client per call is not an option either: it costs about 25 ms (loading the CA bundle), and every
 call would pay a new TCP/TLS handshake.
 
-So clients are cached per running event loop (an asyncio loop, or one `trio.run`), in an anyio
-`RunVar`, keyed by the settings that shape a client (base URL, key, organization, retries,
-timeout): `ChatOpenAI` instances with the same settings share a connection pool. The first use on
-a loop also starts a small task that waits until the loop shuts down and then closes that loop's
-clients, so no connection outlives its loop:
-
-- asyncio: a plain task; `asyncio.run` and `asyncio.Runner.close` cancel it at shutdown;
-- trio: a system task, cancelled when the run's main task returns.
-
-A call made while the loop is already shutting down gets a client of its own, closed after it.
+So clients are loop-scoped resources (`runnables.loop_resource`), keyed by the settings that
+shape a client (base URL, key, organization, retries, timeout): `ChatOpenAI` instances with the
+same settings share a connection pool in each loop, and the pool is closed when its loop closes.
 Nothing here is stored on a model instance, so models stay picklable.
+
+The SDK itself takes about 0.4 s to import. `ChatOpenAI` imports it when it is built; a model
+that reaches a loop without it (unpickled in a worker) imports it in a worker thread, so the
+loop is never stalled by the import.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
+import importlib
+import sys
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-import anyio
-from anyio.lowlevel import RunVar
+import anyio.to_thread
+
+from runnables import loop_resource
 
 if TYPE_CHECKING:
     import openai
 
-__all__ = ["ClientSettings", "openai_client"]
+__all__ = ["ClientSettings", "import_openai", "openai_client"]
+
+
+def import_openai() -> None:
+    """Import the `openai` SDK now (from sync code: construction), if it is not yet."""
+    if "openai" not in sys.modules:
+        importlib.import_module("openai")
 
 
 class ClientSettings(NamedTuple):
@@ -44,7 +49,7 @@ class ClientSettings(NamedTuple):
     timeout: float | None
 
     def create(self) -> openai.AsyncOpenAI:
-        """A new client with these settings (the `openai` SDK is imported on first use)."""
+        """A new client with these settings (the SDK must be imported already)."""
         import openai
 
         kwargs: dict[str, Any] = {
@@ -58,57 +63,8 @@ class ClientSettings(NamedTuple):
         return openai.AsyncOpenAI(**kwargs)
 
 
-class _LoopClients:
-    """The clients of one event loop, and the task that closes them when the loop ends."""
-
-    def __init__(self) -> None:
-        self.clients: dict[ClientSettings, openai.AsyncOpenAI] = {}
-        self.closer: object = None  # strong reference: asyncio keeps only weak ones to tasks
-        self.closed = False
-
-    def get(self, settings: ClientSettings) -> openai.AsyncOpenAI:
-        client = self.clients.get(settings)
-        if client is None:
-            client = self.clients[settings] = settings.create()
-        return client
-
-    async def wait_and_close(self) -> None:
-        try:
-            await anyio.sleep_forever()
-        finally:
-            self.closed = True
-            clients = list(self.clients.values())
-            # Drop the references now: the task refers to the loop, which is this entry's key.
-            self.clients.clear()
-            self.closer = None
-            with anyio.CancelScope(shield=True):
-                for client in clients:
-                    # Best effort at shutdown: a failing close must not hide the run's outcome.
-                    with contextlib.suppress(Exception):
-                        await client.close()
-
-
-_loop_clients: RunVar[_LoopClients] = RunVar("llm_openai_clients")
-
-
-def _current() -> _LoopClients:
-    try:
-        return _loop_clients.get()
-    except LookupError:
-        pass
-    entry = _LoopClients()
-    _loop_clients.set(entry)
-    try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:  # not asyncio: anyio's only other backend is trio
-        import trio
-
-        entry.closer = trio.lowlevel.spawn_system_task(
-            entry.wait_and_close, name="llm: close OpenAI clients"
-        )
-    else:
-        entry.closer = loop.create_task(entry.wait_and_close(), name="llm: close OpenAI clients")
-    return entry
+async def _close(client: openai.AsyncOpenAI) -> None:
+    await client.close()
 
 
 @contextlib.asynccontextmanager
@@ -117,9 +73,7 @@ async def openai_client(settings: ClientSettings) -> AsyncIterator[openai.AsyncO
 
     Use it only inside the `async with` block (a stream: until it ends).
     """
-    entry = _current()
-    if not entry.closed:
-        yield entry.get(settings)
-        return
-    async with settings.create() as client:
+    if "openai" not in sys.modules:
+        await anyio.to_thread.run_sync(import_openai)
+    async with loop_resource(("openai", settings), settings.create, _close) as client:
         yield client

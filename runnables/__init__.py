@@ -4,10 +4,11 @@
 step can be invoked, batched and streamed, from async or sync code, on asyncio or trio.
 """
 
-from runnables._base import AddableDict, Runnable, coerce_to_runnable
+from runnables._base import Runnable, coerce_to_runnable
 from runnables._binding import RunnableBinding, RunnableEach
 from runnables._branch import RunnableBranch
-from runnables._concurrency import leaf_slot
+from runnables._bridge import loop_resource
+from runnables._chunks import AddableDict
 from runnables._config import RunnableConfig
 from runnables._fallbacks import RunnableWithFallbacks
 from runnables._lambda import RunnableGenerator, RunnableLambda, chain
@@ -17,8 +18,10 @@ from runnables._policy import BranchError, QuorumError
 from runnables._race import RunnableRace
 from runnables._ratelimit import RateLimiter, Reservation
 from runnables._retry import RunnableRetry
+from runnables._run import RunState, current_run, leaf_slot
 from runnables._sequence import RunnableSequence
 from runnables._timeout import RunnableTimeout
+from runnables._wrapper import RunnableWrapper
 
 __all__ = [
     "AddableDict",
@@ -26,6 +29,7 @@ __all__ = [
     "QuorumError",
     "RateLimiter",
     "Reservation",
+    "RunState",
     "Runnable",
     "RunnableAssign",
     "RunnableBinding",
@@ -42,7 +46,10 @@ __all__ = [
     "RunnableSequence",
     "RunnableTimeout",
     "RunnableWithFallbacks",
+    "RunnableWrapper",
     "chain",
     "coerce_to_runnable",
+    "current_run",
     "leaf_slot",
+    "loop_resource",
 ]

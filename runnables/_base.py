@@ -21,6 +21,7 @@ from collections.abc import (
     AsyncIterator,
     Awaitable,
     Callable,
+    Coroutine,
     Generator,
     Iterator,
     Mapping,
@@ -29,15 +30,8 @@ from collections.abc import (
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, overload
 
 from runnables._bridge import iter_sync, run_sync
-from runnables._concurrency import (
-    _limiter,
-    as_completed,
-    closing,
-    gather,
-    run_with_timeout,
-    stream_with_timeout,
-    with_limit,
-)
+from runnables._chunks import AddableDict, add_chunks, collect_chunks
+from runnables._concurrency import as_completed, closing, gather
 from runnables._config import (
     EMPTY_CONFIG,
     RunnableConfig,
@@ -46,6 +40,10 @@ from runnables._config import (
     merge_configs,
     without_timeout,
 )
+from runnables._events import call_child, stream_child, stream_events, transform_child
+from runnables._run import call_in_run, current_run, detached_context, stream_in_run
+
+__all__ = ["AddableDict", "Runnable", "add_chunks", "coerce_to_runnable", "collect_chunks"]
 
 if TYPE_CHECKING:
     from runnables._binding import RunnableBinding, RunnableEach
@@ -98,6 +96,10 @@ class Runnable(Generic[In, Out]):
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
+    def _event_config(self, config: RunnableConfig) -> RunnableConfig:
+        """The config this step's events carry (a binding adds its bound config)."""
+        return config
+
     # -- running -------------------------------------------------------------------------------
 
     async def ainvoke(self, input: In, config: RunnableConfig | None = None, **kwargs: Any) -> Out:
@@ -112,24 +114,19 @@ class Runnable(Generic[In, Out]):
             The step's output.
         """
         if config is None:
-            return await self._acall(input, EMPTY_CONFIG, **kwargs)
-        cfg = ensure_config(config)
-        mc = cfg.get("max_concurrency")
-        timeout = cfg.get("timeout")
-        if timeout is not None:
-            cfg = without_timeout(cfg)
-            return await run_with_timeout(
-                timeout,
-                self.name,
-                lambda: with_limit(mc, lambda: self._acall(input, cfg, **kwargs)),
-            )
-        if mc is None or _limiter.get() is not None:
-            return await self._acall(input, cfg, **kwargs)
-        return await with_limit(mc, lambda: self._acall(input, cfg, **kwargs))
+            state = current_run()
+            if state is None or not state.handlers:
+                return await self._acall(input, EMPTY_CONFIG, **kwargs)
+            return await call_child(self, input, EMPTY_CONFIG, root=True, **kwargs)  # type: ignore[no-any-return]
+        return await call_in_run(
+            ensure_config(config),
+            self.name,
+            lambda cfg: call_child(self, input, cfg, root=True, **kwargs),
+        )
 
     def invoke(self, input: In, config: RunnableConfig | None = None, **kwargs: Any) -> Out:
         """Run the step on one input, blocking until done (works inside a running loop too)."""
-        return run_sync(lambda: self.ainvoke(input, config, **kwargs))
+        return run_sync(lambda: self.ainvoke(input, config, **kwargs), detached_context())
 
     @overload
     async def abatch(
@@ -176,22 +173,11 @@ class Runnable(Generic[In, Out]):
         if not inputs:
             return []
         configs = config_list(config, len(inputs))
-
-        async def run_all() -> list[Any]:
-            coros = [
-                self._acall_item(i, x, c, return_exceptions, kwargs)
-                for i, (x, c) in enumerate(zip(inputs, configs, strict=True))
-            ]
-            return await gather(coros)
-
-        timeout = configs[0].get("timeout")
-        if timeout is not None:
-            return await run_with_timeout(
-                timeout,
-                f"batch of {self.name}",
-                lambda: with_limit(configs[0].get("max_concurrency"), run_all),
-            )
-        return await with_limit(configs[0].get("max_concurrency"), run_all)
+        return await call_in_run(
+            configs[0],
+            f"batch of {self.name}",
+            lambda _: gather(self._item_calls(inputs, configs, return_exceptions, kwargs)),
+        )
 
     @overload
     def batch(
@@ -223,7 +209,8 @@ class Runnable(Generic[In, Out]):
         """Sync form of `abatch`: inputs run concurrently, outputs in input order."""
         _check_inputs(inputs)
         return run_sync(
-            lambda: self.abatch(inputs, config, return_exceptions=return_exceptions, **kwargs)
+            lambda: self.abatch(inputs, config, return_exceptions=return_exceptions, **kwargs),
+            detached_context(),
         )
 
     async def abatch_as_completed(
@@ -243,31 +230,14 @@ class Runnable(Generic[In, Out]):
         if not inputs:
             return
         configs = config_list(config, len(inputs))
-        token = None
-        mc = configs[0].get("max_concurrency")
-        if mc is not None and _limiter.get() is None:
-            import anyio
-
-            token = _limiter.set(anyio.CapacityLimiter(mc))
-        try:
-            coros = [
-                self._acall_item(i, x, c, return_exceptions, kwargs)
-                for i, (x, c) in enumerate(zip(inputs, configs, strict=True))
-            ]
-            timeout = configs[0].get("timeout")
-            pairs: AsyncIterator[tuple[int, Any]]
-            if timeout is None:
-                pairs = as_completed(coros)
-            else:
-                pairs = stream_with_timeout(
-                    timeout, f"batch of {self.name}", lambda: as_completed(coros)
-                )
-            async with closing(pairs) as results:
-                async for pair in results:
-                    yield pair
-        finally:
-            if token is not None:
-                _reset_quietly(token)
+        pairs = stream_in_run(
+            configs[0],
+            f"batch of {self.name}",
+            lambda _: as_completed(self._item_calls(inputs, configs, return_exceptions, kwargs)),
+        )
+        async with closing(pairs) as results:
+            async for pair in results:
+                yield pair
 
     def batch_as_completed(
         self,
@@ -282,8 +252,24 @@ class Runnable(Generic[In, Out]):
         return iter_sync(
             lambda: self.abatch_as_completed(
                 inputs, config, return_exceptions=return_exceptions, **kwargs
-            )
+            ),
+            detached_context(),
         )
+
+    def _item_calls(
+        self,
+        inputs: Sequence[Any],
+        configs: list[RunnableConfig],
+        return_exceptions: bool,
+        kwargs: Mapping[str, Any],
+    ) -> list[Coroutine[Any, Any, Any]]:
+        # The batch's run applied the timeout: the items must not apply it again.
+        return [
+            self._acall_item(
+                i, x, without_timeout(c) if "timeout" in c else c, return_exceptions, kwargs
+            )
+            for i, (x, c) in enumerate(zip(inputs, configs, strict=True))
+        ]
 
     async def _acall_item(
         self,
@@ -294,7 +280,7 @@ class Runnable(Generic[In, Out]):
         kwargs: Mapping[str, Any],
     ) -> Any:
         try:
-            return await self._acall(input, config, **kwargs)
+            return await call_child(self, input, config, root=True, **kwargs)
         except Exception as exc:
             if return_exceptions:
                 return exc
@@ -308,29 +294,18 @@ class Runnable(Generic[In, Out]):
 
         A step that cannot stream yields its one output.
         """
-        cfg = ensure_config(config)
-        token = None
-        mc = cfg.get("max_concurrency")
-        if mc is not None and _limiter.get() is None:
-            import anyio
-
-            token = _limiter.set(anyio.CapacityLimiter(mc))
-        timeout = cfg.get("timeout")
         stream: AsyncIterator[Out]
-        if timeout is None:
-            stream = self._astream(input, cfg, **kwargs)
+        if config is None and current_run() is None:
+            stream = self._astream(input, EMPTY_CONFIG, **kwargs)
         else:
-            cfg = without_timeout(cfg)
-            stream = stream_with_timeout(
-                timeout, self.name, lambda: self._astream(input, cfg, **kwargs)
+            stream = stream_in_run(
+                ensure_config(config),
+                self.name,
+                lambda cfg: stream_child(self, input, cfg, root=True, **kwargs),
             )
-        try:
-            async with closing(stream) as chunks:
-                async for chunk in chunks:
-                    yield chunk
-        finally:
-            if token is not None:
-                _reset_quietly(token)
+        async with closing(stream) as chunks:
+            async for chunk in chunks:
+                yield chunk
 
     async def astream_events(
         self, input: In, config: RunnableConfig | None = None
@@ -341,10 +316,8 @@ class Runnable(Generic[In, Out]):
         `run_id`, `parent_id` (None for the root), `tags`, `metadata` and `data` (`input`,
         `chunk`, `output` or `error`). See `runnables._events` for the full format.
         """
-        from runnables._events import stream_events
-
         cfg = ensure_config(config)
-        async with contextlib.aclosing(stream_events(self, input, cfg)) as events:  # type: ignore[type-var]
+        async with contextlib.aclosing(stream_events(self, input, cfg, {})) as events:  # type: ignore[type-var]
             async for event in events:
                 yield event
 
@@ -352,14 +325,19 @@ class Runnable(Generic[In, Out]):
         self, input: In, config: RunnableConfig | None = None, **kwargs: Any
     ) -> Generator[Out, None, None]:
         """Sync form of `astream`: chunks are handed over one by one as they are produced."""
-        return iter_sync(lambda: self.astream(input, config, **kwargs))
+        return iter_sync(lambda: self.astream(input, config, **kwargs), detached_context())
 
     async def atransform(
         self, chunks: AsyncIterator[In], config: RunnableConfig | None = None, **kwargs: Any
     ) -> AsyncGenerator[Out, None]:
         """Stream the step over a stream of input chunks."""
-        async with closing(self._atransform(chunks, ensure_config(config), **kwargs)) as _chunks:
-            async for chunk in _chunks:
+        stream = stream_in_run(
+            ensure_config(config),
+            self.name,
+            lambda cfg: transform_child(self, chunks, cfg, **kwargs),
+        )
+        async with closing(stream) as out:
+            async for chunk in out:
                 yield chunk
 
     def transform(
@@ -371,7 +349,7 @@ class Runnable(Generic[In, Out]):
             for chunk in chunks:
                 yield chunk
 
-        return iter_sync(lambda: self.atransform(source(), config, **kwargs))
+        return iter_sync(lambda: self.atransform(source(), config, **kwargs), detached_context())
 
     # -- composition ---------------------------------------------------------------------------
 
@@ -503,57 +481,6 @@ class Runnable(Generic[In, Out]):
 def _check_inputs(inputs: object) -> None:
     if not isinstance(inputs, list | tuple):
         raise TypeError(f'Invalid "inputs" argument: expected a list, got {inputs!r}')
-
-
-def _reset_quietly(token: Any) -> None:
-    # The generator may be finalized in another context (e.g. by the loop's GC hook).
-    with contextlib.suppress(ValueError):
-        _limiter.reset(token)
-
-
-async def collect_chunks(chunks: AsyncIterator[Any]) -> Any:
-    """Add a stream of chunks up with `add_chunks` (the first chunk starts the sum)."""
-    final: Any = None
-    started = False
-    async for chunk in chunks:
-        if not started:
-            final, started = chunk, True
-        else:
-            final = add_chunks(final, chunk)
-    return final
-
-
-def add_chunks(left: Any, right: Any) -> Any:
-    """Add two stream chunks with `+`.
-
-    Chunks that do not support `+` (two whole objects, such as a JSON parser's successive
-    partial dicts) replace each other, the last one being the value, as LCEL does. Keyed chunks
-    of parallel steps are `AddableDict`s, which add key by key.
-    """
-    try:
-        return left + right
-    except TypeError:
-        return right
-
-
-class AddableDict(dict[str, Any]):
-    """A dict chunk that adds key by key: `{"a": "x"} + {"a": "y", "b": 1} == {"a": "xy", "b": 1}`.
-
-    Parallel, assign and pick stream these, so adding a stream's chunks gives the whole output.
-    """
-
-    def __add__(self, other: Any) -> AddableDict:
-        if not isinstance(other, dict):
-            return NotImplemented
-        merged = AddableDict(self)
-        for key, value in other.items():
-            merged[key] = add_chunks(merged[key], value) if key in merged else value
-        return merged
-
-    def __radd__(self, other: Any) -> AddableDict:
-        if not isinstance(other, dict):
-            return NotImplemented
-        return AddableDict(other) + self
 
 
 def _parallel(steps: Mapping[str, Any]) -> RunnableParallel[Any]:

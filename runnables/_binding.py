@@ -7,25 +7,27 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any, TypeVar
 
 from runnables._base import Runnable, _check_inputs
-from runnables._concurrency import (
-    closing,
-    gather,
-    run_with_timeout,
-    stream_with_timeout,
-    with_limit,
-)
-from runnables._config import RunnableConfig, merge_configs, without_timeout
-from runnables._events import call_child
+from runnables._concurrency import closing, gather
+from runnables._config import RunnableConfig, merge_configs
+from runnables._run import call_in_run, stream_in_run
+from runnables._wrapper import RunnableWrapper
 
 In = TypeVar("In")
 Out = TypeVar("Out")
 
+# Config keys that make a bound config open a run of its own (a limit, a deadline).
+_RUN_KEYS = ("max_concurrency", "timeout")
 
-class RunnableBinding(Runnable[In, Out]):
+
+class RunnableBinding(RunnableWrapper[In, Out]):
     """A step with call options (`bind`) and/or config (`with_config`) fixed.
 
     Bound kwargs are passed to the step on every call (a caller's kwargs win). The bound config is
-    merged under the caller's: tags are unioned, metadata shallow-merged.
+    merged under the caller's: tags are unioned, metadata shallow-merged. A bound
+    `max_concurrency` or `timeout` opens a run there, as an entry point does.
+
+    A binding is transparent in a run's events: the bound step's events stand for it, carrying
+    the bound config's tags and metadata.
     """
 
     def __init__(
@@ -42,25 +44,22 @@ class RunnableBinding(Runnable[In, Out]):
             kwargs = {**bound.kwargs, **(kwargs or {})}
             config = merge_configs(bound.config, config or {})
             bound = bound.bound
-        self.bound: Runnable[In, Out] = bound
+        super().__init__(bound)
         self.kwargs: dict[str, Any] = dict(kwargs or {})
         self.config: RunnableConfig = config or {}
         self._name = self.config.get("run_name")
+        self._opens_run = any(key in self.config for key in _RUN_KEYS)
 
-    @property
-    def name(self) -> str:
-        return self._name or self.bound.name
-
-    def check_call_options(self, options: Mapping[str, Any]) -> None:
-        self.bound.check_call_options(options)
-
-    def __repr__(self) -> str:
-        parts = [repr(self.bound)]
+    def _repr_args(self) -> list[str]:
+        parts = []
         if self.kwargs:
             parts.append(f"kwargs={self.kwargs!r}")
         if self.config:
             parts.append(f"config={self.config!r}")
-        return f"RunnableBinding({', '.join(parts)})"
+        return parts
+
+    def _event_config(self, config: RunnableConfig) -> RunnableConfig:
+        return merge_configs(self.config, config) if self.config else config
 
     def _merge(
         self, config: RunnableConfig, kwargs: dict[str, Any]
@@ -71,55 +70,50 @@ class RunnableBinding(Runnable[In, Out]):
 
     async def _acall(self, input: Any, config: RunnableConfig, **kwargs: Any) -> Out:
         cfg, kw = self._merge(config, kwargs)
-        if not self.config:
+        if not self._opens_run:
             return await self.bound._acall(input, cfg, **kw)
-        mc = self.config.get("max_concurrency")
-        timeout = self.config.get("timeout")
-        if timeout is not None:
-            cfg = without_timeout(cfg)
-            return await run_with_timeout(
-                timeout,
-                self.name,
-                lambda: with_limit(mc, lambda: self.bound._acall(input, cfg, **kw)),
-            )
-        return await with_limit(mc, lambda: self.bound._acall(input, cfg, **kw))
+        return await call_in_run(cfg, self.name, lambda c: self.bound._acall(input, c, **kw))
 
     async def _astream(
         self, input: Any, config: RunnableConfig, **kwargs: Any
     ) -> AsyncIterator[Out]:
         cfg, kw = self._merge(config, kwargs)
-        timeout = self.config.get("timeout")
         stream: AsyncIterator[Out]
-        if timeout is None:
+        if not self._opens_run:
             stream = self.bound._astream(input, cfg, **kw)
         else:
-            cfg = without_timeout(cfg)
-            stream = stream_with_timeout(
-                timeout, self.name, lambda: self.bound._astream(input, cfg, **kw)
-            )
-        async with closing(stream) as _chunks:
-            async for chunk in _chunks:
+            stream = stream_in_run(cfg, self.name, lambda c: self.bound._astream(input, c, **kw))
+        async with closing(stream) as chunks:
+            async for chunk in chunks:
                 yield chunk
 
     async def _atransform(
         self, chunks: AsyncIterator[Any], config: RunnableConfig, **kwargs: Any
     ) -> AsyncIterator[Out]:
         cfg, kw = self._merge(config, kwargs)
-        async with closing(self.bound._atransform(chunks, cfg, **kw)) as _chunks:
-            async for chunk in _chunks:
+        stream: AsyncIterator[Out]
+        if not self._opens_run:
+            stream = self.bound._atransform(chunks, cfg, **kw)
+        else:
+            stream = stream_in_run(
+                cfg, self.name, lambda c: self.bound._atransform(chunks, c, **kw)
+            )
+        async with closing(stream) as out:
+            async for chunk in out:
                 yield chunk
 
 
-class RunnableEach(Runnable[list[In], list[Out]]):
+class RunnableEach(RunnableWrapper[list[In], list[Out]]):
     """Apply a step to each item of a list input, concurrently; outputs keep the list's order."""
 
     def __init__(self, bound: Runnable[In, Out]) -> None:
         if not isinstance(bound, Runnable):
             raise TypeError(f'Invalid "bound" argument: expected a Runnable, got {bound!r}')
-        self.bound = bound
+        super().__init__(bound)  # type: ignore[arg-type]
 
-    def __repr__(self) -> str:
-        return f"RunnableEach({self.bound!r})"
+    @property
+    def name(self) -> str:
+        return self._name or f"RunnableEach<{self.bound.name}>"
 
     async def _acall(self, input: Any, config: RunnableConfig, **kwargs: Any) -> list[Out]:
         _check_inputs(input)
@@ -127,9 +121,21 @@ class RunnableEach(Runnable[list[In], list[Out]]):
 
     async def _item(
         self, index: int, item: Any, config: RunnableConfig, kwargs: dict[str, Any]
-    ) -> Out:
+    ) -> Any:
         try:
-            return await call_child(self.bound, item, config, **kwargs)  # type: ignore[no-any-return]
+            return await self._call_bound(item, config, kwargs)
         except Exception as exc:
             exc.add_note(f"in item {index} of {self.name}")
             raise
+
+    async def _astream(
+        self, input: Any, config: RunnableConfig, **kwargs: Any
+    ) -> AsyncIterator[list[Out]]:
+        yield await self._acall(input, config, **kwargs)
+
+    async def _atransform(
+        self, chunks: AsyncIterator[Any], config: RunnableConfig, **kwargs: Any
+    ) -> AsyncIterator[list[Out]]:
+        async with closing(Runnable._atransform(self, chunks, config, **kwargs)) as out:
+            async for chunk in out:
+                yield chunk

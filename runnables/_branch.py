@@ -17,6 +17,8 @@ Out = TypeVar("Out")
 class RunnableBranch(Runnable[In, Out]):
     """Pick a step by condition: `RunnableBranch((cond, step), ..., default)`.
 
+    Pairs may be tuples or two-item lists.
+
     Conditions (runnable-likes returning a truthy value) are evaluated lazily, in order; the
     first that holds picks its step; if none does, `default` runs.
 
@@ -32,14 +34,15 @@ class RunnableBranch(Runnable[In, Out]):
                 f"pair and a default step last, got {branches!r}"
             )
         *pairs, default = branches
-        if isinstance(default, tuple):
+        if isinstance(default, tuple | list):
             raise ValueError(
                 f"RunnableBranch needs a default step as its last argument, got a pair {default!r}"
             )
         self.default: Runnable[In, Out] = coerce_to_runnable(default, param="default")
         self.branches: list[tuple[Runnable[In, Any], Runnable[In, Out]]] = []
         for pair in pairs:
-            if not isinstance(pair, tuple) or len(pair) != 2:
+            # `[condition, step]` lists are accepted too, as LCEL does.
+            if not isinstance(pair, tuple | list) or len(pair) != 2:
                 raise TypeError(
                     f"RunnableBranch expects (condition, step) pairs before the default, "
                     f"got {pair!r}"

@@ -1,18 +1,25 @@
-"""The sync bridge: run the async core from synchronous code.
+"""The sync bridge, and everything tied to an event loop: only this module chooses loops.
 
-All event-loop handling for sync callers lives here and nowhere else.
+**Which loop a sync call runs on.** One rule for every sync entry point (`invoke`, `batch`,
+`stream`, ...): the call runs on a bridge loop, a daemon thread running an asyncio loop for the
+life of the process. A call from any ordinary thread (the main thread, a web server's worker, a
+thread whose own loop is running, such as a notebook's) goes to loop 0. A call made on bridge
+loop k's own thread (sync code inside a running chain) goes to loop k + 1, so a call never waits
+on the loop it blocks. Loops are made once, on first need, and closed together at exit; a nested
+call makes no loop of its own.
 
-- The main thread, with no loop running: run the coroutine on a loop the main thread keeps for
-  the life of the process (creating a loop per call costs more than a small chain), with
-  asyncio's own Ctrl-C handling: the run is cancelled and `KeyboardInterrupt` raised.
-- Any other thread, or a thread whose loop is already running (a notebook, an async handler
-  calling sync code): hand the coroutine to one shared background loop thread and wait. One
-  long-lived loop means per-loop resources (HTTP connection pools) are reused across calls.
-- The background loop's own thread (sync code called from inside a chain it runs): a fresh
-  helper thread with its own loop, so a call never waits on the loop it blocks.
+**Context.** The call runs in the context it is given: `runnables._run.detached_context()`, a copy
+of the caller's context variables (request ids, tracing spans), so changes made inside stay
+inside, as with asyncio tasks.
 
-Streams cross one chunk at a time: the async generator runs as one task on the background loop
-and hands each chunk over as soon as it is produced, staying at most one chunk ahead.
+**Interrupts.** The caller waits on a `threading.Event`; Ctrl-C (or any exception) while waiting
+cancels the call's task, waits for it to clean up, and is re-raised.
+
+**Streams** cross one chunk at a time: the async generator runs as one task on the bridge loop and
+hands each chunk over as soon as it is produced, staying at most one chunk ahead.
+
+**Loop-scoped resources** (`loop_resource`): an object (an HTTP connection pool) made on first use
+in a running loop, and closed when that loop closes, on asyncio and trio alike.
 """
 
 from __future__ import annotations
@@ -21,50 +28,29 @@ import asyncio
 import atexit
 import contextlib
 import contextvars
+import os
 import queue
 import threading
-from collections.abc import AsyncIterator, Callable, Coroutine, Generator
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Coroutine,
+    Generator,
+    Hashable,
+)
 from typing import Any, Generic, TypeVar
+
+import anyio
+from anyio.lowlevel import RunVar
+
+__all__ = ["iter_sync", "loop_resource", "run_sync"]
 
 T = TypeVar("T")
 
-_main_runner: asyncio.Runner | None = None
-_main_lock = threading.Lock()
-
-
-def _close_main_runner() -> None:
-    global _main_runner
-    if _main_runner is not None:
-        _main_runner.close()
-        _main_runner = None
-
-
-def _main_thread_runner() -> asyncio.Runner:
-    global _main_runner
-    if _main_runner is None:
-        with _main_lock:
-            if _main_runner is None:
-                # loop_factory keeps the runner from installing its loop as the thread's
-                # current loop, so a later asyncio.run() or get_event_loop() is unaffected.
-                _main_runner = asyncio.Runner(loop_factory=asyncio.new_event_loop)
-                atexit.register(_close_main_runner)
-    return _main_runner
-
-
-def _in_running_loop() -> bool:
-    if asyncio._get_running_loop() is not None:
-        return True
-    try:
-        import sniffio
-
-        sniffio.current_async_library()
-    except Exception:
-        return False
-    return True
-
 
 class _Job(Generic[T]):
-    """A coroutine running on another thread's loop, waited for from a sync thread."""
+    """A coroutine running on a bridge loop, waited for from a sync thread."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
@@ -105,30 +91,36 @@ class _Job(Generic[T]):
         raise value
 
 
-class _BackgroundLoop:
-    """One daemon thread running an asyncio loop for sync callers off the main thread."""
+_thread_level = threading.local()
 
-    def __init__(self) -> None:
+
+class _BridgeLoop:
+    """One daemon thread running an asyncio loop for sync callers."""
+
+    def __init__(self, level: int) -> None:
+        self.level = level
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(
-            target=self.loop.run_forever, name="runnables-loop", daemon=True
+            target=self._main, name=f"runnables-loop-{level}", daemon=True
         )
         self.thread.start()
-        atexit.register(self.close)
 
-    def submit(self, coro: Coroutine[Any, Any, T]) -> _Job[T]:
-        """Start `coro` as a task on this loop, in a fresh context (nothing of the caller's
-        context, such as the running async library or a run's limiter, leaks into it)."""
+    def _main(self) -> None:
+        _thread_level.level = self.level
+        self.loop.run_forever()
+
+    def submit(self, coro: Coroutine[Any, Any, T], context: contextvars.Context) -> _Job[T]:
+        """Start `coro` as a task on this loop, running in `context`."""
         job: _Job[T] = _Job(self.loop)
 
         def start() -> None:
             job.task = self.loop.create_task(job.run(coro))
 
-        self.loop.call_soon_threadsafe(start, context=contextvars.Context())
+        self.loop.call_soon_threadsafe(start, context=context)
         return job
 
     def close(self) -> None:
-        if self.loop.is_closed():
+        if self.loop.is_closed() or not self.thread.is_alive():
             return
 
         async def cancel_all() -> None:
@@ -139,71 +131,58 @@ class _BackgroundLoop:
             await asyncio.gather(*tasks, return_exceptions=True)
             await self.loop.shutdown_asyncgens()
 
-        self.submit(cancel_all()).done.wait(timeout=5)
+        self.submit(cancel_all(), contextvars.Context()).done.wait(timeout=5)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(timeout=5)
         if not self.thread.is_alive():
             self.loop.close()
 
 
-_background: _BackgroundLoop | None = None
-_background_lock = threading.Lock()
+_loops: list[_BridgeLoop] = []
+_loops_lock = threading.Lock()
 
 
-def _background_loop() -> _BackgroundLoop:
-    global _background
-    if _background is None:
-        with _background_lock:
-            if _background is None:
-                _background = _BackgroundLoop()
-    return _background
+def _loop_for_caller() -> _BridgeLoop:
+    """The bridge loop a sync call from this thread runs on (the rule in the module docstring)."""
+    level = getattr(_thread_level, "level", -1) + 1
+    if level < len(_loops):
+        return _loops[level]
+    with _loops_lock:
+        while len(_loops) <= level:
+            _loops.append(_BridgeLoop(len(_loops)))
+    return _loops[level]
 
 
-def _on_background_thread() -> bool:
-    return _background is not None and threading.current_thread() is _background.thread
+@atexit.register
+def _close_loops() -> None:
+    # The deepest first: a loop's tasks may be waiting on a deeper one.
+    for bridge in reversed(_loops):
+        bridge.close()
 
 
-def run_sync(make_coro: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """Run the coroutine made by `make_coro` to completion from synchronous code."""
-    if threading.current_thread() is threading.main_thread() and not _in_running_loop():
-        return _main_thread_runner().run(make_coro())
-    if _on_background_thread():
-        return _run_in_helper_thread(make_coro)
-    return _background_loop().submit(make_coro()).result()
+def _forget_loops_after_fork() -> None:
+    # A forked child has the parent's loop objects but none of their threads.
+    _loops.clear()
 
 
-def _run_in_helper_thread(make_coro: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    outcome: list[Any] = []
-
-    def target() -> None:
-        try:
-            outcome.append((True, asyncio.run(make_coro())))
-        except BaseException as exc:
-            outcome.append((False, exc))
-
-    thread = threading.Thread(target=target, name="runnables-bridge", daemon=True)
-    thread.start()
-    thread.join()
-    ok, value = outcome[0]
-    if ok:
-        return value  # type: ignore[no-any-return]
-    raise value
+os.register_at_fork(after_in_child=_forget_loops_after_fork)
 
 
-def iter_sync(make_agen: Callable[[], AsyncIterator[T]]) -> Generator[T, None, None]:
-    """Iterate an async generator from synchronous code, one chunk at a time.
+def run_sync(make_coro: Callable[[], Coroutine[Any, Any, T]], context: contextvars.Context) -> T:
+    """Run the coroutine made by `make_coro` to completion from synchronous code, in `context`."""
+    return _loop_for_caller().submit(make_coro(), context).result()
 
-    The generator runs as one task on the background loop (on a helper thread's own loop when
-    called from that loop's thread). Each chunk is handed over as soon as it is produced, and
-    the producer runs at most one chunk ahead. Closing the iterator early (a `break`) cancels
-    the producer and waits for it to clean up.
+
+def iter_sync(
+    make_agen: Callable[[], AsyncIterator[T]], context: contextvars.Context
+) -> Generator[T, None, None]:
+    """Iterate an async generator from synchronous code, one chunk at a time, in `context`.
+
+    Each chunk is handed over as soon as it is produced, and the producer runs at most one chunk
+    ahead. Closing the iterator early (a `break`) cancels the producer and waits for it to
+    clean up.
     """
-    loop_owner: _BackgroundLoop | None = None
-    if _on_background_thread():
-        loop_owner = background = _BackgroundLoop()
-    else:
-        background = _background_loop()
-    loop = background.loop
+    bridge = _loop_for_caller()
     handoff: queue.Queue[tuple[int, Any]] = queue.Queue()
     credit: list[asyncio.Semaphore] = []
 
@@ -221,7 +200,7 @@ def iter_sync(make_agen: Callable[[], AsyncIterator[T]]) -> Generator[T, None, N
         else:
             handoff.put((2, None))
 
-    job = background.submit(produce())
+    job = bridge.submit(produce(), context)
     finished = False
     try:
         while True:
@@ -229,7 +208,7 @@ def iter_sync(make_agen: Callable[[], AsyncIterator[T]]) -> Generator[T, None, N
             if kind == 0:
                 yield value
                 # Asked for the next chunk: let the producer make one more.
-                loop.call_soon_threadsafe(_release_when_ready, credit)
+                bridge.loop.call_soon_threadsafe(_release, credit)
             elif kind == 1:
                 finished = True
                 raise value
@@ -240,9 +219,92 @@ def iter_sync(make_agen: Callable[[], AsyncIterator[T]]) -> Generator[T, None, N
         if not finished:
             job.cancel()
         job.done.wait()
-        if loop_owner is not None:
-            loop_owner.close()
 
 
-def _release_when_ready(credit: list[asyncio.Semaphore]) -> None:
+def _release(credit: list[asyncio.Semaphore]) -> None:
     credit[0].release()
+
+
+# -- loop-scoped resources ------------------------------------------------------------------------
+
+
+class _LoopResources:
+    """The resources of one running loop, and the task that closes them when the loop ends."""
+
+    def __init__(self) -> None:
+        self.items: dict[Hashable, tuple[Any, Callable[[Any], Awaitable[object]]]] = {}
+        self.closer: object = None  # strong reference: asyncio keeps only weak ones to tasks
+        self.closed = False
+
+    async def wait_and_close(self) -> None:
+        try:
+            await anyio.sleep_forever()
+        finally:
+            self.closed = True
+            items = list(self.items.values())
+            # Drop the references now: the task refers to the loop, which holds this entry.
+            self.items.clear()
+            self.closer = None
+            with anyio.CancelScope(shield=True):
+                for resource, aclose in reversed(items):
+                    # Best effort at shutdown: a failing close must not hide the run's outcome.
+                    with contextlib.suppress(Exception):
+                        await aclose(resource)
+
+
+_resources: RunVar[_LoopResources] = RunVar("runnables_loop_resources")
+
+
+def _current_resources() -> _LoopResources:
+    try:
+        return _resources.get()
+    except LookupError:
+        pass
+    entry = _LoopResources()
+    _resources.set(entry)
+    # A fresh context: the closer lives as long as the loop and must hold nothing of a run.
+    context = contextvars.Context()
+    loop = asyncio._get_running_loop()
+    if loop is None:  # not asyncio: anyio's only other backend is trio
+        import trio
+
+        entry.closer = trio.lowlevel.spawn_system_task(
+            entry.wait_and_close, name="runnables: close loop resources", context=context
+        )
+    else:
+        entry.closer = loop.create_task(
+            entry.wait_and_close(), name="runnables: close loop resources", context=context
+        )
+    return entry
+
+
+@contextlib.asynccontextmanager
+async def loop_resource(
+    key: Hashable,
+    create: Callable[[], T],
+    aclose: Callable[[T], Awaitable[object]],
+) -> AsyncIterator[T]:
+    """The running loop's resource for `key`: made by `create()` on first use in this loop, and
+    closed with `aclose(resource)` when the loop closes (asyncio or trio).
+
+    Use the resource only inside the `async with` block (for a stream: until it ends). A call
+    made while the loop is already shutting down gets a resource of its own, closed after it.
+
+    Args:
+        key: What identifies the resource (e.g. the settings it was made with).
+        create: Makes the resource (called with no running-loop work: plain construction).
+        aclose: Closes it.
+    """
+    entry = _current_resources()
+    if entry.closed:
+        resource = create()
+        try:
+            yield resource
+        finally:
+            with anyio.CancelScope(shield=True):
+                await aclose(resource)
+        return
+    item = entry.items.get(key)
+    if item is None:
+        item = entry.items[key] = (create(), aclose)
+    yield item[0]

@@ -1,13 +1,11 @@
-"""Concurrency primitives: fan-out, the run-wide leaf limit, and worker threads.
+"""Concurrency primitives: fan-out, merging streams, timeouts and worker threads.
 
-This is the one module allowed a backend-specific fast path. On asyncio it uses `asyncio.TaskGroup`
-directly (about 4x cheaper per fan-out than anyio's task group); on any other backend (trio) it uses
-anyio. Both give the same semantics: the first failure cancels the siblings, and the caller gets
-that failure's own exception (not an ExceptionGroup).
-
-The `max_concurrency` limit is one `anyio.CapacityLimiter` per run, kept in a context variable so
-that every task spawned below the root sees it. Only leaf steps acquire a slot; while a leaf holds
-one, the variable is cleared for its body, so work the leaf starts itself cannot deadlock on it.
+The backend is chosen in one place, `_backend()`: on asyncio, `asyncio.TaskGroup`, plain tasks
+and `asyncio.Queue` (about 4x cheaper per fan-out than anyio's task group); on any other backend
+(trio), anyio's task group and memory streams. `gather` and `merge` (and `as_completed`, built on
+`merge`) are written once against that choice, so both backends run the same code. They give the
+same semantics on both: the first failure cancels the siblings, and the caller gets that failure's
+own exception (not an ExceptionGroup).
 """
 
 from __future__ import annotations
@@ -15,39 +13,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Coroutine, Sequence
-from contextvars import ContextVar
-from typing import Any, TypeVar
+from types import TracebackType
+from typing import Any, Protocol, TypeVar
 
 import anyio
 import anyio.to_thread
 
 T = TypeVar("T")
-
-_limiter: ContextVar[anyio.CapacityLimiter | None] = ContextVar("runnables_limiter", default=None)
-
-
-def current_limiter() -> anyio.CapacityLimiter | None:
-    """The run-wide leaf limiter in force here, if any."""
-    return _limiter.get()
-
-
-async def with_limit(max_concurrency: int | None, fn: Callable[[], Awaitable[T]]) -> T:
-    """Run `fn` with a run-wide limiter of `max_concurrency` unless one is already in force."""
-    if max_concurrency is None or _limiter.get() is not None:
-        return await fn()
-    token = _limiter.set(anyio.CapacityLimiter(max_concurrency))
-    try:
-        return await fn()
-    finally:
-        _limiter.reset(token)
-
-
-async def run_leaf(fn: Callable[[], Awaitable[T]]) -> T:
-    """Run a leaf step's work, holding one slot of the run's limiter while it runs."""
-    if _limiter.get() is None:
-        return await fn()
-    async with leaf_slot():
-        return await fn()
 
 
 async def run_in_thread(fn: Callable[..., T], *args: Any) -> T:
@@ -55,15 +27,149 @@ async def run_in_thread(fn: Callable[..., T], *args: Any) -> T:
     return await anyio.to_thread.run_sync(fn, *args, abandon_on_cancel=True)
 
 
-def _on_asyncio() -> bool:
+# -- the backend, chosen once per call site -------------------------------------------------------
+
+
+class _Group(Protocol):
+    """Tasks started with `start(coro)`; leaving the block waits for them (or cancels them)."""
+
+    def start(self, coro: Coroutine[Any, Any, Any]) -> None: ...
+
+
+class _Queue(Protocol):
+    def put_nowait(self, item: Any) -> None: ...
+    async def get(self) -> Any: ...
+    def close(self) -> None: ...
+
+
+class _AsyncioFailFast:
+    """`asyncio.TaskGroup`: the first failure cancels the others; leaving waits for all."""
+
+    __slots__ = ("_tg",)
+
+    def __init__(self) -> None:
+        self._tg = asyncio.TaskGroup()
+
+    async def __aenter__(self) -> _Group:
+        await self._tg.__aenter__()
+        return self
+
+    def start(self, coro: Coroutine[Any, Any, Any]) -> None:
+        self._tg.create_task(coro)
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self._tg.__aexit__(et, e, tb)
+
+
+class _AsyncioWorkers:
+    """Plain tasks, cancelled on leaving: unlike a task group, they may be held across the
+    `yield` of a generator that another task (the loop's finalizer) closes."""
+
+    __slots__ = ("_tasks",)
+
+    def __init__(self) -> None:
+        self._tasks: list[asyncio.Future[Any]] = []
+
+    async def __aenter__(self) -> _Group:
+        return self
+
+    def start(self, coro: Coroutine[Any, Any, Any]) -> None:
+        self._tasks.append(asyncio.ensure_future(coro))
+
+    async def __aexit__(self, *exc: object) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+class _AnyioGroup:
+    """anyio's task group (trio): fail-fast, or with `cancel_on_exit`, cancelled on leaving."""
+
+    __slots__ = ("_cancel_on_exit", "_tg")
+
+    def __init__(self, cancel_on_exit: bool) -> None:
+        self._tg = anyio.create_task_group()
+        self._cancel_on_exit = cancel_on_exit
+
+    async def __aenter__(self) -> _Group:
+        await self._tg.__aenter__()
+        return self
+
+    def start(self, coro: Coroutine[Any, Any, Any]) -> None:
+        self._tg.start_soon(_identity, coro)
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> bool | None:
+        if self._cancel_on_exit:
+            self._tg.cancel_scope.cancel()
+        return await self._tg.__aexit__(et, e, tb)
+
+
+def _identity(coro: Coroutine[Any, Any, Any]) -> Coroutine[Any, Any, Any]:
+    return coro
+
+
+class _AsyncioQueue(asyncio.Queue[Any]):
+    def close(self) -> None:
+        """Nothing to release (anyio's streams must be closed)."""
+
+
+class _AnyioQueue:
+    __slots__ = ("_receive", "_send")
+
+    def __init__(self) -> None:
+        self._send, self._receive = anyio.create_memory_object_stream[Any](float("inf"))
+
+    def put_nowait(self, item: Any) -> None:
+        self._send.send_nowait(item)
+
+    async def get(self) -> Any:
+        return await self._receive.receive()
+
+    def close(self) -> None:
+        self._send.close()
+        self._receive.close()
+
+
+class _Backend:
+    """What fan-out needs from the event loop; one instance per backend."""
+
+    def __init__(self, asyncio_fast_path: bool) -> None:
+        self.asyncio = asyncio_fast_path
+
+    def fail_fast(self) -> contextlib.AbstractAsyncContextManager[_Group]:
+        """A task group whose first failure cancels the rest (raised as an ExceptionGroup)."""
+        return _AsyncioFailFast() if self.asyncio else _AnyioGroup(cancel_on_exit=False)
+
+    def workers(self) -> contextlib.AbstractAsyncContextManager[_Group]:
+        """Tasks that report their own outcome and are cancelled when the block is left."""
+        return _AsyncioWorkers() if self.asyncio else _AnyioGroup(cancel_on_exit=True)
+
+    def queue(self) -> _Queue:
+        """An unbounded queue between tasks of this loop."""
+        return _AsyncioQueue() if self.asyncio else _AnyioQueue()
+
+
+_ASYNCIO = _Backend(asyncio_fast_path=True)
+_ANYIO = _Backend(asyncio_fast_path=False)
+
+
+def _backend() -> _Backend:
     # A running asyncio loop in this thread means the asyncio backend (trio has none).
-    return asyncio._get_running_loop() is not None
+    return _ASYNCIO if asyncio._get_running_loop() is not None else _ANYIO
+
+
+# -- fan-out --------------------------------------------------------------------------------------
 
 
 async def gather(coros: Sequence[Coroutine[Any, Any, T]]) -> list[T]:
     """Run the coroutines concurrently; return their results in order.
 
-    The first to fail cancels the rest, and its exception is raised as itself. A single one is
+    The first to fail cancels the rest, and its exception is raised as itself (when several
+    fail before the cancellation reaches them, the first to fail wins). A single coroutine is
     awaited inline, without a task.
     """
     n = len(coros)
@@ -83,18 +189,12 @@ async def gather(coros: Sequence[Coroutine[Any, Any, T]]) -> list[T]:
             raise
 
     try:
-        if _on_asyncio():
-            async with asyncio.TaskGroup() as tg:
-                for i, coro in enumerate(coros):
-                    tg.create_task(run(i, coro))
-        else:
-            async with anyio.create_task_group() as atg:
-                for i, coro in enumerate(coros):
-                    atg.start_soon(run, i, coro)
-    except BaseExceptionGroup as group:
-        if not failure:
-            raise
-        if not _only_failure_and_cancellations(group, failure[0]):
+        async with _backend().fail_fast() as group:
+            for i, coro in enumerate(coros):
+                group.start(run(i, coro))
+    except BaseExceptionGroup as group_error:
+        _close_all(coros)
+        if not failure or not _only_failures(group_error):
             raise
     if failure:
         # Raised outside the except block so the group does not become its __context__.
@@ -102,15 +202,17 @@ async def gather(coros: Sequence[Coroutine[Any, Any, T]]) -> list[T]:
     return results
 
 
-def _only_failure_and_cancellations(group: BaseExceptionGroup[Any], first: BaseException) -> bool:
-    """True when the group holds only branch failures (ours to unwrap), not foreign errors."""
-    rest = group.subgroup(lambda e: not isinstance(e, BaseExceptionGroup) and e is not first)
-    if rest is None:
-        return True
-    # Other branches failing after the first (before cancellation reached them) are dropped in
-    # favour of the first failure, as fail-fast semantics promise; KeyboardInterrupt and such
-    # (BaseException but not Exception) are never swallowed.
-    return all(isinstance(e, Exception) for e in _leaves(rest))
+def _close_all(coros: Sequence[Coroutine[Any, Any, Any]]) -> None:
+    # A task cancelled before its first step never awaited its coroutine: close it quietly.
+    for coro in coros:
+        coro.close()
+
+
+def _only_failures(group: BaseExceptionGroup[Any]) -> bool:
+    """True when the group holds only branch failures (ours to unwrap), not KeyboardInterrupt
+    and such: other branches failing after the first (before cancellation reached them) are
+    dropped in favour of the first failure, as fail-fast semantics promise."""
+    return all(isinstance(e, Exception) for e in _leaves(group))
 
 
 def _leaves(group: BaseExceptionGroup[Any]) -> list[BaseException]:
@@ -121,112 +223,6 @@ def _leaves(group: BaseExceptionGroup[Any]) -> list[BaseException]:
         else:
             out.append(exc)
     return out
-
-
-async def as_completed(
-    coros: Sequence[Coroutine[Any, Any, T]],
-) -> AsyncGenerator[tuple[int, T], None]:
-    """Yield `(index, result)` pairs in completion order; pending work is cancelled on close.
-
-    On asyncio the work runs in plain tasks, so closing the generator from any task (including
-    the loop's finalizer after a `break`) cancels it. On other backends it runs in a task group
-    held across yields: close the generator explicitly (`contextlib.aclosing`) when breaking out.
-    """
-    if _on_asyncio():
-        tasks: dict[asyncio.Future[T], int] = {
-            asyncio.ensure_future(c): i for i, c in enumerate(coros)
-        }
-        pending: set[asyncio.Future[T]] = set(tasks)
-        try:
-            while pending:
-                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-                for fut in sorted(done, key=tasks.__getitem__):
-                    yield tasks[fut], fut.result()
-        finally:
-            for fut in pending:
-                fut.cancel()
-            if pending:
-                await asyncio.wait(pending)
-            # Retrieve every outcome, so failures after the first are not logged as "never
-            # retrieved" (the consumer already has the first one).
-            for fut in tasks:
-                if fut.done() and not fut.cancelled():
-                    fut.exception()
-        return
-    # Failures travel as values, so the consumer sees the step's own exception, not a group.
-    send, receive = anyio.create_memory_object_stream[tuple[int, bool, Any]](len(coros))
-
-    async def run(i: int, coro: Coroutine[Any, Any, T]) -> None:
-        try:
-            result = await coro
-        except Exception as exc:
-            send.send_nowait((i, False, exc))
-        else:
-            send.send_nowait((i, True, result))
-
-    failure: BaseException | None = None
-    async with anyio.create_task_group() as tg:
-        try:
-            for i, coro in enumerate(coros):
-                tg.start_soon(run, i, coro)
-            for _ in range(len(coros)):
-                i, ok, value = await receive.receive()
-                if not ok:
-                    failure = value
-                    break
-                yield i, value
-        except GeneratorExit:
-            # The consumer closed us: leave the task group quietly (trio would otherwise wrap
-            # GeneratorExit in an ExceptionGroup) and let the generator finish.
-            pass
-        finally:
-            tg.cancel_scope.cancel()
-            send.close()
-            receive.close()
-    if failure is not None:
-        raise failure
-
-
-@contextlib.asynccontextmanager
-async def leaf_slot() -> AsyncIterator[None]:
-    """Hold one slot of the run's `max_concurrency` limit for the body (a no-op without one).
-
-    Steps that do work themselves (models, tools) wrap that work in this, so the run-wide limit
-    counts them; work started inside the body does not take further slots.
-    """
-    limiter = _limiter.get()
-    if limiter is None:
-        yield
-        return
-    # A borrower of our own, not the current task: a stream holding the slot may be resumed
-    # from other tasks (e.g. a sync generator pulling chunks through a thread portal).
-    borrower = object()
-    await limiter.acquire_on_behalf_of(borrower)
-    token = _limiter.set(None)
-    try:
-        yield
-    finally:
-        with contextlib.suppress(ValueError):  # reset from another context: nothing to undo
-            _limiter.reset(token)
-        limiter.release_on_behalf_of(borrower)
-
-
-async def run_with_timeout(seconds: float, name: str, fn: Callable[[], Awaitable[T]]) -> T:
-    """Run `fn`, cancelling it after `seconds`; then raise `TimeoutError` naming `name`."""
-    with anyio.move_on_after(seconds):
-        return await fn()
-    raise TimeoutError(f"{name} timed out after {seconds:g} s")
-
-
-def closing(it: AsyncIterator[T]) -> contextlib.AbstractAsyncContextManager[AsyncIterator[T]]:
-    """`contextlib.aclosing` for any async iterator: close it on exit if it can be closed.
-
-    A consumer that stops early must close the generator it iterates, or that generator (and
-    everything upstream of it) stays suspended until garbage collection.
-    """
-    if hasattr(it, "aclose"):
-        return contextlib.aclosing(it)  # type: ignore[type-var]
-    return contextlib.nullcontext(it)
 
 
 _STREAM_END = object()
@@ -246,19 +242,6 @@ async def _drive(source: Source, put: Callable[[Any], None], failures: list[Base
         put(_STREAM_END)
 
 
-async def _take(get: Callable[[], Awaitable[Any]], n_sources: int) -> AsyncGenerator[Any, None]:
-    """Items from merged sources until all ended or one failed (the failure is raised later)."""
-    remaining = n_sources
-    while remaining:
-        item = await get()
-        if item is _STREAM_FAILED:
-            return
-        if item is _STREAM_END:
-            remaining -= 1
-            continue
-        yield item
-
-
 async def merge(sources: Sequence[Source]) -> AsyncGenerator[Any, None]:
     """Run producers concurrently and yield what they emit, in arrival order.
 
@@ -267,44 +250,67 @@ async def merge(sources: Sequence[Source]) -> AsyncGenerator[Any, None]:
     generator early cancels every source.
 
     On asyncio the sources run in plain tasks, so the generator may be closed from any task
-    (including the loop's finalizer after a `break`). On other backends they run in a task group
-    held across yields: close the generator explicitly (as trio requires for async generators).
+    (including the loop's finalizer after a `break`). On trio they run in a task group held
+    across yields: close the generator explicitly (as trio requires for async generators).
     """
-    if _on_asyncio():
-        queue: asyncio.Queue[Any] = asyncio.Queue()
-        failure: list[BaseException] = []
-        tasks = [asyncio.ensure_future(_drive(s, queue.put_nowait, failure)) for s in sources]
-        try:
-            async with contextlib.aclosing(_take(queue.get, len(tasks))) as items:
-                async for item in items:
+    backend = _backend()
+    queue = backend.queue()
+    failures: list[BaseException] = []
+    remaining = len(sources)
+    closed = False
+    try:
+        async with backend.workers() as workers:
+            try:
+                for source in sources:
+                    workers.start(_drive(source, queue.put_nowait, failures))
+                while remaining:
+                    item = await queue.get()
+                    if item is _STREAM_FAILED:
+                        break
+                    if item is _STREAM_END:
+                        remaining -= 1
+                        continue
                     yield item
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-        if failure:
-            raise failure[0]
-        return
+            except GeneratorExit:
+                # Closed by the consumer: leave quietly (trio's task group would otherwise wrap
+                # GeneratorExit in an ExceptionGroup), cancelling every source.
+                closed = True
+    finally:
+        queue.close()
+    if failures and not closed:
+        raise failures[0]
 
-    send, receive = anyio.create_memory_object_stream[Any](float("inf"))
-    errors: list[BaseException] = []
-    async with anyio.create_task_group() as tg:
-        try:
-            for source in sources:
-                tg.start_soon(_drive, source, send.send_nowait, errors)
-            async with contextlib.aclosing(_take(receive.receive, len(sources))) as items:
-                async for item in items:
-                    yield item
-        except GeneratorExit:
-            # Closed by the consumer: leave the task group quietly (trio would otherwise wrap
-            # GeneratorExit in an ExceptionGroup).
-            pass
-        finally:
-            tg.cancel_scope.cancel()
-            send.close()
-            receive.close()
-    if errors:
-        raise errors[0]
+
+async def as_completed(
+    coros: Sequence[Coroutine[Any, Any, T]],
+) -> AsyncGenerator[tuple[int, T], None]:
+    """Yield `(index, result)` pairs in completion order; pending work is cancelled on close.
+
+    The first failure cancels the rest and is raised as itself.
+    """
+
+    def source(i: int, coro: Coroutine[Any, Any, T]) -> Source:
+        async def run(emit: Callable[[Any], None]) -> None:
+            emit((i, await coro))
+
+        return run
+
+    try:
+        async with contextlib.aclosing(merge([source(i, c) for i, c in enumerate(coros)])) as pairs:
+            async for pair in pairs:
+                yield pair
+    finally:
+        _close_all(coros)
+
+
+# -- timeouts -------------------------------------------------------------------------------------
+
+
+async def run_with_timeout(seconds: float, name: str, fn: Callable[[], Awaitable[T]]) -> T:
+    """Run `fn`, cancelling it after `seconds`; then raise `TimeoutError` naming `name`."""
+    with anyio.move_on_after(seconds):
+        return await fn()
+    raise TimeoutError(f"{name} timed out after {seconds:g} s")
 
 
 async def stream_with_timeout(
@@ -330,3 +336,14 @@ async def stream_with_timeout(
     async with closing(merge([produce])) as items:
         async for item in items:
             yield item
+
+
+def closing(it: AsyncIterator[T]) -> contextlib.AbstractAsyncContextManager[AsyncIterator[T]]:
+    """`contextlib.aclosing` for any async iterator: close it on exit if it can be closed.
+
+    A consumer that stops early must close the generator it iterates, or that generator (and
+    everything upstream of it) stays suspended until garbage collection.
+    """
+    if hasattr(it, "aclose"):
+        return contextlib.aclosing(it)  # type: ignore[type-var]
+    return contextlib.nullcontext(it)

@@ -1,8 +1,8 @@
 """`RunnableWithFallbacks` (what `with_fallbacks` returns): try alternatives in turn on failure.
 
 If every alternative fails, the primary's error is raised, with each fallback's error attached
-as a note (and the last one as `__context__`), so nothing is lost. A stream falls back only until
-its first chunk has been yielded.
+as a note and the last fallback's error as its `__context__`, so nothing is lost. A stream falls
+back only until its first chunk has been yielded.
 """
 
 from __future__ import annotations
@@ -13,13 +13,14 @@ from typing import Any, TypeVar
 from runnables._base import Runnable, coerce_to_runnable
 from runnables._concurrency import closing
 from runnables._config import RunnableConfig
-from runnables._events import call_child
+from runnables._events import call_child, stream_child
+from runnables._wrapper import RunnableWrapper, restart_until_first_chunk
 
 In = TypeVar("In")
 Out = TypeVar("Out")
 
 
-class RunnableWithFallbacks(Runnable[In, Out]):
+class RunnableWithFallbacks(RunnableWrapper[In, Out]):
     """Run `runnable`; on a handled failure, run each fallback in turn until one succeeds.
 
     Args:
@@ -54,17 +55,21 @@ class RunnableWithFallbacks(Runnable[In, Out]):
             raise TypeError(
                 f'Invalid "exception_key" argument: expected a str, got {exception_key!r}'
             )
-        self.runnable: Runnable[In, Out] = coerce_to_runnable(runnable, param="runnable")
+        super().__init__(coerce_to_runnable(runnable, param="runnable"))
         self.fallbacks = [coerce_to_runnable(f, param="fallbacks") for f in fallbacks]
         self.exceptions_to_handle = exceptions_to_handle
         self.exception_key = exception_key
 
     @property
-    def name(self) -> str:
-        return self._name or self.runnable.name
+    def runnable(self) -> Runnable[In, Out]:
+        """The primary step (LCEL's name for `bound`)."""
+        return self.bound
 
-    def __repr__(self) -> str:
-        return f"RunnableWithFallbacks({self.runnable!r}, fallbacks={self.fallbacks!r})"
+    def _repr_args(self) -> list[str]:
+        return [f"fallbacks={self.fallbacks!r}"]
+
+    def _wrapped(self) -> tuple[Runnable[Any, Any], ...]:
+        return (self.bound, *self.fallbacks)
 
     def _check_input(self, input: Any) -> None:
         if self.exception_key is not None and not isinstance(input, dict):
@@ -78,42 +83,42 @@ class RunnableWithFallbacks(Runnable[In, Out]):
             return input
         return {**input, self.exception_key: error}
 
-    def _fail(self, first: BaseException, others: list[BaseException]) -> BaseException:
-        for i, err in enumerate(others, start=1):
+    def _fail(self, errors: list[Exception]) -> BaseException:
+        first = errors[0]
+        for i, err in enumerate(errors[1:], start=1):
             first.add_note(f"fallback {i} of {self.name} also failed: {type(err).__name__}: {err}")
+        if len(errors) > 1:
+            first.__context__ = errors[-1]
         return first
 
     async def _acall(self, input: Any, config: RunnableConfig, **kwargs: Any) -> Out:
         self._check_input(input)
-        errors: list[BaseException] = []
-        last: BaseException | None = None
-        for step in (self.runnable, *self.fallbacks):
+        errors: list[Exception] = []
+        for step in self._wrapped():
             try:
-                return await call_child(step, self._input_for(input, last), config, **kwargs)  # type: ignore[no-any-return]
+                return await call_child(  # type: ignore[no-any-return]
+                    step, self._input_for(input, errors[-1] if errors else None), config, **kwargs
+                )
             except self.exceptions_to_handle as exc:
-                errors.append(exc)
-                last = exc
-        raise self._fail(errors[0], errors[1:])
+                errors.append(exc)  # type: ignore[arg-type]
+        raise self._fail(errors)
 
     async def _astream(
         self, input: Any, config: RunnableConfig, **kwargs: Any
     ) -> AsyncIterator[Out]:
         self._check_input(input)
-        errors: list[BaseException] = []
-        last: BaseException | None = None
-        for step in (self.runnable, *self.fallbacks):
-            started = False
-            try:
-                async with closing(
-                    step._astream(self._input_for(input, last), config, **kwargs)
-                ) as _chunks:
-                    async for chunk in _chunks:
-                        started = True
-                        yield chunk
-                return
-            except self.exceptions_to_handle as exc:
-                if started:
-                    raise
-                errors.append(exc)
-                last = exc
-        raise self._fail(errors[0], errors[1:])
+        steps = self._wrapped()
+
+        async def next_attempt(errors: list[Exception]) -> AsyncIterator[Out] | None:
+            if len(errors) == len(steps):
+                return None
+            last = errors[-1] if errors else None
+            return stream_child(steps[len(errors)], self._input_for(input, last), config, **kwargs)
+
+        def handled(exc: Exception, attempt: int) -> bool:
+            return isinstance(exc, self.exceptions_to_handle)
+
+        stream = restart_until_first_chunk(next_attempt, handled, self._fail)
+        async with closing(stream) as chunks:
+            async for chunk in chunks:
+                yield chunk

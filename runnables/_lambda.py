@@ -14,10 +14,12 @@ from typing import Any, Generic, TypeVar, overload
 
 import anyio.from_thread
 
-from runnables._base import Runnable, add_chunks, collect_chunks
-from runnables._concurrency import _limiter, closing, leaf_slot, run_in_thread, run_leaf
+from runnables._base import Runnable
+from runnables._chunks import collect_chunks, sum_chunks
+from runnables._concurrency import closing, run_in_thread
 from runnables._config import DEFAULT_RECURSION_LIMIT, RunnableConfig
 from runnables._events import call_child
+from runnables._run import current_run, leaf_slot, run_leaf
 
 In = TypeVar("In")
 Out = TypeVar("Out")
@@ -149,7 +151,8 @@ class RunnableLambda(Runnable[In, Out]):
         return await run_in_thread(self.func, input)
 
     async def _acall(self, input: Any, config: RunnableConfig, **kwargs: Any) -> Out:
-        if _limiter.get() is None:
+        state = current_run()
+        if state is None or state.limiter is None:
             out = await self._call_func(input, config, kwargs)
         else:
             out = await run_leaf(lambda: self._call_func(input, config, kwargs))
@@ -191,12 +194,7 @@ async def _run_returned(
 
 
 def _sum_iter(func: Callable[..., Iterator[Any]], input: Any, kwargs: dict[str, Any]) -> Any:
-    final: Any = None
-    started = False
-    for chunk in func(input, **kwargs):
-        final = add_chunks(final, chunk) if started else chunk
-        started = True
-    return final
+    return sum_chunks(func(input, **kwargs))
 
 
 _END = object()

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, Generic, TypeVar
 
-from runnables._base import AddableDict, Runnable, coerce_to_runnable
+from runnables._base import Runnable, coerce_to_runnable
+from runnables._chunks import AddableDict
 from runnables._concurrency import closing, gather, merge
 from runnables._config import RunnableConfig, child_config
 from runnables._events import call_child, events_on, stream_child

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, TypeVar
 
-from runnables._base import AddableDict, Runnable, add_chunks
+from runnables._base import Runnable
+from runnables._chunks import AddableDict, ChunkSum
 from runnables._concurrency import closing
 from runnables._config import RunnableConfig
 from runnables._events import call_child
@@ -58,14 +59,12 @@ class RunnablePassthrough(Runnable[T, T]):
                 yield chunk
             return
         # The side effect needs the whole input: pass chunks on, then call it with their sum.
-        final: Any = None
-        started = False
+        total = ChunkSum()
         async for chunk in chunks:
             yield chunk
-            final = add_chunks(final, chunk) if started else chunk
-            started = True
-        if started:
-            await call_child(self._side, final, config)
+            total.add(chunk)
+        if total.started:
+            await call_child(self._side, total.value, config)
 
 
 def _require_dict(value: Any, where: str) -> dict[str, Any]:
@@ -115,16 +114,14 @@ class RunnableAssign(Runnable[dict[str, Any], dict[str, Any]]):
         self, chunks: AsyncIterator[Any], config: RunnableConfig, **kwargs: Any
     ) -> AsyncIterator[dict[str, Any]]:
         # Input keys pass through as they arrive; the new keys stream once the input is whole.
-        final: Any = None
-        started = False
+        total = ChunkSum()
         async for chunk in chunks:
             _require_dict(chunk, self._where())
             yield chunk
-            final = add_chunks(final, chunk) if started else chunk
-            started = True
-        if not started:
+            total.add(chunk)
+        if not total.started:
             return
-        async with closing(self.mapper._astream(final, config)) as _chunks:
+        async with closing(self.mapper._astream(total.value, config)) as _chunks:
             async for chunk in _chunks:
                 yield chunk
 

@@ -14,16 +14,18 @@ import anyio
 from runnables._base import Runnable, coerce_to_runnable
 from runnables._config import RunnableConfig, child_config
 from runnables._events import call_child
+from runnables._wrapper import RunnableWrapper
 
 In = TypeVar("In")
 Out = TypeVar("Out")
 
 
-class RunnableRace(Runnable[In, Out]):
+class RunnableRace(RunnableWrapper[In, Out]):
     """Return the first alternative to succeed; the others are cancelled.
 
     Args:
         *alternatives: Two or more runnables (or runnable-likes), all given the same input.
+        name: Optional name (default: `RunnableRace`).
 
     Raises:
         ValueError: fewer than two alternatives.
@@ -34,11 +36,20 @@ class RunnableRace(Runnable[In, Out]):
             raise ValueError(
                 f'Invalid "alternatives" argument: a race needs at least 2, got {alternatives!r}'
             )
-        self.alternatives = [coerce_to_runnable(a, param="alternatives") for a in alternatives]
+        steps = [coerce_to_runnable(a, param="alternatives") for a in alternatives]
+        super().__init__(steps[0])
+        self.alternatives = steps
         self._name = name
+
+    @property
+    def name(self) -> str:
+        return self._name or "RunnableRace"
 
     def __repr__(self) -> str:
         return f"RunnableRace({', '.join(repr(a) for a in self.alternatives)})"
+
+    def _wrapped(self) -> tuple[Runnable[Any, Any], ...]:
+        return tuple(self.alternatives)
 
     async def _acall(self, input: Any, config: RunnableConfig, **kwargs: Any) -> Out:
         cfg = child_config(config)
@@ -68,3 +79,10 @@ class RunnableRace(Runnable[In, Out]):
             )
         first.add_note(f"in alternative 1 of {self.name}")
         raise first
+
+    async def _astream(self, input: Any, config: RunnableConfig, **kwargs: Any) -> Any:
+        yield await self._acall(input, config, **kwargs)
+
+    async def _atransform(self, chunks: Any, config: RunnableConfig, **kwargs: Any) -> Any:
+        async for out in Runnable._atransform(self, chunks, config, **kwargs):
+            yield out

@@ -2,16 +2,23 @@
 
 Two token buckets refill continuously (a minute's allowance at most, by default). A caller asks for
 one request and an estimate of its tokens before the work, and settles the estimate with the real
-count after it (`Reservation.settle`), so a run that used more than it guessed waits longer next
-time. Waiting is first come, first served (an `anyio.Lock` is fair) and cancellable; a cancelled
-waiter takes nothing.
+count after it (`Reservation.settle`), so a run that used more than it guessed is paid back before
+the next caller goes.
+
+Waiting is first come, first served without a lock: each caller takes its share at once (a bucket
+may go below zero) and sleeps until the buckets have refilled to cover it, so a later caller waits
+behind every earlier one. A cancelled waiter gives its share back. Nothing is tied to an event
+loop: one limiter serves asyncio, trio and sync calls in any order, and several threads at once.
+Time is read from the backend's clock (`anyio.current_time()`), so trio's `MockClock` drives it.
 """
 
 from __future__ import annotations
 
-import time
+import asyncio
+import threading
 
 import anyio
+import anyio.lowlevel
 
 
 class Reservation:
@@ -27,7 +34,19 @@ class Reservation:
         if self._settled:
             return
         self._settled = True
-        self._limiter._adjust_tokens(self.tokens - actual_tokens)
+        self._limiter._give_back(0, self.tokens - actual_tokens)
+
+
+def _clock() -> tuple[object, float]:
+    """The running backend's clock: which one it is, and its time.
+
+    Every asyncio loop reads `time.monotonic()`, so they share one clock; each `trio.run` has a
+    clock of its own (a random offset, or a `MockClock`), so time read in one run says nothing
+    about another.
+    """
+    if asyncio._get_running_loop() is not None:
+        return "asyncio", anyio.current_time()
+    return anyio.lowlevel.current_token(), anyio.current_time()
 
 
 class RateLimiter:
@@ -69,8 +88,9 @@ class RateLimiter:
         self._token_cap = float(token_burst or tokens_per_minute or 0)
         self._requests = self._request_cap
         self._tokens = self._token_cap
-        self._stamp = time.monotonic()
-        self._lock: anyio.Lock | None = None
+        self._clock_id: object = None
+        self._stamp = 0.0
+        self._mutex = threading.Lock()
 
     def __repr__(self) -> str:
         return (
@@ -80,12 +100,22 @@ class RateLimiter:
 
     def __getstate__(self) -> dict[str, object]:
         state = dict(self.__dict__)
-        state["_lock"] = None
+        del state["_mutex"]
+        state["_clock_id"] = None
         return state
 
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self._mutex = threading.Lock()
+
     def _refill(self) -> None:
-        now = time.monotonic()
-        elapsed, self._stamp = now - self._stamp, now
+        # Called with the mutex held.
+        clock_id, now = _clock()
+        if clock_id != self._clock_id:
+            # Another clock (first use, or another trio run): no time is known to have passed.
+            self._clock_id, self._stamp = clock_id, now
+            return
+        elapsed, self._stamp = max(0.0, now - self._stamp), now
         if self.requests_per_minute is not None:
             self._requests = min(
                 self._request_cap, self._requests + elapsed * self.requests_per_minute / 60
@@ -95,20 +125,30 @@ class RateLimiter:
                 self._token_cap, self._tokens + elapsed * self.tokens_per_minute / 60
             )
 
-    def _adjust_tokens(self, delta: float) -> None:
-        if self.tokens_per_minute is not None:
+    def _take(self, tokens: int) -> float:
+        """Take one request and `tokens` now; return how long to wait until they are covered."""
+        with self._mutex:
             self._refill()
-            self._tokens = min(self._token_cap, self._tokens + delta)
+            wait = 0.0
+            if self.requests_per_minute is not None:
+                if self._requests < 1:
+                    wait = (1 - self._requests) * 60 / self.requests_per_minute
+                self._requests -= 1
+            if self.tokens_per_minute is not None:
+                # A call bigger than the bucket waits for a full bucket, not forever.
+                need = min(tokens, self._token_cap)
+                if self._tokens < need:
+                    wait = max(wait, (need - self._tokens) * 60 / self.tokens_per_minute)
+                self._tokens -= tokens
+            return wait
 
-    def _wait_time(self, tokens: int) -> float:
-        wait = 0.0
-        if self.requests_per_minute is not None and self._requests < 1:
-            wait = (1 - self._requests) * 60 / self.requests_per_minute
-        if self.tokens_per_minute is not None:
-            need = min(tokens, self._token_cap)
-            if self._tokens < need:
-                wait = max(wait, (need - self._tokens) * 60 / self.tokens_per_minute)
-        return wait
+    def _give_back(self, requests: float, tokens: float) -> None:
+        with self._mutex:
+            self._refill()
+            if self.requests_per_minute is not None:
+                self._requests = min(self._request_cap, self._requests + requests)
+            if self.tokens_per_minute is not None:
+                self._tokens = min(self._token_cap, self._tokens + tokens)
 
     async def acquire(self, tokens: int = 0) -> Reservation:
         """Wait for one request and `tokens` (an estimate) to be available, then take them.
@@ -118,20 +158,17 @@ class RateLimiter:
 
         Returns:
             A `Reservation`; call `settle(actual_tokens)` on it when the usage is known.
+
+        Raises:
+            ValueError: `tokens` is not an int >= 0.
         """
         if isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 0:
             raise ValueError(f'Invalid "tokens" argument: expected an int >= 0, got {tokens!r}')
-        if self._lock is None:
-            self._lock = anyio.Lock()
-        async with self._lock:
-            while True:
-                self._refill()
-                wait = self._wait_time(tokens)
-                if wait <= 0:
-                    break
+        wait = self._take(tokens)
+        if wait > 0:
+            try:
                 await anyio.sleep(wait)
-            if self.requests_per_minute is not None:
-                self._requests -= 1
-            if self.tokens_per_minute is not None:
-                self._tokens -= tokens
+            except BaseException:
+                self._give_back(1, tokens)
+                raise
         return Reservation(self, tokens)

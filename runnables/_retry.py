@@ -13,9 +13,10 @@ from typing import Any, TypeVar
 
 import anyio
 
-from runnables._base import Runnable, coerce_to_runnable
+from runnables._base import Runnable
 from runnables._concurrency import closing
-from runnables._config import RunnableConfig
+from runnables._config import RunnableConfig, merge_configs
+from runnables._wrapper import RunnableWrapper, restart_until_first_chunk
 
 In = TypeVar("In")
 Out = TypeVar("Out")
@@ -27,7 +28,7 @@ RetryCondition = (
 _JITTER_KEYS = frozenset({"initial", "max", "exp_base", "jitter"})
 
 
-class RunnableRetry(Runnable[In, Out]):
+class RunnableRetry(RunnableWrapper[In, Out]):
     """Retry a step on failure, with exponential backoff and jitter.
 
     Args:
@@ -88,7 +89,7 @@ class RunnableRetry(Runnable[In, Out]):
                 'Invalid "exponential_jitter_params" argument: values must be numbers >= 0, '
                 f"got {params!r}"
             )
-        self.bound: Runnable[In, Out] = coerce_to_runnable(bound, param="bound")
+        super().__init__(bound)
         self.retry_if_exception_type: (
             tuple[type[BaseException], ...] | Callable[[BaseException], bool]
         ) = retry_if_exception_type  # type: ignore[assignment]  # a bare class became a tuple above
@@ -99,12 +100,8 @@ class RunnableRetry(Runnable[In, Out]):
         self._base = float(params.get("exp_base", 2.0))
         self._jitter = float(params.get("jitter", 1.0))
 
-    @property
-    def name(self) -> str:
-        return self._name or self.bound.name
-
-    def __repr__(self) -> str:
-        return f"RunnableRetry({self.bound!r}, stop_after_attempt={self.stop_after_attempt})"
+    def _repr_args(self) -> list[str]:
+        return [f"stop_after_attempt={self.stop_after_attempt}"]
 
     def _should_retry(self, exc: BaseException) -> bool:
         condition = self.retry_if_exception_type
@@ -118,14 +115,24 @@ class RunnableRetry(Runnable[In, Out]):
         wait = self._initial * self._base ** (attempt - 1) + random.uniform(0, self._jitter)
         return min(wait, self._max)
 
+    def _attempt_config(self, config: RunnableConfig, attempt: int) -> RunnableConfig:
+        # Later attempts are tagged, as LCEL does, so they can be told apart in a run's events.
+        if attempt == 1:
+            return config
+        return merge_configs(config, {"tags": [f"retry:attempt:{attempt}"]})
+
+    def _gave_up(self, exc: BaseException, attempt: int) -> BaseException:
+        exc.add_note(f"{self.bound.name} failed after {attempt} attempt(s)")
+        return exc
+
     async def _acall(self, input: Any, config: RunnableConfig, **kwargs: Any) -> Out:
         attempt = 1
         while True:
             try:
-                return await self.bound._acall(input, config, **kwargs)
+                return await self._call_bound(input, self._attempt_config(config, attempt), kwargs)
             except Exception as exc:
                 if attempt >= self.stop_after_attempt or not self._should_retry(exc):
-                    exc.add_note(f"{self.bound.name} failed after {attempt} attempt(s)")
+                    self._gave_up(exc, attempt)
                     raise
             await anyio.sleep(self._wait_time(attempt))
             attempt += 1
@@ -133,18 +140,24 @@ class RunnableRetry(Runnable[In, Out]):
     async def _astream(
         self, input: Any, config: RunnableConfig, **kwargs: Any
     ) -> AsyncIterator[Out]:
-        attempt = 1
-        while True:
-            started = False
-            try:
-                async with closing(self.bound._astream(input, config, **kwargs)) as _chunks:
-                    async for chunk in _chunks:
-                        started = True
-                        yield chunk
-                return
-            except Exception as exc:
-                if started or attempt >= self.stop_after_attempt or not self._should_retry(exc):
-                    exc.add_note(f"{self.bound.name} failed after {attempt} attempt(s)")
-                    raise
-            await anyio.sleep(self._wait_time(attempt))
+        attempt = 0
+
+        async def next_attempt(errors: list[Exception]) -> AsyncIterator[Out] | None:
+            nonlocal attempt
+            if attempt >= self.stop_after_attempt:
+                return None
+            if attempt:
+                await anyio.sleep(self._wait_time(attempt))
             attempt += 1
+            return self._stream_bound(input, self._attempt_config(config, attempt), kwargs)
+
+        stream = restart_until_first_chunk(
+            next_attempt, lambda exc, _: self._should_retry(exc), lambda errors: errors[-1]
+        )
+        try:
+            async with closing(stream) as chunks:
+                async for chunk in chunks:
+                    yield chunk
+        except Exception as exc:
+            self._gave_up(exc, attempt)
+            raise

@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any, TypeVar
 
-from runnables._base import Runnable, coerce_to_runnable
-from runnables._concurrency import closing, run_with_timeout, stream_with_timeout
+from runnables._base import Runnable
+from runnables._concurrency import run_with_timeout, stream_with_timeout
 from runnables._config import RunnableConfig
+from runnables._wrapper import RunnableWrapper
 
 In = TypeVar("In")
 Out = TypeVar("Out")
@@ -26,7 +27,7 @@ def check_timeout(seconds: object, param: str = "seconds") -> float:
     return float(seconds)
 
 
-class RunnableTimeout(Runnable[In, Out]):
+class RunnableTimeout(RunnableWrapper[In, Out]):
     """Run a step with a time limit.
 
     Args:
@@ -35,37 +36,31 @@ class RunnableTimeout(Runnable[In, Out]):
     """
 
     def __init__(self, bound: Runnable[In, Out], seconds: float) -> None:
-        self.bound: Runnable[In, Out] = coerce_to_runnable(bound, param="bound")
+        super().__init__(bound)
         self.seconds = check_timeout(seconds)
 
-    @property
-    def name(self) -> str:
-        return self._name or self.bound.name
-
-    def __repr__(self) -> str:
-        return f"RunnableTimeout({self.bound!r}, seconds={self.seconds})"
+    def _repr_args(self) -> list[str]:
+        return [f"seconds={self.seconds}"]
 
     async def _acall(self, input: Any, config: RunnableConfig, **kwargs: Any) -> Out:
         return await run_with_timeout(
-            self.seconds, self.bound.name, lambda: self.bound._acall(input, config, **kwargs)
+            self.seconds, self.bound.name, lambda: self._call_bound(input, config, kwargs)
         )
 
-    async def _astream(
-        self, input: Any, config: RunnableConfig, **kwargs: Any
+    def _stream_bound(
+        self, input: Any, config: RunnableConfig, kwargs: dict[str, Any]
     ) -> AsyncIterator[Out]:
-        stream = stream_with_timeout(
-            self.seconds, self.bound.name, lambda: self.bound._astream(input, config, **kwargs)
+        return stream_with_timeout(
+            self.seconds,
+            self.bound.name,
+            lambda: super(RunnableTimeout, self)._stream_bound(input, config, kwargs),
         )
-        async with closing(stream) as chunks:
-            async for chunk in chunks:
-                yield chunk
 
-    async def _atransform(
-        self, chunks: AsyncIterator[Any], config: RunnableConfig, **kwargs: Any
+    def _transform_bound(
+        self, chunks: AsyncIterator[Any], config: RunnableConfig, kwargs: dict[str, Any]
     ) -> AsyncIterator[Out]:
-        stream = stream_with_timeout(
-            self.seconds, self.bound.name, lambda: self.bound._atransform(chunks, config, **kwargs)
+        return stream_with_timeout(
+            self.seconds,
+            self.bound.name,
+            lambda: super(RunnableTimeout, self)._transform_bound(chunks, config, kwargs),
         )
-        async with closing(stream) as out:
-            async for chunk in out:
-                yield chunk

@@ -10,7 +10,7 @@ import pytest
 from llm import ChatOpenAI, CommaSeparatedListOutputParser, OfflineChatModel, StrOutputParser
 from prompts import AIMessageChunk, ChatPromptTemplate
 from runnables import RunnableParallel, RunnablePassthrough
-from runnables._base import add_chunks
+from runnables._chunks import add_chunks
 from tests.openai_server import OpenAIServer
 
 PROMPT = ChatPromptTemplate.from_messages([("system", "Be brief."), ("user", "{topic}")])

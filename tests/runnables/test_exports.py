@@ -8,6 +8,7 @@ def test_all_is_exact_and_importable() -> None:
         "QuorumError",
         "RateLimiter",
         "Reservation",
+        "RunState",
         "Runnable",
         "RunnableAssign",
         "RunnableBinding",
@@ -24,9 +25,12 @@ def test_all_is_exact_and_importable() -> None:
         "RunnableSequence",
         "RunnableTimeout",
         "RunnableWithFallbacks",
+        "RunnableWrapper",
         "chain",
         "coerce_to_runnable",
+        "current_run",
         "leaf_slot",
+        "loop_resource",
     ]
     for name in runnables.__all__:
         assert getattr(runnables, name) is not None

@@ -13,7 +13,7 @@ from runnables import (
     RunnablePassthrough,
     RunnablePick,
 )
-from runnables._base import add_chunks
+from runnables._chunks import add_chunks
 
 pytestmark = pytest.mark.anyio
 

@@ -1,0 +1,259 @@
+"""The run: what one call of a chain carries to every step below it, opened in one place.
+
+A run starts at a public entry point (`invoke`, `ainvoke`, `batch`, `stream`, `astream_events`,
+...) or where a bound config applies (`with_config(max_concurrency=..., timeout=...)`). Opening
+it (`call_in_run`, `stream_in_run`):
+
+- takes the config, already validated by the entry point;
+- installs the run-wide `max_concurrency` limit, unless one is already in force;
+- applies the deadline (`timeout`), cancelling the run with `TimeoutError` when it passes;
+- carries the run's event handlers and the parent run id, for the steps' events.
+
+The state is one `RunState` object reached through one context variable. Steps read it (a leaf
+takes a slot of its limiter, `call_child` emits to its handlers); nobody rebuilds it. With nothing
+to carry the variable holds None, and a step pays one context-variable read.
+
+Context crosses borders as asyncio and trio make it: task groups copy it per child, and the sync
+bridge runs a call in a copy of the caller's context (`detached_context`), minus the run state,
+which belongs to the caller's event loop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import sys
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
+from contextvars import ContextVar
+from typing import Any, TypeVar
+
+import anyio
+
+from runnables._concurrency import run_with_timeout, stream_with_timeout
+from runnables._config import RunnableConfig, without_timeout
+
+__all__ = [
+    "Handler",
+    "RunState",
+    "call_in_run",
+    "current_run",
+    "detached_context",
+    "leaf_slot",
+    "stream_in_run",
+]
+
+T = TypeVar("T")
+
+Handler = Callable[[dict[str, Any]], None]
+"""Receives every event of a run (a dict; see `runnables._events`)."""
+
+
+class RunState:
+    """What a run carries to its steps. Immutable: a change below makes a new one.
+
+    Attributes:
+        limiter: The run-wide `max_concurrency` limiter; None where none is in force, and inside
+            a leaf holding a slot (work a leaf starts itself takes no further slot).
+        handlers: Event handlers of the run; empty when nobody listens.
+        parent_id: Run id of the step whose body is running here (the parent of new steps).
+        deadline: When the run's `timeout` ends, on the backend's clock (`anyio.current_time`).
+    """
+
+    __slots__ = ("deadline", "handlers", "limiter", "parent_id")
+
+    def __init__(
+        self,
+        limiter: anyio.CapacityLimiter | None = None,
+        handlers: tuple[Handler, ...] = (),
+        parent_id: str | None = None,
+        deadline: float | None = None,
+    ) -> None:
+        self.limiter = limiter
+        self.handlers = handlers
+        self.parent_id = parent_id
+        self.deadline = deadline
+
+    def with_parent(self, parent_id: str) -> RunState:
+        """The same run, seen from inside the step `parent_id`."""
+        return RunState(self.limiter, self.handlers, parent_id, self.deadline)
+
+    def without_limiter(self) -> RunState | None:
+        """The same run, seen from inside a leaf holding a slot (None if nothing else is left)."""
+        if not self.handlers and self.parent_id is None and self.deadline is None:
+            return None
+        return RunState(None, self.handlers, self.parent_id, self.deadline)
+
+    def __repr__(self) -> str:
+        return (
+            f"RunState(limiter={self.limiter!r}, handlers={len(self.handlers)}, "
+            f"parent_id={self.parent_id!r}, deadline={self.deadline!r})"
+        )
+
+
+_run: ContextVar[RunState | None] = ContextVar("runnables_run", default=None)
+
+
+def current_run() -> RunState | None:
+    """The state of the run this code is part of, or None outside any run (or with nothing to
+    carry)."""
+    return _run.get()
+
+
+def _opening(
+    config: RunnableConfig, handlers: Sequence[Handler]
+) -> tuple[RunState | None, float | None]:
+    """The state a run with `config` installs (None: keep the current one), and its timeout."""
+    current = _run.get()
+    mc = config.get("max_concurrency")
+    timeout = config.get("timeout")
+    new_limiter = mc is not None and (current is None or current.limiter is None)
+    if not new_limiter and timeout is None and not handlers:
+        return None, None
+    base = current or RunState()
+    deadline = base.deadline
+    if timeout is not None:
+        ends = anyio.current_time() + timeout
+        deadline = ends if deadline is None else min(deadline, ends)
+    state = RunState(
+        anyio.CapacityLimiter(mc) if new_limiter else base.limiter,  # type: ignore[arg-type]
+        (*base.handlers, *handlers) if handlers else base.handlers,
+        base.parent_id,
+        deadline,
+    )
+    return state, timeout
+
+
+async def call_in_run(
+    config: RunnableConfig,
+    name: str,
+    call: Callable[[RunnableConfig], Awaitable[T]],
+    *,
+    handlers: Sequence[Handler] = (),
+) -> T:
+    """Open a run for one call: install its state, apply its deadline, await `call(config)`.
+
+    Args:
+        config: The run's config, validated.
+        name: What a `TimeoutError` names (the step, or "batch of <step>").
+        call: The work; it receives the config its steps should see (without `timeout`).
+        handlers: Event handlers added for this run (`astream_events` adds its collector).
+    """
+    state, timeout = _opening(config, handlers)
+    if state is None:
+        return await call(config)
+    token = _run.set(state)
+    try:
+        if timeout is None:
+            return await call(config)
+        cfg = without_timeout(config)
+        return await run_with_timeout(timeout, name, lambda: call(cfg))
+    finally:
+        _run.reset(token)
+
+
+def stream_in_run(
+    config: RunnableConfig,
+    name: str,
+    make_stream: Callable[[RunnableConfig], AsyncIterator[T]],
+    *,
+    handlers: Sequence[Handler] = (),
+) -> AsyncIterator[T]:
+    """Open a run for a stream: like `call_in_run`, for the stream `make_stream(config)`.
+
+    Call it from async code (the limiter and the deadline belong to the running loop). The run's
+    state is in force while the stream works (each time a chunk is pulled), not in the
+    consumer's code between chunks, since a generator runs in its consumer's context.
+    """
+    state, timeout = _opening(config, handlers)
+    if state is None:
+        return make_stream(config)
+    cfg = without_timeout(config) if timeout is not None else config
+    token = _run.set(state)
+    try:
+        # Made inside the run: a stream takes its run state when it is created.
+        stream = (
+            make_stream(cfg)
+            if timeout is None
+            else stream_with_timeout(timeout, name, lambda: make_stream(cfg))
+        )
+    finally:
+        _run.reset(token)
+    return within(state, stream)
+
+
+_END = object()
+
+
+async def within(state: RunState | None, chunks: AsyncIterator[T]) -> AsyncGenerator[T, None]:
+    """Pull `chunks` with `state` in force, chunk by chunk; the consumer's context stays as it is.
+
+    The stream is closed (also with `state` in force) when this generator is closed.
+    """
+    try:
+        while True:
+            token = _run.set(state)
+            try:
+                chunk = await anext(chunks, _END)
+            finally:
+                _run.reset(token)
+            if chunk is _END:
+                return
+            yield chunk  # type: ignore[misc]
+    finally:
+        aclose = getattr(chunks, "aclose", None)
+        if aclose is not None:
+            token = _run.set(state)
+            try:
+                await aclose()
+            finally:
+                _run.reset(token)
+
+
+@contextlib.asynccontextmanager
+async def leaf_slot() -> AsyncIterator[None]:
+    """Hold one slot of the run's `max_concurrency` limit for the body (a no-op without one).
+
+    Steps that do work themselves (models, tools) wrap that work in this, so the run-wide limit
+    counts them; work started inside the body does not take further slots.
+    """
+    state = _run.get()
+    if state is None or state.limiter is None:
+        yield
+        return
+    limiter = state.limiter
+    # A borrower of our own, not the current task: a stream holding the slot may be resumed
+    # from other tasks (e.g. a sync generator pulling chunks through a thread portal).
+    borrower = object()
+    await limiter.acquire_on_behalf_of(borrower)
+    token = _run.set(state.without_limiter())
+    try:
+        yield
+    finally:
+        with contextlib.suppress(ValueError):  # reset from another context: nothing to undo
+            _run.reset(token)
+        limiter.release_on_behalf_of(borrower)
+
+
+async def run_leaf(fn: Callable[[], Awaitable[T]]) -> T:
+    """Run a leaf step's work, holding one slot of the run's limiter while it runs."""
+    state = _run.get()
+    if state is None or state.limiter is None:
+        return await fn()
+    async with leaf_slot():
+        return await fn()
+
+
+def detached_context() -> contextvars.Context:
+    """A copy of the caller's context for a sync call that runs on another thread's loop.
+
+    The caller's context variables (request ids, OpenTelemetry's current span, per-request
+    settings) cross over; the run state and the running async library do not: they belong to
+    the caller's event loop, not the one the call runs on.
+    """
+    context = contextvars.copy_context()
+    if context.get(_run) is not None:
+        context.run(_run.set, None)
+    sniffio = sys.modules.get("sniffio")
+    if sniffio is not None and context.get(sniffio.current_async_library_cvar) is not None:
+        context.run(sniffio.current_async_library_cvar.set, None)
+    return context
