@@ -17,6 +17,7 @@ from types import TracebackType
 from typing import Any, Protocol, TypeVar
 
 import anyio
+import anyio.lowlevel
 import anyio.to_thread
 
 T = TypeVar("T")
@@ -160,6 +161,18 @@ _ANYIO = _Backend(asyncio_fast_path=False)
 def _backend() -> _Backend:
     # A running asyncio loop in this thread means the asyncio backend (trio has none).
     return _ASYNCIO if asyncio._get_running_loop() is not None else _ANYIO
+
+
+def clock() -> tuple[object, float]:
+    """The running backend's clock: which one it is, and its time (`anyio.current_time()`).
+
+    Every asyncio loop reads `time.monotonic()`, so they share one clock; each `trio.run` has a
+    clock of its own (a random offset, or a `MockClock`), so time read in one run says nothing
+    about another.
+    """
+    if asyncio._get_running_loop() is not None:
+        return "asyncio", anyio.current_time()
+    return anyio.lowlevel.current_token(), anyio.current_time()
 
 
 # -- fan-out --------------------------------------------------------------------------------------

@@ -14,11 +14,11 @@ Time is read from the backend's clock (`anyio.current_time()`), so trio's `MockC
 
 from __future__ import annotations
 
-import asyncio
 import threading
 
 import anyio
-import anyio.lowlevel
+
+from runnables._concurrency import clock
 
 
 class Reservation:
@@ -35,18 +35,6 @@ class Reservation:
             return
         self._settled = True
         self._limiter._give_back(0, self.tokens - actual_tokens)
-
-
-def _clock() -> tuple[object, float]:
-    """The running backend's clock: which one it is, and its time.
-
-    Every asyncio loop reads `time.monotonic()`, so they share one clock; each `trio.run` has a
-    clock of its own (a random offset, or a `MockClock`), so time read in one run says nothing
-    about another.
-    """
-    if asyncio._get_running_loop() is not None:
-        return "asyncio", anyio.current_time()
-    return anyio.lowlevel.current_token(), anyio.current_time()
 
 
 class RateLimiter:
@@ -110,7 +98,7 @@ class RateLimiter:
 
     def _refill(self) -> None:
         # Called with the mutex held.
-        clock_id, now = _clock()
+        clock_id, now = clock()
         if clock_id != self._clock_id:
             # Another clock (first use, or another trio run): no time is known to have passed.
             self._clock_id, self._stamp = clock_id, now

@@ -1,5 +1,6 @@
 """batch / abatch / *_as_completed: order, exceptions in place, bad input, cancellation."""
 
+import asyncio
 import contextlib
 from typing import Any
 
@@ -146,3 +147,22 @@ def test_batch_as_completed_sync_and_break_cancels() -> None:
 
 async def test_map_applies_to_each_item() -> None:
     assert await RunnableLambda(lambda x: x + 1).map().ainvoke([1, 2, 3]) == [2, 3, 4]
+
+
+def test_abatch_as_completed_leaves_no_unretrieved_failures() -> None:
+    def boom(x: int) -> int:
+        raise ValueError(x)
+
+    async def main() -> list[Any]:
+        unhandled: list[Any] = []
+        asyncio.get_running_loop().set_exception_handler(lambda loop, ctx: unhandled.append(ctx))
+        with pytest.raises(ValueError, match="1"):
+            async for _ in RunnableLambda(boom).abatch_as_completed([1, 2, 3]):
+                pass
+        import gc
+
+        gc.collect()
+        await asyncio.sleep(0)
+        return unhandled
+
+    assert asyncio.run(main()) == []

@@ -61,3 +61,21 @@ def test_rejects_non_callable_condition() -> None:
 def test_rejects_malformed_pair() -> None:
     with pytest.raises(TypeError, match="pairs"):
         RunnableBranch((lambda x: True,), lambda x: 2)
+
+
+async def test_error_in_the_chosen_branch_names_it() -> None:
+    def boom(x: int) -> int:
+        raise ValueError("bad")
+
+    branch = RunnableBranch((lambda x: x > 0, boom), lambda x: x)
+    with pytest.raises(ValueError, match="bad") as info:
+        await branch.ainvoke(1)
+    assert "in branch 1 of RunnableBranch" in info.value.__notes__
+
+
+async def test_pairs_may_be_lists_as_in_lcel() -> None:
+    branch = RunnableBranch([lambda x: x > 0, lambda x: "positive"], lambda x: "other")
+    assert await branch.ainvoke(1) == "positive"
+    assert await branch.ainvoke(-1) == "other"
+    with pytest.raises(TypeError, match="pairs"):
+        RunnableBranch([lambda x: True], lambda x: 2)

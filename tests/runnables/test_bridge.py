@@ -1,11 +1,14 @@
 """The sync bridge: from plain threads, from inside a running loop, and streaming chunk by chunk."""
 
 import asyncio
+import atexit
+import contextvars
 import threading
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+import trio
 
 from runnables import RunnableLambda, RunnableParallel
 
@@ -137,3 +140,104 @@ async def test_caller_context_does_not_leak_into_the_bridged_run() -> None:
         return x + 1
 
     assert RunnableParallel(a=blocking, b=double).invoke(1) == {"a": 2, "b": 2}
+
+
+request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="none")
+
+
+async def read_request_id(x: Any) -> str:
+    return request_id.get()
+
+
+async def set_request_id(x: Any) -> str:
+    request_id.set("changed inside")
+    return request_id.get()
+
+
+def read_all_ways() -> list[str]:
+    """The caller's request id as every sync entry point's steps see it."""
+    step = RunnableLambda(read_request_id)
+    return [
+        step.invoke(0),
+        *step.batch([0]),
+        *step.stream(0),
+        *(out for _, out in step.batch_as_completed([0])),
+        *RunnableParallel(a=step).stream(0).__next__().values(),
+    ]
+
+
+def test_caller_context_reaches_the_steps_from_a_plain_thread() -> None:
+    seen: list[list[str]] = []
+
+    def handler() -> None:
+        request_id.set("req-42")
+        seen.append(read_all_ways())
+
+    thread = threading.Thread(target=handler)
+    thread.start()
+    thread.join()
+    assert seen == [["req-42"] * 5]
+
+
+def test_caller_context_reaches_the_steps_from_the_main_thread() -> None:
+    token = request_id.set("req-main")
+    try:
+        assert read_all_ways() == ["req-main"] * 5
+    finally:
+        request_id.reset(token)
+
+
+def test_caller_context_reaches_the_steps_inside_asyncio_run() -> None:
+    async def main() -> list[str]:
+        request_id.set("req-asyncio")
+        return read_all_ways()
+
+    assert asyncio.run(main()) == ["req-asyncio"] * 5
+
+
+def test_caller_context_reaches_the_steps_under_trio() -> None:
+    async def main() -> list[str]:
+        request_id.set("req-trio")
+        return read_all_ways()
+
+    assert trio.run(main) == ["req-trio"] * 5
+
+
+def test_changes_made_inside_do_not_leak_out() -> None:
+    token = request_id.set("caller")
+    try:
+        assert RunnableLambda(set_request_id).invoke(0) == "changed inside"
+        assert list(RunnableLambda(set_request_id).stream(0)) == ["changed inside"]
+        assert request_id.get() == "caller"
+    finally:
+        request_id.reset(token)
+
+
+def bridge_threads() -> set[str]:
+    return {t.name for t in threading.enumerate() if t.name.startswith("runnables-loop")}
+
+
+def test_nested_sync_calls_make_no_loop_or_exit_hook_per_call() -> None:
+    inner = RunnableLambda(double)
+
+    async def outer(x: int) -> Any:
+        # Sync code on a bridge loop's own thread: runs one loop deeper, never on its own loop.
+        return inner.invoke(x), list(inner.stream(x))
+
+    step = RunnableLambda(outer)
+    assert step.invoke(1) == (2, [2])  # the loops this needs exist from here on
+    threads, hooks = bridge_threads(), atexit._ncallbacks()
+    for i in range(20):
+        assert list(step.stream(i)) == [(2 * i, [2 * i])]
+        assert step.invoke(i) == (2 * i, [2 * i])
+    assert bridge_threads() == threads
+    assert atexit._ncallbacks() == hooks
+    assert {"runnables-loop-0", "runnables-loop-1"} <= threads
+
+
+def test_invoke_and_stream_run_on_the_same_loop() -> None:
+    async def loop_id(x: int) -> int:
+        return id(asyncio.get_running_loop())
+
+    step = RunnableLambda(loop_id)
+    assert step.invoke(1) == next(iter(step.stream(1))) == step.batch([1])[0]

@@ -1,13 +1,14 @@
 """max_concurrency: one limit across the whole run, counted at leaf steps, without deadlock."""
 
 import threading
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import anyio
 import anyio.lowlevel
 import pytest
 
-from runnables import RunnableLambda, RunnableParallel
+from runnables import RunnableGenerator, RunnableLambda, RunnableParallel
 
 pytestmark = pytest.mark.anyio
 
@@ -32,10 +33,12 @@ class Gauge:
     def async_leaf(self) -> RunnableLambda[Any, Any]:
         async def leaf(x: Any) -> Any:
             self.enter()
-            # Yield to the loop several times so every leaf that can start does start.
-            for _ in range(10):
-                await anyio.lowlevel.checkpoint()
-            self.leave()
+            try:
+                # Yield to the loop several times so every leaf that can start does start.
+                for _ in range(10):
+                    await anyio.lowlevel.checkpoint()
+            finally:  # a cancelled leaf (a lost race) leaves too
+                self.leave()
             return x
 
         return RunnableLambda(leaf)
@@ -104,3 +107,42 @@ async def test_leaf_calling_a_chain_inside_does_not_deadlock() -> None:
 
     out = await RunnableLambda(outer).abatch([1, 2, 3], {"max_concurrency": 1})
     assert out == [{"a": i, "b": i} for i in (1, 2, 3)]
+
+
+async def words(x: str) -> AsyncIterator[str]:
+    for word in x.split():
+        yield word + " "
+
+
+def upper(chunks: Iterator[str]) -> Iterator[str]:
+    for chunk in chunks:
+        yield chunk.upper()
+
+
+async def test_stream_into_a_sync_generator_under_max_concurrency() -> None:
+    chain = RunnableLambda(words) | RunnableGenerator(upper)
+    chunks = [c async for c in chain.astream("a b", {"max_concurrency": 2})]
+    assert chunks == ["A ", "B "]
+
+
+async def test_generator_lambdas_count_against_max_concurrency() -> None:
+    running = peak = 0
+    lock = threading.Lock()
+
+    async def gen(x: str) -> AsyncIterator[str]:
+        nonlocal running, peak
+        with lock:
+            running += 1
+            peak = max(peak, running)
+        for _ in range(5):
+            await anyio.lowlevel.checkpoint()
+        yield x
+        with lock:
+            running -= 1
+
+    step = RunnableLambda(gen)
+    chain = RunnableParallel(a=step, b=step, c=step)
+    assert await chain.ainvoke("x", {"max_concurrency": 1}) == {"a": "x", "b": "x", "c": "x"}
+    chunks = [c async for c in chain.astream("y", {"max_concurrency": 1})]
+    assert sorted(chunks, key=lambda c: list(c)) == [{"a": "y"}, {"b": "y"}, {"c": "y"}]
+    assert peak == 1

@@ -85,3 +85,39 @@ def test_bad_arguments_fail_at_build_time(
 ) -> None:
     with pytest.raises(error):
         RunnableLambda(lambda x: x).with_fallbacks(args, **kwargs)
+
+
+@pytest.mark.parametrize("method", ["ainvoke", "astream"])
+async def test_all_fail_keeps_the_last_fallbacks_error_as_context(method: str) -> None:
+    step = failing("primary", ValueError).with_fallbacks(
+        [failing("second", KeyError), failing("third", LookupError)]
+    )
+    with pytest.raises(ValueError, match="primary") as info:
+        if method == "ainvoke":
+            await step.ainvoke("a")
+        else:
+            async for _ in step.astream("a"):
+                pass
+    context = info.value.__context__
+    assert isinstance(context, LookupError)
+    assert str(context) == "third"
+
+
+async def test_a_stream_that_fails_after_its_first_chunk_does_not_fall_back() -> None:
+    backups: list[Any] = []
+
+    async def half(x: Any) -> AsyncIterator[str]:
+        yield "first "
+        raise ConnectionError("dropped")
+
+    def backup(x: Any) -> str:
+        backups.append(x)
+        return "backup"
+
+    step = RunnableLambda(half).with_fallbacks([backup])
+    seen: list[str] = []
+    with pytest.raises(ConnectionError, match="dropped"):
+        async for chunk in step.astream("a"):
+            seen.append(chunk)
+    assert seen == ["first "]
+    assert backups == []

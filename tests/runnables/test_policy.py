@@ -1,11 +1,11 @@
-"""RunnableParallel failure policies: fail_fast, settle, quorum; and RunnableRace."""
+"""RunnableParallel failure policies: fail_fast, settle, quorum."""
 
 from typing import Any
 
 import anyio
 import pytest
 
-from runnables import BranchError, QuorumError, RunnableParallel, RunnableRace
+from runnables import BranchError, QuorumError, RunnableParallel
 
 pytestmark = pytest.mark.anyio
 
@@ -88,34 +88,3 @@ def test_bad_policy_arguments_fail_at_build_time(
     parallel = RunnableParallel(a=lambda x: x, b=lambda x: x, c=lambda x: x)
     with pytest.raises(error):
         parallel.with_failure_policy(policy, **kwargs)
-
-
-async def test_race_returns_first_success_and_cancels_the_rest() -> None:
-    cancelled = anyio.Event()
-
-    async def slow(x: str) -> str:
-        try:
-            await anyio.sleep_forever()
-        finally:
-            cancelled.set()
-        return "slow"  # pragma: no cover
-
-    async def fast(x: str) -> str:
-        return f"fast({x})"
-
-    assert await RunnableRace(slow, boom, fast).ainvoke("q") == "fast(q)"
-    assert cancelled.is_set()
-
-
-async def test_race_all_failing_raises_first_error_with_notes() -> None:
-    def other(x: Any) -> Any:
-        raise KeyError("other")
-
-    with pytest.raises(ValueError, match="bad 1") as info:
-        await RunnableRace(boom, other).ainvoke(1)
-    assert any("alternative 2" in n and "KeyError" in n for n in info.value.__notes__)
-
-
-def test_race_needs_two_alternatives() -> None:
-    with pytest.raises(ValueError, match="at least 2"):
-        RunnableRace(boom)

@@ -119,3 +119,18 @@ def test_bad_arguments_fail_at_build_time(
 ) -> None:
     with pytest.raises(error, match=match):
         RunnableLambda(lambda x: x).with_retry(**kwargs)
+
+
+async def test_retry_accepts_a_bare_exception_class() -> None:
+    calls: list[int] = []
+
+    def fail(x: int) -> int:
+        calls.append(x)
+        raise KeyError(x)
+
+    step = RunnableLambda(fail).with_retry(
+        retry_if_exception_type=ValueError, wait_exponential_jitter=False
+    )
+    with pytest.raises(KeyError):
+        await step.ainvoke(1)
+    assert calls == [1]  # KeyError is not a ValueError: not retried

@@ -1,12 +1,12 @@
 """with_timeout and the config `timeout`: cancellation, error naming, parallel interplay."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import anyio
 import pytest
 
-from runnables import BranchError, RunnableLambda, RunnableParallel
+from runnables import BranchError, RunnableGenerator, RunnableLambda, RunnableParallel
 
 pytestmark = pytest.mark.anyio
 
@@ -77,3 +77,39 @@ def test_bad_seconds_fail_at_build_time(bad: Any) -> None:
 async def test_bad_config_timeout() -> None:
     with pytest.raises(ValueError, match="timeout"):
         await RunnableLambda(lambda x: x).ainvoke(1, {"timeout": -2})
+
+
+async def _words(x: str) -> AsyncIterator[str]:
+    for word in x.split():
+        yield word + " "
+
+
+def _upper(chunks: Iterator[str]) -> Iterator[str]:
+    for chunk in chunks:
+        yield chunk.upper()
+
+
+async def never(x: Any) -> Any:
+    await anyio.sleep_forever()
+
+
+async def test_config_timeout_bounds_batch_stream_and_with_config() -> None:
+    step = RunnableLambda(never)
+    with pytest.raises(TimeoutError, match="batch of never timed out"):
+        await step.abatch([1, 2], {"timeout": 0.01})
+    with pytest.raises(TimeoutError, match="while streaming"):
+        async for _ in step.astream(1, {"timeout": 0.01}):
+            pass
+    with pytest.raises(TimeoutError, match="never timed out"):
+        await step.with_config(timeout=0.01).ainvoke(1)
+
+
+async def test_with_timeout_around_a_streaming_parallel() -> None:
+    chain = RunnableParallel(x=RunnableLambda(_words), y=RunnableLambda(_words)).with_timeout(5)
+    chunks = [c async for c in chain.astream("p q")]
+    assert len(chunks) == 4
+
+
+async def test_with_timeout_in_the_middle_of_a_stream_keeps_streaming() -> None:
+    chain = RunnableLambda(_words) | RunnableGenerator(_upper).with_timeout(5)
+    assert [c async for c in chain.astream("a b c")] == ["A ", "B ", "C "]
