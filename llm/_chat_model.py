@@ -115,6 +115,12 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
     until the stream ends).
     """
 
+    _kind = "chat_model"
+
+    def _event_input(self, input: Any) -> Any:
+        # As LangChain's v2 events show it: one list of messages per prompt.
+        return {"messages": [coerce_messages(input)]}
+
     if TYPE_CHECKING:
         # Streams yield chunks (which add with `+`), not whole messages; say so to type checkers.
         def astream(

@@ -44,6 +44,8 @@ _FENCE = re.compile(r"```[ \t]*(?:json)?[ \t]*\n?(.*?)(?:```|\Z)", re.DOTALL | r
 class BaseOutputParser(Runnable[str | BaseMessage, T], Generic[T]):
     """A step that parses a model reply; subclasses implement `parse(text)`."""
 
+    _kind = "parser"
+
     def parse(self, text: str) -> T:
         """Parse the reply's text.
 

@@ -35,6 +35,8 @@ class BasePromptTemplate(Runnable[Any, V]):
         partial_variables: Variables fixed by `partial` (values or zero-argument callables).
     """
 
+    _kind = "prompt"
+
     input_variables: list[str]
     optional_variables: list[str]
     partial_variables: dict[str, Any]

@@ -40,8 +40,15 @@ from runnables._config import (
     merge_configs,
     without_timeout,
 )
-from runnables._events import call_child, stream_child, stream_events, transform_child
-from runnables._run import call_in_run, current_run, detached_context, stream_in_run
+from runnables._events import (
+    EventFilter,
+    batch_started,
+    call_child,
+    stream_child,
+    stream_events,
+    transform_child,
+)
+from runnables._run import call_in_run, detached_context, needs_run, stream_in_run
 
 __all__ = ["AddableDict", "Runnable", "add_chunks", "coerce_to_runnable", "collect_chunks"]
 
@@ -63,6 +70,16 @@ class Runnable(Generic[In, Out]):
     """A unit of work that can be invoked, batched, streamed and composed with `|`."""
 
     _name: str | None = None
+    _kind: str = "chain"
+    """What the step is, for its events: chain, prompt, chat_model, parser, tool or lambda."""
+    _transforms: bool = False
+    """Whether the step transforms a stream chunk by chunk (it overrides `_atransform`), rather
+    than gathering its whole input first."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "_transforms" not in cls.__dict__:
+            cls._transforms = cls._atransform is not Runnable._atransform
 
     # -- the async core, stated once per subclass ---------------------------------------------
 
@@ -100,6 +117,10 @@ class Runnable(Generic[In, Out]):
         """The config this step's events carry (a binding adds its bound config)."""
         return config
 
+    def _event_input(self, input: Any) -> Any:
+        """How this step's input appears in its start event (a chat model shows messages)."""
+        return input
+
     # -- running -------------------------------------------------------------------------------
 
     async def ainvoke(self, input: In, config: RunnableConfig | None = None, **kwargs: Any) -> Out:
@@ -113,11 +134,8 @@ class Runnable(Generic[In, Out]):
         Returns:
             The step's output.
         """
-        if config is None:
-            state = current_run()
-            if state is None or not state.handlers:
-                return await self._acall(input, EMPTY_CONFIG, **kwargs)
-            return await call_child(self, input, EMPTY_CONFIG, root=True, **kwargs)  # type: ignore[no-any-return]
+        if not needs_run(config):
+            return await self._acall(input, EMPTY_CONFIG, **kwargs)
         return await call_in_run(
             ensure_config(config),
             self.name,
@@ -173,11 +191,12 @@ class Runnable(Generic[In, Out]):
         if not inputs:
             return []
         configs = config_list(config, len(inputs))
-        return await call_in_run(
-            configs[0],
-            f"batch of {self.name}",
-            lambda _: gather(self._item_calls(inputs, configs, return_exceptions, kwargs)),
-        )
+
+        async def run_all(cfg: RunnableConfig) -> list[Any]:
+            await batch_started(self, len(inputs), cfg)
+            return await gather(self._item_calls(inputs, configs, return_exceptions, kwargs))
+
+        return await call_in_run(configs[0], f"batch of {self.name}", run_all)
 
     @overload
     def batch(
@@ -230,11 +249,15 @@ class Runnable(Generic[In, Out]):
         if not inputs:
             return
         configs = config_list(config, len(inputs))
-        pairs = stream_in_run(
-            configs[0],
-            f"batch of {self.name}",
-            lambda _: as_completed(self._item_calls(inputs, configs, return_exceptions, kwargs)),
-        )
+
+        async def run_all(cfg: RunnableConfig) -> AsyncIterator[tuple[int, Any]]:
+            await batch_started(self, len(inputs), cfg)
+            calls = self._item_calls(inputs, configs, return_exceptions, kwargs)
+            async with closing(as_completed(calls)) as pairs:
+                async for pair in pairs:
+                    yield pair
+
+        pairs = stream_in_run(configs[0], f"batch of {self.name}", run_all)
         async with closing(pairs) as results:
             async for pair in results:
                 yield pair
@@ -295,7 +318,7 @@ class Runnable(Generic[In, Out]):
         A step that cannot stream yields its one output.
         """
         stream: AsyncIterator[Out]
-        if config is None and current_run() is None:
+        if not needs_run(config):
             stream = self._astream(input, EMPTY_CONFIG, **kwargs)
         else:
             stream = stream_in_run(
@@ -308,17 +331,53 @@ class Runnable(Generic[In, Out]):
                 yield chunk
 
     async def astream_events(
-        self, input: In, config: RunnableConfig | None = None
+        self,
+        input: In,
+        config: RunnableConfig | None = None,
+        *,
+        version: Literal["v2"] = "v2",
+        include_names: Sequence[str] | None = None,
+        include_types: Sequence[str] | None = None,
+        include_tags: Sequence[str] | None = None,
+        exclude_names: Sequence[str] | None = None,
+        exclude_types: Sequence[str] | None = None,
+        exclude_tags: Sequence[str] | None = None,
+        **kwargs: Any,
     ) -> AsyncGenerator[dict[str, Any], None]:
-        """Run the step, yielding start / stream / end / error events of every step, in order.
+        """Run the step, yielding the events of every step in order, in LangChain's v2 schema.
 
-        Each event is a dict: `event` (`"start"`, `"stream"`, `"end"` or `"error"`), `name`,
-        `run_id`, `parent_id` (None for the root), `tags`, `metadata` and `data` (`input`,
-        `chunk`, `output` or `error`). See `runnables._events` for the full format.
+        Each event is a dict: `event` (`on_chain_start`, `on_chat_model_stream`,
+        `on_parser_end`, ...: `on_{type}_{start|stream|end}` with type chain, prompt,
+        chat_model, parser or tool), `name`, `run_id`, `parent_ids` (root first, `[]` for the
+        root), `tags`, `metadata` and `data` (`input`, `chunk` or `output`). A parent's start
+        comes before its children's. Errors are not events: the exception is raised after the
+        events so far.
+
+        Args:
+            input: The step's input.
+            config: Options for this run.
+            version: The schema; only `"v2"`.
+            include_names: Keep only events of steps with these names (or matching another
+                include filter).
+            include_types: ... of these types.
+            include_tags: ... with any of these tags.
+            exclude_names: Drop events of steps with these names.
+            exclude_types: ... of these types.
+            exclude_tags: ... with any of these tags.
+            **kwargs: Call options passed to the step.
+
+        Raises:
+            ValueError: `version` is not `"v2"`.
         """
+        if version != "v2":
+            raise ValueError(f'Invalid "version" argument: {version!r}; only "v2" is supported')
+        event_filter = EventFilter(
+            include_names, include_types, include_tags, exclude_names, exclude_types, exclude_tags
+        )
         cfg = ensure_config(config)
-        async with contextlib.aclosing(stream_events(self, input, cfg, {})) as events:  # type: ignore[type-var]
-            async for event in events:
+        events = stream_events(self, input, cfg, kwargs, event_filter)
+        async with contextlib.aclosing(events) as stream:  # type: ignore[type-var]
+            async for event in stream:
                 yield event
 
     def stream(

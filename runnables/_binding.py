@@ -16,7 +16,7 @@ In = TypeVar("In")
 Out = TypeVar("Out")
 
 # Config keys that make a bound config open a run of its own (a limit, a deadline).
-_RUN_KEYS = ("max_concurrency", "timeout")
+_RUN_KEYS = ("max_concurrency", "timeout", "callbacks")
 
 
 class RunnableBinding(RunnableWrapper[In, Out]):
@@ -49,6 +49,9 @@ class RunnableBinding(RunnableWrapper[In, Out]):
         self.config: RunnableConfig = config or {}
         self._name = self.config.get("run_name")
         self._opens_run = any(key in self.config for key in _RUN_KEYS)
+        # Transparent in events: the binding reports as the step it binds.
+        self._kind = self.bound._kind
+        self._transforms = self.bound._transforms
 
     def _repr_args(self) -> list[str]:
         parts = []
@@ -60,6 +63,9 @@ class RunnableBinding(RunnableWrapper[In, Out]):
 
     def _event_config(self, config: RunnableConfig) -> RunnableConfig:
         return merge_configs(self.config, config) if self.config else config
+
+    def _event_input(self, input: Any) -> Any:
+        return self.bound._event_input(input)
 
     def _merge(
         self, config: RunnableConfig, kwargs: dict[str, Any]
@@ -110,6 +116,8 @@ class RunnableEach(RunnableWrapper[list[In], list[Out]]):
         if not isinstance(bound, Runnable):
             raise TypeError(f'Invalid "bound" argument: expected a Runnable, got {bound!r}')
         super().__init__(bound)  # type: ignore[arg-type]
+
+    _transforms = False
 
     @property
     def name(self) -> str:

@@ -24,6 +24,7 @@ _KNOWN_KEYS = frozenset(
         "recursion_limit",
         "run_id",
         "timeout",
+        "callbacks",
     }
 )
 
@@ -40,6 +41,8 @@ class RunnableConfig(TypedDict, total=False):
         recursion_limit: How many times a lambda may return a runnable to be run in turn.
         run_id: Identifier of the root run, for tracing.
         timeout: Seconds the whole run may take; then it is cancelled with `TimeoutError`.
+        callbacks: Handlers that receive the events of every step of the run (see
+            `runnables.BaseCallbackHandler`).
     """
 
     tags: list[str]
@@ -50,6 +53,7 @@ class RunnableConfig(TypedDict, total=False):
     recursion_limit: int
     run_id: Any
     timeout: float
+    callbacks: list[Any]
 
 
 EMPTY_CONFIG: RunnableConfig = {}
@@ -81,6 +85,11 @@ def validate_config(config: Mapping[str, Any], *, param: str = "config") -> Runn
     tags = config.get("tags")
     if tags is not None and (isinstance(tags, str) or not all(isinstance(t, str) for t in tags)):
         raise TypeError(f'Invalid "tags" in {param}: {tags!r}; expected a list of str')
+    callbacks = config.get("callbacks")
+    if callbacks is not None:
+        from runnables._handlers import check_handlers
+
+        check_handlers(callbacks, param)
     for key in ("metadata", "configurable"):
         value = config.get(key)
         if value is not None and not isinstance(value, Mapping):
@@ -103,7 +112,8 @@ def child_config(config: RunnableConfig) -> RunnableConfig:
 
 
 def merge_configs(base: RunnableConfig, override: RunnableConfig) -> RunnableConfig:
-    """Merge two configs: tags union (order kept), metadata and configurable shallow-merged."""
+    """Merge two configs: tags union (order kept), callbacks joined, metadata and configurable
+    shallow-merged."""
     if not base:
         return override
     if not override:
@@ -111,6 +121,8 @@ def merge_configs(base: RunnableConfig, override: RunnableConfig) -> RunnableCon
     merged: dict[str, Any] = {**base, **override}
     if "tags" in base and "tags" in override:
         merged["tags"] = list(dict.fromkeys([*base["tags"], *override["tags"]]))
+    if "callbacks" in base and "callbacks" in override:
+        merged["callbacks"] = [*base["callbacks"], *override["callbacks"]]
     for key in ("metadata", "configurable"):
         if key in base and key in override:
             merged[key] = {**base[key], **override[key]}

@@ -32,6 +32,9 @@ class RunnableWithFallbacks(RunnableWrapper[In, Out]):
             with the previous error under this key.
     """
 
+    # A stream is retried (or falls back) as a whole: gather the input first, as LCEL does.
+    _atransform = Runnable._atransform
+
     def __init__(
         self,
         runnable: Runnable[In, Out],

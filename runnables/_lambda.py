@@ -134,6 +134,8 @@ class RunnableLambda(Runnable[In, Out]):
         self._config_arg = _accepts_config(self.afunc or func)
         self._name = name or _display_name(func)
 
+    _kind = "lambda"
+
     def __repr__(self) -> str:
         return f"RunnableLambda({self._name})"
 
@@ -243,6 +245,8 @@ class RunnableGenerator(Runnable[In, Out], Generic[In, Out]):
         self.atransform_fn = atransform
         self._config_arg = _accepts_config(atransform or transform)
         self._name = name or _display_name(atransform or transform)
+
+    _kind = "lambda"
 
     def __repr__(self) -> str:
         return f"RunnableGenerator({self._name})"

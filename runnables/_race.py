@@ -41,6 +41,8 @@ class RunnableRace(RunnableWrapper[In, Out]):
         self.alternatives = steps
         self._name = name
 
+    _transforms = False
+
     @property
     def name(self) -> str:
         return self._name or "RunnableRace"

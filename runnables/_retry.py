@@ -41,6 +41,9 @@ class RunnableRetry(RunnableWrapper[In, Out]):
             and `jitter` (1.0 s, the most random time added).
     """
 
+    # A stream is retried (or falls back) as a whole: gather the input first, as LCEL does.
+    _atransform = Runnable._atransform
+
     def __init__(
         self,
         bound: Runnable[In, Out],

@@ -25,15 +25,15 @@ import contextvars
 import sys
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from contextvars import ContextVar
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import anyio
 
 from runnables._concurrency import run_with_timeout, stream_with_timeout
 from runnables._config import RunnableConfig, without_timeout
+from runnables._handlers import Sink, global_sinks
 
 __all__ = [
-    "Handler",
     "RunState",
     "call_in_run",
     "current_run",
@@ -44,9 +44,6 @@ __all__ = [
 
 T = TypeVar("T")
 
-Handler = Callable[[dict[str, Any]], None]
-"""Receives every event of a run (a dict; see `runnables._events`)."""
-
 
 class RunState:
     """What a run carries to its steps. Immutable: a change below makes a new one.
@@ -54,39 +51,45 @@ class RunState:
     Attributes:
         limiter: The run-wide `max_concurrency` limiter; None where none is in force, and inside
             a leaf holding a slot (work a leaf starts itself takes no further slot).
-        handlers: Event handlers of the run; empty when nobody listens.
-        parent_id: Run id of the step whose body is running here (the parent of new steps).
+        handlers: The run's event handlers (as `Sink`s); empty when nobody listens.
+        parent_ids: Run ids of the steps whose bodies are running here, root first (the parents
+            of new steps).
         deadline: When the run's `timeout` ends, on the backend's clock (`anyio.current_time`).
     """
 
-    __slots__ = ("deadline", "handlers", "limiter", "parent_id")
+    __slots__ = ("deadline", "handlers", "limiter", "parent_ids")
 
     def __init__(
         self,
         limiter: anyio.CapacityLimiter | None = None,
-        handlers: tuple[Handler, ...] = (),
-        parent_id: str | None = None,
+        handlers: tuple[Sink, ...] = (),
+        parent_ids: tuple[str, ...] = (),
         deadline: float | None = None,
     ) -> None:
         self.limiter = limiter
         self.handlers = handlers
-        self.parent_id = parent_id
+        self.parent_ids = parent_ids
         self.deadline = deadline
 
-    def with_parent(self, parent_id: str) -> RunState:
-        """The same run, seen from inside the step `parent_id`."""
-        return RunState(self.limiter, self.handlers, parent_id, self.deadline)
+    @property
+    def parent_id(self) -> str | None:
+        """The run id of the step whose body is running here (None at the root)."""
+        return self.parent_ids[-1] if self.parent_ids else None
+
+    def with_parent(self, run_id: str) -> RunState:
+        """The same run, seen from inside the step `run_id`."""
+        return RunState(self.limiter, self.handlers, (*self.parent_ids, run_id), self.deadline)
 
     def without_limiter(self) -> RunState | None:
         """The same run, seen from inside a leaf holding a slot (None if nothing else is left)."""
-        if not self.handlers and self.parent_id is None and self.deadline is None:
+        if not self.handlers and not self.parent_ids and self.deadline is None:
             return None
-        return RunState(None, self.handlers, self.parent_id, self.deadline)
+        return RunState(None, self.handlers, self.parent_ids, self.deadline)
 
     def __repr__(self) -> str:
         return (
             f"RunState(limiter={self.limiter!r}, handlers={len(self.handlers)}, "
-            f"parent_id={self.parent_id!r}, deadline={self.deadline!r})"
+            f"parent_ids={self.parent_ids!r}, deadline={self.deadline!r})"
         )
 
 
@@ -99,15 +102,42 @@ def current_run() -> RunState | None:
     return _run.get()
 
 
-def _opening(
-    config: RunnableConfig, handlers: Sequence[Handler]
-) -> tuple[RunState | None, float | None]:
+def needs_run(config: RunnableConfig | None) -> bool:
+    """Whether an entry point called with `config` must open a run (or join the current one),
+    rather than call the step directly: the cheap test every entry point makes first."""
+    return config is not None or _run.get() is not None or bool(global_sinks())
+
+
+def _new_sinks(
+    config: RunnableConfig, extra: Sequence[Sink], current: RunState | None
+) -> tuple[Sink, ...]:
+    """Handlers a run with `config` adds to the current ones (none twice)."""
+    callbacks = config.get("callbacks")
+    if not callbacks and not extra and (current is not None or not global_sinks()):
+        return ()
+    candidates: list[Sink] = []
+    if current is None:
+        candidates.extend(global_sinks())  # a root run reports to the process-wide handlers
+    if callbacks:
+        candidates.extend(Sink(handler) for handler in callbacks)
+    candidates.extend(extra)
+    seen = {id(sink.handler) for sink in current.handlers} if current is not None else set()
+    added: list[Sink] = []
+    for sink in candidates:
+        if id(sink.handler) not in seen:
+            seen.add(id(sink.handler))
+            added.append(sink)
+    return tuple(added)
+
+
+def _opening(config: RunnableConfig, extra: Sequence[Sink]) -> tuple[RunState | None, float | None]:
     """The state a run with `config` installs (None: keep the current one), and its timeout."""
     current = _run.get()
     mc = config.get("max_concurrency")
     timeout = config.get("timeout")
     new_limiter = mc is not None and (current is None or current.limiter is None)
-    if not new_limiter and timeout is None and not handlers:
+    sinks = _new_sinks(config, extra, current)
+    if not new_limiter and timeout is None and not sinks:
         return None, None
     base = current or RunState()
     deadline = base.deadline
@@ -116,8 +146,8 @@ def _opening(
         deadline = ends if deadline is None else min(deadline, ends)
     state = RunState(
         anyio.CapacityLimiter(mc) if new_limiter else base.limiter,  # type: ignore[arg-type]
-        (*base.handlers, *handlers) if handlers else base.handlers,
-        base.parent_id,
+        (*base.handlers, *sinks) if sinks else base.handlers,
+        base.parent_ids,
         deadline,
     )
     return state, timeout
@@ -128,7 +158,7 @@ async def call_in_run(
     name: str,
     call: Callable[[RunnableConfig], Awaitable[T]],
     *,
-    handlers: Sequence[Handler] = (),
+    handlers: Sequence[Sink] = (),
 ) -> T:
     """Open a run for one call: install its state, apply its deadline, await `call(config)`.
 
@@ -156,7 +186,7 @@ def stream_in_run(
     name: str,
     make_stream: Callable[[RunnableConfig], AsyncIterator[T]],
     *,
-    handlers: Sequence[Handler] = (),
+    handlers: Sequence[Sink] = (),
 ) -> AsyncIterator[T]:
     """Open a run for a stream: like `call_in_run`, for the stream `make_stream(config)`.
 
@@ -247,12 +277,15 @@ def detached_context() -> contextvars.Context:
     """A copy of the caller's context for a sync call that runs on another thread's loop.
 
     The caller's context variables (request ids, OpenTelemetry's current span, per-request
-    settings) cross over; the run state and the running async library do not: they belong to
-    the caller's event loop, not the one the call runs on.
+    settings) cross over, and so do the run's handlers and its place in the tree of steps; the
+    limiter, the deadline and the running async library do not: they belong to the caller's
+    event loop, not the one the call runs on.
     """
     context = contextvars.copy_context()
-    if context.get(_run) is not None:
-        context.run(_run.set, None)
+    state = context.get(_run)
+    if state is not None:
+        portable = tuple(sink for sink in state.handlers if sink.portable)
+        context.run(_run.set, RunState(None, portable, state.parent_ids) if portable else None)
     sniffio = sys.modules.get("sniffio")
     if sniffio is not None and context.get(sniffio.current_async_library_cvar) is not None:
         context.run(sniffio.current_async_library_cvar.set, None)

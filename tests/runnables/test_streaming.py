@@ -127,33 +127,36 @@ async def test_events_cover_every_step_in_order() -> None:
     )
     events = [e async for e in chain.astream_events("hi there", {"run_name": "root"})]
     summary = [(e["event"], e["name"]) for e in events]
-    assert summary[0] == ("start", "root")
-    assert summary[-1] == ("end", "root")
-    assert ("start", "shout") in summary
-    assert summary.index(("start", "shout")) < summary.index(("end", "shout"))
+    assert summary[0] == ("on_chain_start", "root")
+    assert summary[-1] == ("on_chain_end", "root")
+    assert ("on_chain_start", "shout") in summary
+    assert summary.index(("on_chain_start", "shout")) < summary.index(("on_chain_end", "shout"))
     streamed = [
-        e["data"]["chunk"] for e in events if e["event"] == "stream" and e["name"] == "words"
+        e["data"]["chunk"]
+        for e in events
+        if e["event"] == "on_chain_stream" and e["name"] == "words"
     ]
     assert streamed == ["hi ", "there! "]
     root_id = events[0]["run_id"]
-    assert events[0]["parent_id"] is None
-    children = {e["name"] for e in events if e["parent_id"] == root_id}
+    assert events[0]["parent_ids"] == []
+    children = {e["name"] for e in events if e["parent_ids"] == [root_id]}
     assert children == {"shout", "words"}
     assert all(e["tags"] == ["demo"] and e["metadata"] == {"user": "u"} for e in events)
     assert events[-1]["data"]["output"] == "hi there! "
 
 
-async def test_events_report_errors() -> None:
+async def test_event_stream_raises_the_error_after_the_events_so_far() -> None:
     def boom(x: str) -> str:
         raise ValueError("bad")
 
-    chain = RunnableLambda(lambda x: x) | boom
+    chain = RunnableLambda(lambda x: x, name="first") | boom
     events: list[dict[str, Any]] = []
     with pytest.raises(ValueError, match="bad"):
         async for event in chain.astream_events("x"):
             events.append(event)
-    errors = [(e["name"], type(e["data"]["error"])) for e in events if e["event"] == "error"]
-    assert ("boom", ValueError) in errors
+    assert ("on_chain_end", "first") in [(e["event"], e["name"]) for e in events]
+    assert ("on_chain_start", "boom") in [(e["event"], e["name"]) for e in events]
+    assert not [e for e in events if "error" in e["event"]]  # v2 has no error events
 
 
 def test_sync_stream_through_parallel() -> None:

@@ -114,13 +114,13 @@ async def test_events_show_the_wrapped_steps_under_the_wrapper(case: Case) -> No
     step = case.build(Shout())
     events = [e async for e in step.astream_events(case.input)]
     root = events[0]
-    assert root["event"] == "start"
-    assert root["parent_id"] is None
-    assert events[-1]["event"] == "end"
+    assert root["event"] == "on_chain_start"
+    assert root["parent_ids"] == []
+    assert events[-1]["event"] == "on_chain_end"
     assert events[-1]["run_id"] == root["run_id"]
     assert events[-1]["data"]["output"] == case.output
-    starts = [e for e in events if e["event"] == "start"]
-    children = [e["name"] for e in starts[1:] if e["parent_id"] == root["run_id"]]
+    starts = [e for e in events if e["event"] == "on_chain_start"]
+    children = [e["name"] for e in starts[1:] if e["parent_ids"] == [root["run_id"]]]
     assert sorted(children) == sorted(case.children)
     # Nothing else: every start but the root's is one of those children.
     assert len(starts) == 1 + len(case.children)
