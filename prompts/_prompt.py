@@ -16,7 +16,7 @@ import copy
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Self, TypeVar
 
-from prompts._template import FStringTemplate, MissingVariablesError
+from prompts._template import FStringTemplate, MissingVariablesError, unexpected_keys
 from prompts._values import PromptValue, StringPromptValue
 from runnables import Runnable, RunnableConfig
 
@@ -83,7 +83,8 @@ class BasePromptTemplate(Runnable[Any, V]):
             missing = [v for v in self.input_variables if v not in values]
             if not missing:
                 raise
-            raise MissingVariablesError(missing, list(self.input_variables)) from None
+            unexpected = unexpected_keys(values, self._variables)
+            raise MissingVariablesError(missing, list(self.input_variables), unexpected) from None
 
     def _with_partials(self, values: Mapping[str, Any]) -> dict[str, Any]:
         merged = dict(values)
