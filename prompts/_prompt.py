@@ -7,7 +7,7 @@ prompt with exactly one input variable also takes the bare value, `prompt.invoke
 Variables are listed in order of first appearance in the template(s). `partial(...)` fixes some of
 them (a callable value is called, with no arguments, each time the prompt is formatted); the rest
 are `input_variables`. A missing variable raises `MissingVariablesError` (a `KeyError`) naming the
-missing and the expected variables.
+missing and the expected variables, and any keys given that the prompt does not use.
 """
 
 from __future__ import annotations

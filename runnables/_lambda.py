@@ -75,7 +75,8 @@ class RunnableLambda(Runnable[In, Out]):
         name: Optional name; defaults to the function's name.
 
     Raises:
-        TypeError: `func` or `afunc` is not callable.
+        TypeError: `func` or `afunc` is not callable; or, when run, a plain `func` returned an
+            awaitable (declare it `async def`).
     """
 
     @overload
