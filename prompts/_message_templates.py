@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from prompts._messages import MESSAGE_TYPES, BaseMessage
-from prompts._template import FStringTemplate, MissingVariablesError
+from prompts._template import FStringTemplate, MissingVariablesError, unexpected_keys
 
 ROLES: list[str] = sorted(MESSAGE_TYPES)
 _MISSING: Any = object()
@@ -165,7 +165,8 @@ class MessagesPlaceholder:
         except KeyError:
             if self.variable_name in kwargs:
                 raise
-            raise MissingVariablesError([self.variable_name], [self.variable_name]) from None
+            name = [self.variable_name]
+            raise MissingVariablesError(name, name, unexpected_keys(kwargs, name)) from None
         return out
 
     def _append_to(self, values: Mapping[str, Any], out: list[BaseMessage]) -> None:

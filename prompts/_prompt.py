@@ -7,7 +7,7 @@ prompt with exactly one input variable also takes the bare value, `prompt.invoke
 Variables are listed in order of first appearance in the template(s). `partial(...)` fixes some of
 them (a callable value is called, with no arguments, each time the prompt is formatted); the rest
 are `input_variables`. A missing variable raises `MissingVariablesError` (a `KeyError`) naming the
-missing and the expected variables.
+missing and the expected variables, and any keys given that the prompt does not use.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import copy
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Self, TypeVar
 
-from prompts._template import FStringTemplate, MissingVariablesError
+from prompts._template import FStringTemplate, MissingVariablesError, unexpected_keys
 from prompts._values import PromptValue, StringPromptValue
 from runnables import Runnable, RunnableConfig
 
@@ -85,7 +85,8 @@ class BasePromptTemplate(Runnable[Any, V]):
             missing = [v for v in self.input_variables if v not in values]
             if not missing:
                 raise
-            raise MissingVariablesError(missing, list(self.input_variables)) from None
+            unexpected = unexpected_keys(values, self._variables)
+            raise MissingVariablesError(missing, list(self.input_variables), unexpected) from None
 
     def _with_partials(self, values: Mapping[str, Any]) -> dict[str, Any]:
         merged = dict(values)

@@ -20,7 +20,7 @@ template: 0.5 us, against 0.63 us for `str.format_map`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from string import Formatter
 from typing import Any
 
@@ -31,20 +31,39 @@ _BRACES_HINT = "write {{ and }} for literal braces"
 class MissingVariablesError(KeyError):
     """A prompt was formatted without some of its variables.
 
-    A `KeyError` (as in LCEL), whose message names the missing variables and the expected ones.
+    A `KeyError` (as in LCEL), whose message names the missing variables and the expected ones,
+    and, as a hint, the keys given that the prompt does not use (often a misspelling).
 
     Attributes:
         missing: The variables that were not given, in template order.
         expected: All the variables the prompt requires, in template order.
+        unexpected: The keys given that are not variables of the prompt, in input order.
     """
 
-    def __init__(self, missing: list[str], expected: list[str]) -> None:
-        super().__init__(missing, expected)
+    def __init__(
+        self, missing: list[str], expected: list[str], unexpected: list[Any] | None = None
+    ) -> None:
+        unexpected = unexpected or []
+        super().__init__(missing, expected, unexpected)
         self.missing = missing
         self.expected = expected
+        self.unexpected = unexpected
 
     def __str__(self) -> str:
-        return f"Missing variables {self.missing!r} for prompt; expected {self.expected!r}"
+        text = f"Missing variables {self.missing!r} for prompt; expected {self.expected!r}"
+        if self.unexpected:
+            shown = ", ".join(repr(key) for key in self.unexpected[:_MAX_SHOWN])
+            more = len(self.unexpected) - _MAX_SHOWN
+            text += f"; got unexpected {shown}" + (f" and {more} more" if more > 0 else "")
+        return text
+
+
+_MAX_SHOWN = 10
+
+
+def unexpected_keys(values: Mapping[str, Any], variables: Collection[str]) -> list[Any]:
+    """The keys of `values` that are not among `variables`, for `MissingVariablesError`."""
+    return [key for key in values if key not in variables]
 
 
 class FStringTemplate:
@@ -120,7 +139,8 @@ class FStringTemplate:
             missing = [v for v in self.variables if v not in values]
             if not missing:
                 raise  # raised by a value's __str__, not by a missing variable
-            raise MissingVariablesError(missing, list(self.variables)) from None
+            unexpected = unexpected_keys(values, self.variables)
+            raise MissingVariablesError(missing, list(self.variables), unexpected) from None
         return "".join(parts)
 
 

@@ -555,10 +555,17 @@ def coerce_to_runnable(thing: Any, *, param: str = "step") -> Runnable[Any, Any]
     generator function becomes a `RunnableGenerator`; a dict becomes a `RunnableParallel`.
 
     Raises:
-        TypeError: `thing` is none of those; the message names what it got.
+        TypeError: `thing` is none of those, or is a `Runnable` class rather than an instance;
+            the message names what it got.
     """
     if isinstance(thing, Runnable):
         return thing
+    if isinstance(thing, type) and issubclass(thing, Runnable):
+        # A class is callable, so it would pass as a function and fail only at run time.
+        raise TypeError(
+            f'Invalid "{param}" argument: expected a Runnable instance, got the class {thing!r}; '
+            f"put an instance in the chain, e.g. {thing.__name__}()"
+        )
     if isinstance(thing, Mapping):
         return _parallel(thing)
     if callable(thing):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from typing import Any, Generic, TypeVar, overload
 
 import anyio.from_thread
@@ -77,7 +77,8 @@ class RunnableLambda(Runnable[In, Out]):
         name: Optional name; defaults to the function's name.
 
     Raises:
-        TypeError: `func` or `afunc` is not callable.
+        TypeError: `func` or `afunc` is not callable; or, when run, a plain `func` returned an
+            awaitable (declare it `async def`).
     """
 
     @overload
@@ -148,9 +149,7 @@ class RunnableLambda(Runnable[In, Out]):
             return await self.afunc(input, **kwargs)
         if self._gen:
             return await run_in_thread(_sum_iter, self.func, input, kwargs)
-        if kwargs:
-            return await run_in_thread(functools.partial(self.func, input, **kwargs))
-        return await run_in_thread(self.func, input)
+        return await run_in_thread(_call_sync, self.func, input, kwargs)
 
     async def _acall(self, input: Any, config: RunnableConfig, **kwargs: Any) -> Out:
         state = current_run()
@@ -193,6 +192,24 @@ async def _run_returned(
             "config={'recursion_limit': n} if the depth is intended"
         )
     return await call_child(runnable, input, {**config, "recursion_limit": limit - 1})
+
+
+def _call_sync(func: Callable[..., Any], input: Any, kwargs: dict[str, Any]) -> Any:
+    """Call a plain function (in its worker thread); refuse an awaitable result.
+
+    The check is here, on the result, because a sync function returning a coroutine can only be
+    told apart by calling it, and trio rejects such a result before it reaches the loop.
+    """
+    out = func(input, **kwargs) if kwargs else func(input)
+    if isinstance(out, Awaitable):  # one ABC check: cheaper than inspect.isawaitable
+        if isinstance(out, Coroutine):
+            out.close()  # never started: closing it avoids the "never awaited" warning
+        raise TypeError(
+            f"RunnableLambda function {func!r} returned an awaitable ({out!r}) but is not "
+            "declared `async def`, so nothing would await it; declare the function `async def` "
+            "(a lambda cannot be: write an `async def` function that awaits the call)"
+        )
+    return out
 
 
 def _sum_iter(func: Callable[..., Iterator[Any]], input: Any, kwargs: dict[str, Any]) -> Any:

@@ -2,6 +2,9 @@
 
 import os
 import re
+import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,6 +13,14 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 BLOCKS = re.findall(
     r"^```python\n(.*?)^```$", README.read_text(encoding="utf-8"), flags=re.S | re.M
 )
+# Each row of the examples table: the script, and every `--flag [value]` its text shows.
+EXAMPLE_FLAGS = [
+    (script, flags)
+    for script, row in re.findall(
+        r"^\| `(examples/\w+\.py)` \|(.*)$", README.read_text(encoding="utf-8"), flags=re.M
+    )
+    for flags in re.findall(r"`(--[^`]+)`", row)
+]
 
 
 def test_readme_has_the_two_commands_first() -> None:
@@ -34,3 +45,22 @@ def test_readme_block_runs(code: str, monkeypatch: pytest.MonkeyPatch) -> None:
     exec(compile(BLOCKS[0], str(README), "exec"), namespace)
     exec(compile(code, str(README), "exec"), namespace)
     assert "OPENAI_API_KEY" not in os.environ
+
+
+def test_readme_examples_table_shows_flags() -> None:
+    assert ("examples/parallel_batch.py", "--latency 0.5") in EXAMPLE_FLAGS
+
+
+@pytest.mark.parametrize(("script", "flags"), EXAMPLE_FLAGS)
+def test_readme_example_flags_are_accepted_as_written(script: str, flags: str) -> None:
+    # argparse reads the flags before reaching --help, so a flag missing its value (or a bad
+    # value) exits 2 with a usage error, and flags that parse exit 0 with the help text.
+    proc = subprocess.run(
+        [sys.executable, script, *shlex.split(flags), "--help"],
+        cwd=README.parent,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr

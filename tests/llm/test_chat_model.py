@@ -10,8 +10,9 @@ import anyio
 import anyio.lowlevel
 import pytest
 
-from llm import BaseChatModel
+from llm import BaseChatModel, OfflineChatModel
 from llm._chat_model import coerce_messages
+from prompts import ChatPromptTemplate
 from prompts._messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage, SystemMessage
 from runnables import RunnableParallel
 
@@ -182,3 +183,12 @@ async def test_a_stream_holds_its_slot_until_it_ends() -> None:
             release.set()
     assert peak == 1
     assert len(seen) == 4
+
+
+def test_model_class_in_a_chain_is_rejected_when_the_chain_is_built() -> None:
+    prompt = ChatPromptTemplate.from_template("Tell me about {topic}")
+
+    with pytest.raises(TypeError, match=r"e\.g\. OfflineChatModel\(\)$") as info:
+        prompt | OfflineChatModel
+
+    assert repr(OfflineChatModel) in str(info.value)

@@ -174,6 +174,31 @@ def test_missing_variable_names_missing_and_expected() -> None:
     assert str(info.value) == "Missing variables ['topic'] for prompt; expected ['style', 'topic']"
 
 
+def test_missing_variable_error_names_the_unexpected_keys_as_a_hint() -> None:
+    prompt = ChatPromptTemplate.from_messages(
+        [("system", "Write in a {style} style."), ("human", "About {topic}")]
+    )
+
+    with pytest.raises(KeyError) as info:
+        prompt.invoke({"topic": "space", "stlye": "plain"})
+
+    assert str(info.value) == (
+        "Missing variables ['style'] for prompt; expected ['style', 'topic']; "
+        "got unexpected 'stlye'"
+    )
+
+
+def test_message_template_and_placeholder_alone_name_unexpected_keys() -> None:
+    with pytest.raises(MissingVariablesError) as info:
+        MessageTemplate("human", "About {topic}").format(topci="space")
+    assert info.value.unexpected == ["topci"]
+    assert str(info.value).endswith("got unexpected 'topci'")
+
+    with pytest.raises(MissingVariablesError) as info:
+        MessagesPlaceholder("history").format_messages(histroy=[])
+    assert info.value.unexpected == ["histroy"]
+
+
 @pytest.mark.parametrize(
     ("messages", "expected"),
     [([("human", "no variables")], "[]"), ([("system", "{a}"), ("human", "{b}")], "['a', 'b']")],

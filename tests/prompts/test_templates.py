@@ -161,6 +161,47 @@ def test_missing_variable_names_missing_and_expected() -> None:
     assert info.value.expected == ["topic", "style"]
 
 
+def test_missing_variable_error_names_the_unexpected_keys_as_a_hint() -> None:
+    prompt = PromptTemplate.from_template("{topic} in a {style} style")
+
+    with pytest.raises(MissingVariablesError) as info:
+        prompt.invoke({"topic": "space", "stlye": "plain"})
+
+    assert str(info.value) == (
+        "Missing variables ['style'] for prompt; expected ['topic', 'style']; "
+        "got unexpected 'stlye'"
+    )
+    assert info.value.unexpected == ["stlye"]
+
+
+def test_unexpected_keys_are_not_an_error_when_nothing_is_missing() -> None:
+    prompt = PromptTemplate.from_template("{topic}")
+
+    assert prompt.format(topic="space", extra=1) == "space"
+
+
+def test_a_partial_variable_given_again_is_not_unexpected() -> None:
+    prompt = PromptTemplate.from_template("{style} note on {topic}").partial(style="short")
+
+    with pytest.raises(MissingVariablesError) as info:
+        prompt.invoke({"style": "long", "topci": "space"})
+
+    assert info.value.missing == ["topic"]
+    assert info.value.unexpected == ["topci"]
+
+
+def test_many_unexpected_keys_are_shown_up_to_ten() -> None:
+    prompt = PromptTemplate.from_template("{a}")
+
+    with pytest.raises(MissingVariablesError) as info:
+        prompt.format(**{f"k{i}": i for i in range(12)})
+
+    assert str(info.value).endswith(
+        "got unexpected 'k0', 'k1', 'k2', 'k3', 'k4', 'k5', 'k6', 'k7', 'k8', 'k9' and 2 more"
+    )
+    assert len(info.value.unexpected) == 12
+
+
 def test_all_missing_variables_are_named_in_template_order() -> None:
     prompt = PromptTemplate.from_template("{c} {a} {b}")
 
@@ -169,7 +210,7 @@ def test_all_missing_variables_are_named_in_template_order() -> None:
 
 
 def test_missing_variables_error_pickles() -> None:
-    error = MissingVariablesError(["a"], ["a", "b"])
+    error = MissingVariablesError(["a"], ["a", "b"], ["c"])
 
     restored = pickle.loads(pickle.dumps(error))
 
@@ -177,6 +218,7 @@ def test_missing_variables_error_pickles() -> None:
     assert isinstance(restored, KeyError)
     assert str(restored) == str(error)
     assert restored.missing == ["a"]
+    assert restored.unexpected == ["c"]
 
 
 def test_key_error_from_a_value_is_not_reported_as_a_missing_variable() -> None:

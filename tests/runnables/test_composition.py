@@ -117,3 +117,36 @@ def test_chains_pickle_with_plain_functions() -> None:
 def test_async_lambda_pickles() -> None:
     seq = RunnableLambda(async_double) | add_one
     assert pickle.loads(pickle.dumps(seq)).invoke(2) == 5
+
+
+class Shout(Runnable[str, str]):
+    async def _acall(self, input: Any, config: Any, **kwargs: Any) -> str:
+        return str(input).upper()
+
+
+@pytest.mark.parametrize(
+    ("build", "param"),
+    [
+        (lambda: RunnableLambda(str) | Shout, "other"),
+        (lambda: Shout | RunnableLambda(str), "other"),
+        (lambda: RunnableLambda(str).pipe(Shout), "others"),
+        (lambda: RunnableSequence(str, Shout), "steps"),
+        (lambda: RunnableParallel(loud=Shout), "steps['loud']"),
+        (lambda: RunnableLambda(str) | {"loud": Shout}, "steps['loud']"),
+        (lambda: coerce_to_runnable(Shout), "step"),
+    ],
+    ids=["or", "ror", "pipe", "sequence", "parallel", "dict", "coerce"],
+)
+def test_runnable_class_instead_of_instance_is_rejected_when_built(build: Any, param: str) -> None:
+    with pytest.raises(TypeError) as info:
+        build()
+
+    message = str(info.value)
+    assert message.startswith(f'Invalid "{param}" argument: expected a Runnable instance')
+    assert repr(Shout) in message
+    assert message.endswith("put an instance in the chain, e.g. Shout()")
+
+
+def test_plain_classes_still_coerce_as_functions() -> None:
+    # Only Runnable classes are refused: a class like `str` is a fine one-argument function.
+    assert (RunnableLambda(add_one) | str).invoke(1) == "2"

@@ -1,7 +1,8 @@
 """RunnableLambda and RunnableGenerator: signatures, sync/async, returned runnables, recursion."""
 
+import inspect
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Coroutine, Generator, Iterator
 from typing import Any
 
 import pytest
@@ -124,3 +125,77 @@ def test_runnable_generator_sync_invoke_and_stream() -> None:
     gen = RunnableGenerator(split)
     assert gen.invoke("abc") == "abc"
     assert list(gen.stream("abc")) == ["a", "b", "c"]
+
+
+# -- a sync function that returns an awaitable ----------------------------------------------------
+
+FORGOT_ASYNC = r"returned an awaitable .* but is not declared `async def`.*declare the function"
+
+
+async def fetch(x: int) -> int:
+    return x
+
+
+def keep(made: list[Coroutine[Any, Any, int]], coro: Coroutine[Any, Any, int]) -> Any:
+    made.append(coro)
+    return coro
+
+
+async def test_plain_def_returning_a_coroutine_is_a_type_error_naming_it() -> None:
+    made: list[Coroutine[Any, Any, int]] = []
+
+    def fetch_later(x: int) -> Any:
+        return keep(made, fetch(x))
+
+    with pytest.raises(TypeError, match=FORGOT_ASYNC) as info:
+        await RunnableLambda(fetch_later).ainvoke(1)
+
+    assert "fetch_later" in str(info.value)
+    assert "<coroutine object fetch" in str(info.value)
+    # Closed before it ever ran, so no "never awaited" RuntimeWarning (an error in this suite).
+    assert inspect.getcoroutinestate(made[0]) == inspect.CORO_CLOSED
+
+
+async def test_lambda_returning_a_coroutine_in_a_chain_is_a_type_error() -> None:
+    made: list[Coroutine[Any, Any, int]] = []
+    chain = RunnableLambda(lambda x: x + 1) | (lambda x: keep(made, fetch(x)))
+
+    with pytest.raises(TypeError, match=FORGOT_ASYNC) as info:
+        await chain.ainvoke(1)
+
+    assert "<function " in str(info.value)
+    assert "<lambda>" in str(info.value)
+    assert inspect.getcoroutinestate(made[0]) == inspect.CORO_CLOSED
+
+
+async def test_function_taking_config_returning_a_coroutine_is_a_type_error() -> None:
+    made: list[Coroutine[Any, Any, int]] = []
+
+    def with_config(x: int, config: RunnableConfig) -> Any:
+        return keep(made, fetch(x))
+
+    with pytest.raises(TypeError, match=FORGOT_ASYNC):
+        await RunnableLambda(with_config).ainvoke(1, {"tags": ["t"]})
+
+    assert inspect.getcoroutinestate(made[0]) == inspect.CORO_CLOSED
+
+
+async def test_function_returning_another_awaitable_is_a_type_error() -> None:
+    class Pending:
+        def __await__(self) -> Generator[Any, None, int]:
+            yield from ()
+            return 1
+
+    with pytest.raises(TypeError, match=FORGOT_ASYNC + r".*") as info:
+        await RunnableLambda(lambda x: Pending()).ainvoke(1)
+
+    assert "Pending object" in str(info.value)
+
+
+def test_sync_invoke_of_a_function_returning_a_coroutine_is_the_same_type_error() -> None:
+    made: list[Coroutine[Any, Any, int]] = []
+
+    with pytest.raises(TypeError, match=FORGOT_ASYNC):
+        RunnableLambda(lambda x: keep(made, fetch(x))).invoke(1)
+
+    assert inspect.getcoroutinestate(made[0]) == inspect.CORO_CLOSED
