@@ -23,7 +23,7 @@ import pydantic_core
 from pydantic import BaseModel, ValidationError
 
 from llm._errors import OutputParserError
-from prompts._messages import BaseMessage
+from prompts._messages import AnyMessage, BaseMessage
 from runnables import Runnable, RunnableConfig
 
 __all__ = [
@@ -43,6 +43,11 @@ _FENCE = re.compile(r"```[ \t]*(?:json)?[ \t]*\n?(.*?)(?:```|\Z)", re.DOTALL | r
 
 class BaseOutputParser(Runnable[str | BaseMessage, T], Generic[T]):
     """A step that parses a model reply; subclasses implement `parse(text)`."""
+
+    @property
+    def InputType(self) -> Any:  # LCEL's name
+        """A reply: its text, or a message."""
+        return self.custom_input_type or str | AnyMessage
 
     def parse(self, text: str) -> T:
         """Parse the reply's text.
@@ -195,6 +200,10 @@ class PydanticOutputParser(BaseOutputParser[M]):
 
     def __repr__(self) -> str:
         return f"PydanticOutputParser(pydantic_object={self.pydantic_object.__name__})"
+
+    @property
+    def OutputType(self) -> Any:  # LCEL's name
+        return self.custom_output_type or self.pydantic_object
 
     def parse(self, text: str) -> M:
         """Validate `text` (JSON) into a `pydantic_object` instance.

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from runnables._base import Runnable, _check_inputs
 from runnables._concurrency import (
@@ -16,6 +16,11 @@ from runnables._concurrency import (
 )
 from runnables._config import RunnableConfig, merge_configs, without_timeout
 from runnables._events import call_child
+from runnables._graph import binding_label
+from runnables._schema import each_schema
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 In = TypeVar("In")
 Out = TypeVar("Out")
@@ -39,6 +44,8 @@ class RunnableBinding(Runnable[In, Out]):
             raise TypeError(f'Invalid "bound" argument: expected a Runnable, got {bound!r}')
         # Bindings of bindings collapse into one, so `x.bind(a=1).bind(b=2)` is one wrapper.
         if isinstance(bound, RunnableBinding):
+            self.custom_input_type = bound.custom_input_type
+            self.custom_output_type = bound.custom_output_type
             kwargs = {**bound.kwargs, **(kwargs or {})}
             config = merge_configs(bound.config, config or {})
             bound = bound.bound
@@ -53,6 +60,9 @@ class RunnableBinding(Runnable[In, Out]):
 
     def check_call_options(self, options: Mapping[str, Any]) -> None:
         self.bound.check_call_options(options)
+
+    def _graph_label(self) -> str | None:
+        return binding_label(self.kwargs, self.config)
 
     def __repr__(self) -> str:
         parts = [repr(self.bound)]
@@ -120,6 +130,23 @@ class RunnableEach(Runnable[list[In], list[Out]]):
 
     def __repr__(self) -> str:
         return f"RunnableEach({self.bound!r})"
+
+    @property
+    def InputType(self) -> Any:  # LCEL's name
+        return self.custom_input_type or list[self.bound.InputType]  # type: ignore[name-defined]
+
+    @property
+    def OutputType(self) -> Any:  # LCEL's name
+        return self.custom_output_type or list[self.bound.OutputType]  # type: ignore[name-defined]
+
+    def get_input_schema(self, config: RunnableConfig | None = None) -> type[BaseModel]:
+        return each_schema(self, self.bound.get_input_schema(config), "Input")
+
+    def get_output_schema(self, config: RunnableConfig | None = None) -> type[BaseModel]:
+        return each_schema(self, self.bound.get_output_schema(config), "Output")
+
+    def _graph_label(self) -> str:
+        return "each item"
 
     async def _acall(self, input: Any, config: RunnableConfig, **kwargs: Any) -> list[Out]:
         _check_inputs(input)

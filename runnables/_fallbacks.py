@@ -66,6 +66,12 @@ class RunnableWithFallbacks(Runnable[In, Out]):
     def __repr__(self) -> str:
         return f"RunnableWithFallbacks({self.runnable!r}, fallbacks={self.fallbacks!r})"
 
+    def _wrapped_step(self) -> Runnable[Any, Any]:
+        return self.runnable
+
+    def _graph_label(self) -> str:
+        return "fallbacks: " + ", ".join(f.name for f in self.fallbacks)
+
     def _check_input(self, input: Any) -> None:
         if self.exception_key is not None and not isinstance(input, dict):
             raise TypeError(

@@ -106,6 +106,9 @@ class RunnableRetry(Runnable[In, Out]):
     def __repr__(self) -> str:
         return f"RunnableRetry({self.bound!r}, stop_after_attempt={self.stop_after_attempt})"
 
+    def _graph_label(self) -> str:
+        return f"retry ×{self.stop_after_attempt}"
+
     def _should_retry(self, exc: BaseException) -> bool:
         condition = self.retry_if_exception_type
         if isinstance(condition, tuple):

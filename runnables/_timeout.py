@@ -45,6 +45,9 @@ class RunnableTimeout(Runnable[In, Out]):
     def __repr__(self) -> str:
         return f"RunnableTimeout({self.bound!r}, seconds={self.seconds})"
 
+    def _graph_label(self) -> str:
+        return f"timeout {self.seconds:g} s"
+
     async def _acall(self, input: Any, config: RunnableConfig, **kwargs: Any) -> Out:
         return await run_with_timeout(
             self.seconds, self.bound.name, lambda: self.bound._acall(input, config, **kwargs)
