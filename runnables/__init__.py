@@ -10,6 +10,7 @@ from runnables._branch import RunnableBranch
 from runnables._concurrency import leaf_slot
 from runnables._config import RunnableConfig
 from runnables._fallbacks import RunnableWithFallbacks
+from runnables._graph import Edge, Graph, Node
 from runnables._lambda import RunnableGenerator, RunnableLambda, chain
 from runnables._parallel import RunnableParallel
 from runnables._passthrough import RunnableAssign, RunnablePassthrough, RunnablePick
@@ -23,6 +24,9 @@ from runnables._timeout import RunnableTimeout
 __all__ = [
     "AddableDict",
     "BranchError",
+    "Edge",
+    "Graph",
+    "Node",
     "QuorumError",
     "RateLimiter",
     "Reservation",
