@@ -137,7 +137,7 @@ class Graph:
             ValueError: a node is not in this graph.
         """
         for node in (source, target):
-            if node.id not in self.nodes:
+            if self.nodes.get(node.id) != node:
                 raise ValueError(f"Node {node.id!r} is not in the graph")
         edge = Edge(source.id, target.id, label, conditional)
         self.edges.append(edge)
@@ -482,14 +482,16 @@ def assign_graph(assign: RunnableAssign, config: RunnableConfig | None) -> Graph
 
 
 def binding_label(kwargs: Mapping[str, Any], config: Mapping[str, Any]) -> str | None:
-    """How a binding shows on its step: its bound options and config (`bind stop=['END']`)."""
-    parts = [f"{k}={_short(v)}" for k, v in kwargs.items()]
+    """How a binding shows on its step: `bind stop=['END']`, `timeout 5 s`, `config: tags`."""
+    parts = [f"bind {', '.join(f'{k}={_short(v)}' for k, v in kwargs.items())}"] if kwargs else []
     if "timeout" in config:
         parts.append(f"timeout {config['timeout']:g} s")
     if "max_concurrency" in config:
         parts.append(f"max_concurrency={config['max_concurrency']}")
-    parts.extend(k for k in ("tags", "metadata", "configurable") if config.get(k))
-    return "bind " + ", ".join(parts) if parts else None
+    keys = [k for k in ("tags", "metadata", "configurable", "recursion_limit") if k in config]
+    if keys:
+        parts.append(f"config: {', '.join(keys)}")
+    return ", ".join(parts) or None
 
 
 def _short(value: object, limit: int = 24) -> str:
