@@ -360,7 +360,12 @@ def _label_inner(graph: Graph, label: str) -> None:
     if len(inner) == 1:
         graph.relabel(inner[0], label)
     elif inner:
-        graph.groups.append(Group(label, tuple(n.id for n in inner)))
+        ids = tuple(n.id for n in inner)
+        for i, group in enumerate(graph.groups):
+            if set(group.node_ids) == set(ids):  # wrappers of wrappers: one group, both labels
+                graph.groups[i] = Group(f"{group.label}, {label}", group.node_ids)
+                return
+        graph.groups.append(Group(label, ids))
 
 
 def _inner_graph(step: Runnable[Any, Any], config: RunnableConfig | None) -> Graph:

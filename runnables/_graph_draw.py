@@ -254,14 +254,30 @@ def draw_mermaid(graph: Graph, *, direction: str = "TD") -> str:
             return f"{ids[node.id]}([{label}]):::last"
         return f"{ids[node.id]}[{label}]"
 
-    grouped = {i for group in graph.groups for i in group.node_ids}
-    for node in graph.nodes.values():
-        if node.id not in grouped:
-            lines.append("    " + node_line(node))
-    for n, group in enumerate(graph.groups, start=1):
-        lines.append(f'    subgraph group_{n}["{_mermaid_text(group.label)}"]')
-        lines.extend("        " + node_line(graph.nodes[i]) for i in group.node_ids)
-        lines.append("    end")
+    # A group sits inside the smallest group holding all its nodes; a node, in the smallest
+    # group holding it.
+    sets = [set(g.node_ids) for g in graph.groups]
+
+    def smallest(members: set[str], exclude: int | None = None) -> int | None:
+        holders = [i for i, s in enumerate(sets) if i != exclude and members <= s]
+        if exclude is not None:
+            holders = [i for i in holders if sets[i] != sets[exclude] or i < exclude]
+        return min(holders, key=lambda i: len(sets[i]), default=None)
+
+    parent = {i: smallest(sets[i], exclude=i) for i in range(len(sets))}
+    home = {node_id: smallest({node_id}) for node_id in graph.nodes}
+
+    def emit(group: int | None, indent: str) -> None:
+        for node in graph.nodes.values():
+            if home[node.id] == group:
+                lines.append(indent + node_line(node))
+        for i, g in enumerate(graph.groups):
+            if parent[i] == group:
+                lines.append(f'{indent}subgraph group_{i + 1}["{_mermaid_text(g.label)}"]')
+                emit(i, indent + "    ")
+                lines.append(f"{indent}end")
+
+    emit(None, "    ")
     for edge in graph.edges:
         arrow = "-.->" if edge.conditional else "-->"
         label = f'|"{_mermaid_text(edge.label)}"|' if edge.label else ""
