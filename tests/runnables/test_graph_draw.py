@@ -1,4 +1,4 @@
-"""Drawings of graphs: ASCII (grandalf), Mermaid text, PNG through Graphviz; checked by structure."""
+"""Drawings of graphs: ASCII (grandalf), Mermaid, PNG through Graphviz; checked by structure."""
 
 import re
 import shutil
