@@ -72,20 +72,28 @@ class _Canvas:
         for i, char in enumerate(text):
             self.put(x + i, y, char)
 
-    def line(self, start: tuple[int, int], end: tuple[int, int]) -> None:
-        (x0, y0), (x1, y1) = start, end
-        dx, dy = x1 - x0, y1 - y0
-        if dx == 0 and dy == 0:
+    def stroke(self, x: int, y: int, char: str) -> None:
+        """Draw a line character; where a vertical and a horizontal line cross, a `+`."""
+        if not (0 <= y < len(self.rows) and 0 <= x < len(self.rows[y])):
             return
-        if dy == 0 or abs(dx) > 2 * abs(dy):
-            char = "-"
-        elif dx == 0 or 2 * abs(dx) < abs(dy):
-            char = "|"
-        else:
-            char = "\\" if (dx > 0) == (dy > 0) else "/"
-        steps = max(abs(dx), abs(dy))
-        for i in range(steps + 1):
-            self.put(round(x0 + dx * i / steps), round(y0 + dy * i / steps), char)
+        here = self.rows[y][x]
+        if (here in "|:" and char in "-.") or (here in "-." and char in "|:"):
+            char = "+"
+        elif here in "+v":
+            return
+        self.rows[y][x] = char
+
+    def vertical(self, x: int, top: int, bottom: int, dotted: bool) -> None:
+        for y in range(top, bottom + 1):
+            self.stroke(x, y, ":" if dotted else "|")
+
+    def horizontal(self, y: int, x0: int, x1: int, dotted: bool) -> None:
+        if x0 == x1:
+            return
+        for x in range(min(x0, x1) + 1, max(x0, x1)):
+            self.stroke(x, y, "." if dotted else "-")
+        self.put(x0, y, "+")
+        self.put(x1, y, "+")
 
     def box(self, left: int, top: int, width: int, label: str) -> None:
         border = "+" + "-" * (width - 2) + "+"
@@ -151,31 +159,41 @@ def draw_ascii(graph: Graph) -> str:
     def top_left(box: _Box) -> tuple[int, int]:
         return round(box.xy[0] - box.w / 2), round(box.xy[1] - box.h / 2)
 
+    def centre(box: _Box) -> tuple[int, int]:
+        left, top = top_left(box)
+        return left + box.w // 2, top + box.h // 2
+
     labels: list[tuple[tuple[int, int], str]] = []
     for g_edge in edges:
         source, target = g_edge.v[0].view, g_edge.v[1].view
-        points = [(round(x), round(y)) for x, y in g_edge.view.points] or [
-            (round(source.xy[0]), round(source.xy[1])),
-            (round(target.xy[0]), round(target.xy[1])),
+        # grandalf routes a long edge through the centres of dummy vertices, one per layer.
+        via = [
+            (round(x), round(y - _BOX_HEIGHT / 2) + _BOX_HEIGHT // 2)
+            for x, y in g_edge.view.points[1:-1]
         ]
-        upward = target.xy[1] < source.xy[1]  # an edge back up (a cycle)
-        s_top = top_left(source)[1]
-        t_top = top_left(target)[1]
-        points[0] = (points[0][0], s_top - 1 if upward else s_top + source.h)
-        points[-1] = (points[-1][0], t_top + target.h if upward else t_top - 1)
-        for a, b in itertools.pairwise(points):
-            canvas.line(a, b)
-        canvas.put(points[-1][0], points[-1][1], "^" if upward else "v")
-        label = g_edge.data.label
-        if label:
-            middle = points[len(points) // 2 - 1] if len(points) > 2 else points[0]
-            end = points[len(points) // 2] if len(points) > 2 else points[-1]
-            labels.append((((middle[0] + end[0]) // 2, (middle[1] + end[1]) // 2), label))
+        points = [centre(source), *via, centre(target)]
+        for i in range(len(points) - 2, -1, -1):
+            # A one-column offset comes from rounding centres: draw it straight.
+            if abs(points[i][0] - points[i + 1][0]) == 1:
+                points[i] = (points[i + 1][0], points[i][1])
+        dotted = g_edge.data.conditional
+        for i, ((xa, ya), (xb, yb)) in enumerate(itertools.pairwise(points)):
+            # Down from under A, across on the gap's middle row, down to just above B.
+            turn = ya + _BOX_HEIGHT // 2 + 2
+            below_b = yb - _BOX_HEIGHT // 2 - 1
+            canvas.vertical(xa, ya + _BOX_HEIGHT // 2 + 1 if i == 0 else ya - 1, turn, dotted)
+            canvas.horizontal(turn, xa, xb, dotted)
+            canvas.vertical(xb, turn, below_b, dotted)
+        x_end, y_end = points[-1]
+        arrow_row = y_end - _BOX_HEIGHT // 2 - 1
+        canvas.put(x_end, arrow_row, "v")
+        if g_edge.data.label:
+            labels.append(((x_end, arrow_row), g_edge.data.label))
     for vertex in vertices.values():
         left, top = top_left(vertex.view)
         canvas.box(left, top, vertex.view.w, vertex.data.label)
     for (x, y), label in labels:
-        for start in (x + 2, x - len(label) - 1):
+        for start in (x + 2, x - len(label) - 2):
             if canvas.free(start - 1, y, len(label) + 2):
                 canvas.text(start, y, label)
                 break
