@@ -189,6 +189,13 @@ def test_topic_graph_as_mermaid_fans_out_by_key_then_synthesizes() -> None:
     assert "SequenceOutput([" in text
 
 
+@pytest.mark.parametrize(("form", "fence"), [("ascii", "```\n"), ("mermaid", "```mermaid\n")])
+def test_readme_shows_the_topic_graph_the_example_prints(form: str, fence: str) -> None:
+    picture = run_example("parallel_topic.py", "--graph", form).stdout.split("\n", 1)[1]
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert f"{fence}{picture.rstrip()}\n```" in readme
+
+
 def test_topic_against_openai_server(openai_server: OpenAIServer) -> None:
     branch_replies = ["reply one", "reply two", "reply three"]
     for text in [*branch_replies, "the synthesis"]:
