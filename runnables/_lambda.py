@@ -147,7 +147,7 @@ class RunnableLambda(Runnable[In, Out]):
     def OutputType(self) -> Any:  # LCEL's name
         if self.custom_output_type is not None:
             return self.custom_output_type
-        return _schema.unwrap_iterator(_schema.return_type(self.func))
+        return _schema.function_output_type(_schema.return_type(self.func))
 
     def get_input_schema(self, config: RunnableConfig | None = None) -> type[BaseModel]:
         keys = _schema.itemgetter_keys(self.func)

@@ -219,11 +219,16 @@ def item_type(annotation: Any) -> Any:
     return Any
 
 
-def unwrap_iterator(annotation: Any) -> Any:
-    """`Iterator[int]` -> `int`; any other annotation is returned as is."""
+def function_output_type(annotation: Any) -> Any:
+    """What a function's return annotation makes the step give: an iterator's item type (a
+    generator's chunks add up to one output); `Any` for a runnable (it is run, not returned)."""
+    from runnables._base import Runnable
+
     if typing.get_origin(annotation) in _ITERATORS:
-        args = typing.get_args(annotation)
-        return args[0] if args else Any
+        return item_type(annotation)
+    origin = typing.get_origin(annotation) or annotation
+    if isinstance(origin, type) and issubclass(origin, Runnable):
+        return Any
     return annotation
 
 
@@ -314,11 +319,6 @@ def assign_output_schema(
     if is_dict_schema(mapper_output):
         return mapper_output
     return None
-
-
-def json_schema(schema: type[BaseModel]) -> dict[str, Any]:
-    """The JSON schema of a schema model."""
-    return schema.model_json_schema()
 
 
 def each_schema(runnable: Any, item_schema: type[BaseModel], suffix: str) -> type[BaseModel]:

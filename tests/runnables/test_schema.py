@@ -246,3 +246,14 @@ async def test_generator_schemas_use_the_sync_transform_name() -> None:
     assert gen.name == "upper"
     assert gen.get_input_jsonschema() == {"title": "upper_input", "type": "string"}
     assert await gen.ainvoke("ab") == "AB"
+
+
+def test_a_function_returning_a_runnable_gives_that_runnable_output_untyped() -> None:
+    def route(text: str) -> Runnable[str, int]:
+        return RunnableLambda(to_len)
+
+    step = RunnableLambda(route)
+    assert step.OutputType is Any
+    assert step.get_output_jsonschema() == {"title": "route_output"}
+    result: Any = step.invoke("abc")  # the returned runnable was run
+    assert result == 3
