@@ -26,9 +26,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
-
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from runnables._base import Runnable
     from runnables._branch import RunnableBranch
     from runnables._config import RunnableConfig
@@ -62,6 +62,8 @@ class Node:
     @property
     def is_schema(self) -> bool:
         """True for an input or output node (its step is a schema)."""
+        from pydantic import BaseModel
+
         return isinstance(self.step, type) and issubclass(self.step, BaseModel)
 
     @property

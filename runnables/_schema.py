@@ -33,10 +33,10 @@ from collections.abc import Callable, Mapping
 from types import GenericAlias
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, RootModel, create_model
-from pydantic.fields import FieldInfo
-
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+    from pydantic.fields import FieldInfo
+
     from runnables._base import Runnable
     from runnables._config import RunnableConfig
 
@@ -50,6 +50,13 @@ _ITERATORS = {
 }
 
 FieldDefs = dict[str, tuple[Any, Any]]
+
+
+def _pydantic() -> Any:
+    # Imported on first use: `import runnables` stays free of pydantic's import time.
+    import pydantic
+
+    return pydantic
 
 
 # -- naming ------------------------------------------------------------------------------------
@@ -76,7 +83,7 @@ def is_model_class(value: object) -> bool:
     return (
         inspect.isclass(value)
         and not isinstance(value, GenericAlias)
-        and issubclass(value, BaseModel)
+        and issubclass(value, _pydantic().BaseModel)
     )
 
 
@@ -98,10 +105,10 @@ def _root_model_cached(name: str, type_: Any, module: str | None) -> type[BaseMo
 def _root_model(name: str, type_: Any, module: str | None) -> type[BaseModel]:
     namespace = {
         "__annotations__": {"root": type_},
-        "model_config": ConfigDict(arbitrary_types_allowed=True),
+        "model_config": _pydantic().ConfigDict(arbitrary_types_allowed=True),
         "__module__": module or __name__,
     }
-    return type(name, (RootModel,), namespace)
+    return type(name, (_pydantic().RootModel,), namespace)
 
 
 def fields_model(name: str, fields: Mapping[str, tuple[Any, Any]]) -> type[BaseModel]:
@@ -118,14 +125,16 @@ def _fields_model_cached(name: str, fields: tuple[tuple[str, Any], ...]) -> type
 
 
 def _fields_model(name: str, fields: tuple[tuple[str, Any], ...]) -> type[BaseModel]:
-    config = ConfigDict(arbitrary_types_allowed=True)
+    pydantic = _pydantic()
+    config = pydantic.ConfigDict(arbitrary_types_allowed=True)
     definitions: dict[str, Any] = dict(fields)
-    return create_model(name, __config__=config, **definitions)
+    model: type[BaseModel] = pydantic.create_model(name, __config__=config, **definitions)
+    return model
 
 
 def is_dict_schema(schema: type[BaseModel]) -> bool:
     """True for a schema of a dict with named fields (not a root model of some other type)."""
-    return not issubclass(schema, RootModel)
+    return not issubclass(schema, _pydantic().RootModel)
 
 
 def field_defs(schema: type[BaseModel]) -> FieldDefs:
