@@ -13,6 +13,7 @@ missing and the expected variables.
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
@@ -78,7 +79,7 @@ class BasePromptTemplate(Runnable[Any, V]):
             v: (types.get(v, str), ...) for v in self.input_variables
         }
         fields.update({v: (types.get(v, str), None) for v in self.optional_variables})
-        return create_model("PromptInput", **fields)  # type: ignore[call-overload,no-any-return]
+        return _input_model(tuple(fields.items()))
 
     async def _acall(self, input: Any, config: RunnableConfig, **kwargs: Any) -> V:
         if type(input) is not dict:
@@ -141,6 +142,12 @@ class BasePromptTemplate(Runnable[Any, V]):
             param="partial",
         )
         return new
+
+
+@functools.lru_cache(maxsize=256)
+def _input_model(fields: tuple[tuple[str, tuple[Any, Any]], ...]) -> type[BaseModel]:
+    # Cached: asking a prompt (or an equal one) again gives the same model class.
+    return create_model("PromptInput", **dict(fields))  # type: ignore[call-overload,no-any-return]
 
 
 def _check_partials(

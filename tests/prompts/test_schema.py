@@ -16,6 +16,12 @@ def test_prompt_variables_are_required_strings() -> None:
     }
 
 
+def test_equal_prompts_share_one_schema_class() -> None:
+    a = PromptTemplate.from_template("About {topic}")
+    b = PromptTemplate.from_template("On {topic}")
+    assert a.input_schema is a.get_input_schema() is b.get_input_schema()
+
+
 def test_partial_variables_leave_the_schema() -> None:
     prompt = PromptTemplate.from_template("{a} {b}").partial(a="x")
     assert list(prompt.get_input_jsonschema()["properties"]) == ["b"]
