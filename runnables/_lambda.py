@@ -151,6 +151,8 @@ class RunnableLambda(Runnable[In, Out]):
 
     def get_input_schema(self, config: RunnableConfig | None = None) -> type[BaseModel]:
         keys = _schema.itemgetter_keys(self.func)
+        if keys is None and self.InputType is Any:
+            keys = _schema.dict_keys_read(self.func)
         if keys is not None and self.custom_input_type is None:
             fields = {k: (Any, ...) for k in keys}
             return _schema.fields_model(self.get_name("Input"), fields)

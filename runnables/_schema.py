@@ -5,7 +5,8 @@ output schemas (pydantic models, whose JSON schemas describe the step to a serve
 form). Where each comes from:
 
 - a function (`RunnableLambda`): the first parameter's annotation in, the return annotation out
-  (a generator's item type); an `itemgetter("a", "b")` takes a dict with those keys;
+  (a generator's item type); an `itemgetter("a", "b")`, or an unannotated function reading
+  `x["a"]` / `x.get("b")`, takes a dict with those keys;
 - a `RunnableGenerator`: the item types of its input and output iterators;
 - a `RunnableParallel`: the branches' dict inputs merged; one output field per key;
 - a `RunnableSequence`: the first step's input and the last step's output, seen through a
@@ -24,10 +25,12 @@ is cheap and gives the same class.
 
 from __future__ import annotations
 
+import ast
 import collections.abc
 import functools
 import inspect
 import operator
+import textwrap
 import typing
 from collections.abc import Callable, Mapping
 from types import GenericAlias
@@ -258,6 +261,48 @@ def itemgetter_keys(func: object) -> list[str] | None:
     if items and all(isinstance(i, str) and i for i in items):
         return list(items)
     return None
+
+
+def dict_keys_read(func: Callable[..., Any]) -> list[str] | None:
+    """The string keys an unannotated function reads from its first argument, from its source
+    (`lambda x: x["question"]`, `x.get("context")`), sorted; None if it reads none.
+
+    As LCEL does: a function reading keys of its input takes a dict with those keys.
+    """
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(func)))
+    except (OSError, TypeError, SyntaxError, IndentationError):
+        return None
+    keys: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Lambda | ast.FunctionDef | ast.AsyncFunctionDef):
+            args = node.args.posonlyargs + node.args.args
+            if args:
+                keys.update(_keys_read(node, args[0].arg))
+    return sorted(keys) or None
+
+
+def _keys_read(function: ast.AST, name: str) -> set[str]:
+    keys: set[str] = set()
+    for node in ast.walk(function):
+        if isinstance(node, ast.Subscript) and _is_name(node.value, name):
+            if isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str):
+                keys.add(node.slice.value)
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "get"
+            and _is_name(node.func.value, name)
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
+            keys.add(node.args[0].value)
+    return keys
+
+
+def _is_name(node: ast.AST, name: str) -> bool:
+    return isinstance(node, ast.Name) and node.id == name
 
 
 # -- schemas of composites ---------------------------------------------------------------------

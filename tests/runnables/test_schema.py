@@ -88,6 +88,19 @@ def test_itemgetter_takes_a_dict_with_its_keys() -> None:
     assert schema["type"] == "object"
 
 
+def test_unannotated_function_reading_keys_takes_a_dict_with_them() -> None:
+    step = RunnableLambda(lambda x: x["question"] + x.get("context", ""))
+    schema = step.get_input_jsonschema()
+    assert schema["title"] == "lambda_input"
+    assert schema["required"] == ["context", "question"]
+
+    def annotated(x: dict[str, Any]) -> Any:
+        return x["question"]
+
+    assert RunnableLambda(annotated).get_input_jsonschema()["type"] == "object"
+    assert "properties" not in RunnableLambda(annotated).get_input_jsonschema()
+
+
 def test_a_pydantic_type_is_its_own_schema() -> None:
     assert RunnableLambda(to_point).get_output_schema() is Point
 
