@@ -282,7 +282,7 @@ class Graph:
         """The graph as a Mermaid flowchart (text; nothing is fetched).
 
         Args:
-            direction: `TD` (top down) or `LR` (left to right).
+            direction: `TD`/`TB` (top down), `BT`, `LR` (left to right) or `RL`.
         """
         from runnables._graph_draw import draw_mermaid
 
