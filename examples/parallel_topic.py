@@ -8,6 +8,8 @@ topic through (`RunnablePassthrough()`); a synthesis prompt then reads all four 
     python examples/parallel_topic.py --sync               # chain.invoke(topic), no event loop
     python examples/parallel_topic.py --stream             # prints the synthesis as it streams
     python examples/parallel_topic.py --topic "Coral reefs"
+    python examples/parallel_topic.py --graph              # draws the chain instead of running it
+    python examples/parallel_topic.py --graph mermaid      # the same, as a Mermaid flowchart
 
 Without `OPENAI_API_KEY` it runs offline (`OfflineChatModel`: replies echo the prompt, after
 `--latency` seconds), so the timing shows the three branches overlapping. With `OPENAI_API_KEY` it
@@ -183,8 +185,27 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--stream", action="store_true", help="stream the final synthesis as it is generated"
     )
+    parser.add_argument(
+        "--graph",
+        nargs="?",
+        const="ascii",
+        choices=["ascii", "mermaid"],
+        help="print the chain's picture (ASCII, or Mermaid text) instead of running it",
+    )
     add_model_arguments(parser, default_latency=0.5)
     return parser.parse_args(argv)
+
+
+def print_graph(chain: Runnable[str, dict[str, Any]], form: str) -> None:
+    """Print the chain as a picture: ASCII art (needs grandalf), or a Mermaid flowchart."""
+    graph = chain.get_graph()
+    if form == "ascii":
+        try:
+            print(graph.draw_ascii())
+            return
+        except ImportError as exc:
+            print(f"(No ASCII drawing: {exc}. Here it is as a Mermaid flowchart.)")
+    print(graph.draw_mermaid(), end="")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -193,6 +214,9 @@ def main(argv: list[str] | None = None) -> None:
         args.model, latency=args.latency, chunk_delay=0.02 if args.stream else 0.0
     )
     print(choice.description)
+    if args.graph:
+        print_graph(build_chain(choice.model), args.graph)
+        return
     mode = "sync" if args.sync else "async"
     call = {
         ("async", False): "asyncio.run(...) with await chain.ainvoke(topic)",

@@ -16,7 +16,15 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, AsyncIterator, Generator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, runtime_checkable
 
-from prompts._messages import MESSAGE_TYPES, AIMessage, AIMessageChunk, BaseMessage, HumanMessage
+from prompts._messages import (
+    MESSAGE_TYPES,
+    AIMessage,
+    AIMessageChunk,
+    AnyMessage,
+    BaseMessage,
+    HumanMessage,
+)
+from prompts._values import ChatPromptValue, StringPromptValue
 from runnables import RateLimiter, Reservation, Runnable, RunnableConfig, leaf_slot
 
 __all__ = ["BaseChatModel", "LanguageModelInput", "PromptValueLike", "coerce_messages"]
@@ -148,6 +156,13 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
             id=message.id,
             usage=message.usage,
             response_metadata=dict(message.response_metadata),
+        )
+
+    @property
+    def InputType(self) -> Any:  # LCEL's name
+        """What the model accepts, with the message classes spelled out for schemas."""
+        return self.custom_input_type or (
+            str | StringPromptValue | ChatPromptValue | list[AnyMessage | tuple[str, str] | str]
         )
 
     def check_call_options(self, options: Mapping[str, Any]) -> None:

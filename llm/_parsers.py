@@ -23,7 +23,7 @@ import pydantic_core
 from pydantic import BaseModel, ValidationError
 
 from llm._errors import OutputParserError
-from prompts._messages import BaseMessage
+from prompts._messages import AnyMessage, BaseMessage
 from runnables import Runnable, RunnableConfig
 
 __all__ = [
@@ -45,6 +45,11 @@ class BaseOutputParser(Runnable[str | BaseMessage, T], Generic[T]):
     """A step that parses a model reply; subclasses implement `parse(text)`."""
 
     _kind = "parser"
+
+    @property
+    def InputType(self) -> Any:  # LCEL's name
+        """A reply: its text, or a message."""
+        return self.custom_input_type or str | AnyMessage
 
     def parse(self, text: str) -> T:
         """Parse the reply's text.
@@ -197,6 +202,10 @@ class PydanticOutputParser(BaseOutputParser[M]):
 
     def __repr__(self) -> str:
         return f"PydanticOutputParser(pydantic_object={self.pydantic_object.__name__})"
+
+    @property
+    def OutputType(self) -> Any:  # LCEL's name
+        return self.custom_output_type or self.pydantic_object
 
     def parse(self, text: str) -> M:
         """Validate `text` (JSON) into a `pydantic_object` instance.

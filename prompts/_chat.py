@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, TypeAlias
 
 from prompts._message_templates import ROLES, MessagesPlaceholder, MessageTemplate
-from prompts._messages import BaseMessage
+from prompts._messages import AnyMessage, BaseMessage
 from prompts._prompt import BasePromptTemplate
 from prompts._template import FStringTemplate
 from prompts._values import ChatPromptValue
@@ -119,6 +119,13 @@ class ChatPromptTemplate(BasePromptTemplate[ChatPromptValue]):
 
     def __repr__(self) -> str:
         return f"ChatPromptTemplate(messages={self.messages!r})"
+
+    def _variable_types(self) -> dict[str, Any]:
+        return {
+            m.variable_name: list[AnyMessage | tuple[str, str]]
+            for m in self.messages
+            if isinstance(m, MessagesPlaceholder)
+        }
 
     def _format(self, values: Mapping[str, Any]) -> ChatPromptValue:
         out: list[BaseMessage] = []

@@ -7,7 +7,7 @@ of an AI message) add with `+` and turn into a whole message with `to_message()`
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -117,6 +117,9 @@ class AIMessageChunk(AIMessage):
             response_metadata=dict(self.response_metadata),
         )
 
+
+AnyMessage: TypeAlias = SystemMessage | HumanMessage | AIMessage
+"""Any concrete message, as schemas list them (a chunk is an `AIMessage`)."""
 
 MESSAGE_TYPES: dict[str, type[BaseMessage]] = {
     "system": SystemMessage,

@@ -13,12 +13,18 @@ missing and the expected variables, and any keys given that the prompt does not 
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Collection, Mapping, Sequence
-from typing import Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar
+
+from pydantic import create_model
 
 from prompts._template import FStringTemplate, MissingVariablesError, unexpected_keys
 from prompts._values import PromptValue, StringPromptValue
 from runnables import Runnable, RunnableConfig
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 V = TypeVar("V", bound=PromptValue, covariant=True)
 
@@ -60,6 +66,22 @@ class BasePromptTemplate(Runnable[Any, V]):
 
     def _format(self, values: Mapping[str, Any]) -> V:
         raise NotImplementedError(f"{type(self).__name__} does not implement _format")
+
+    def _variable_types(self) -> dict[str, Any]:
+        """Types of variables that are not strings (a chat prompt's placeholders)."""
+        return {}
+
+    def get_input_schema(self, config: RunnableConfig | None = None) -> type[BaseModel]:
+        """`PromptInput`: a required string per input variable (placeholders: lists of
+        messages); optional variables default to None."""
+        if self.custom_input_type is not None:
+            return super().get_input_schema(config)
+        types = self._variable_types()
+        fields: dict[str, tuple[Any, Any]] = {
+            v: (types.get(v, str), ...) for v in self.input_variables
+        }
+        fields.update({v: (types.get(v, str), None) for v in self.optional_variables})
+        return _input_model(tuple(fields.items()))
 
     async def _acall(self, input: Any, config: RunnableConfig, **kwargs: Any) -> V:
         if type(input) is not dict:
@@ -123,6 +145,12 @@ class BasePromptTemplate(Runnable[Any, V]):
             param="partial",
         )
         return new
+
+
+@functools.lru_cache(maxsize=256)
+def _input_model(fields: tuple[tuple[str, tuple[Any, Any]], ...]) -> type[BaseModel]:
+    # Cached: asking a prompt (or an equal one) again gives the same model class.
+    return create_model("PromptInput", **dict(fields))  # type: ignore[call-overload,no-any-return]
 
 
 def _check_partials(

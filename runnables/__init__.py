@@ -11,6 +11,7 @@ from runnables._bridge import loop_resource
 from runnables._chunks import AddableDict
 from runnables._config import RunnableConfig
 from runnables._fallbacks import RunnableWithFallbacks
+from runnables._graph import Edge, Graph, Node
 from runnables._lambda import RunnableGenerator, RunnableLambda, chain
 from runnables._parallel import RunnableParallel
 from runnables._passthrough import RunnableAssign, RunnablePassthrough, RunnablePick
@@ -26,6 +27,9 @@ from runnables._wrapper import RunnableWrapper
 __all__ = [
     "AddableDict",
     "BranchError",
+    "Edge",
+    "Graph",
+    "Node",
     "QuorumError",
     "RateLimiter",
     "Reservation",

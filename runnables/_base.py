@@ -53,8 +53,11 @@ from runnables._run import call_in_run, detached_context, needs_run, stream_in_r
 __all__ = ["AddableDict", "Runnable", "add_chunks", "coerce_to_runnable", "collect_chunks"]
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from runnables._binding import RunnableBinding, RunnableEach
     from runnables._fallbacks import RunnableWithFallbacks
+    from runnables._graph import Graph
     from runnables._parallel import RunnableParallel
     from runnables._retry import RunnableRetry
     from runnables._sequence import RunnableSequence
@@ -106,9 +109,102 @@ class Runnable(Generic[In, Out]):
         """The step's name: the one given, or the class name."""
         return self._name or type(self).__name__
 
-    def get_name(self) -> str:
-        """The step's name (LCEL spelling of `name`)."""
-        return self.name
+    def get_name(self, suffix: str | None = None, *, name: str | None = None) -> str:
+        """The step's name (LCEL spelling of `name`), or `name`, with an optional suffix
+        spelled as LCEL does (`"Input"` gives `RunnableParallelInput` or `gen_input`)."""
+        from runnables._schema import with_suffix
+
+        return with_suffix(name or self.name, suffix)
+
+    # -- schemas and graph (derived in runnables._schema and runnables._graph) -----------------
+
+    custom_input_type: Any = None
+    custom_output_type: Any = None
+
+    def _wrapped_step(self) -> Runnable[Any, Any] | None:
+        """The step this one wraps, if it is a wrapper (bind, retry, timeout, ...)."""
+        bound = getattr(self, "bound", None)
+        return bound if isinstance(bound, Runnable) else None
+
+    def _graph_label(self) -> str | None:
+        """What a wrapper adds to the step it wraps, as a graph shows it (`"retry ×3"`)."""
+        return None
+
+    @property
+    def InputType(self) -> Any:  # LCEL's name
+        """The type annotation of the step's input (`Any` where it cannot be told)."""
+        from runnables._schema import generic_types
+
+        if self.custom_input_type is not None:
+            return self.custom_input_type
+        wrapped = self._wrapped_step()
+        return wrapped.InputType if wrapped is not None else generic_types(self)[0]
+
+    @property
+    def OutputType(self) -> Any:  # LCEL's name
+        """The type annotation of the step's output (`Any` where it cannot be told)."""
+        from runnables._schema import generic_types
+
+        if self.custom_output_type is not None:
+            return self.custom_output_type
+        wrapped = self._wrapped_step()
+        return wrapped.OutputType if wrapped is not None else generic_types(self)[1]
+
+    def get_input_schema(self, config: RunnableConfig | None = None) -> type[BaseModel]:
+        """A pydantic model of the step's input (see `runnables._schema` for where it comes
+        from); a wrapper gives the wrapped step's."""
+        from runnables._schema import root_model
+
+        wrapped = self._wrapped_step()
+        if wrapped is not None and self.custom_input_type is None:
+            return wrapped.get_input_schema(config)
+        return root_model(self.get_name("Input"), self.InputType, module=type(self).__module__)
+
+    def get_output_schema(self, config: RunnableConfig | None = None) -> type[BaseModel]:
+        """A pydantic model of the step's output; a wrapper gives the wrapped step's."""
+        from runnables._schema import root_model
+
+        wrapped = self._wrapped_step()
+        if wrapped is not None and self.custom_output_type is None:
+            return wrapped.get_output_schema(config)
+        return root_model(self.get_name("Output"), self.OutputType, module=type(self).__module__)
+
+    @property
+    def input_schema(self) -> type[BaseModel]:
+        """`get_input_schema()`."""
+        return self.get_input_schema()
+
+    @property
+    def output_schema(self) -> type[BaseModel]:
+        """`get_output_schema()`."""
+        return self.get_output_schema()
+
+    def get_input_jsonschema(self, config: RunnableConfig | None = None) -> dict[str, Any]:
+        """The JSON schema of the step's input."""
+        return self.get_input_schema(config).model_json_schema()
+
+    def get_output_jsonschema(self, config: RunnableConfig | None = None) -> dict[str, Any]:
+        """The JSON schema of the step's output."""
+        return self.get_output_schema(config).model_json_schema()
+
+    def with_types(
+        self, *, input_type: Any = None, output_type: Any = None
+    ) -> RunnableBinding[In, Out]:
+        """A copy of this step whose schemas come from these types instead."""
+        from runnables._binding import RunnableBinding
+
+        binding = RunnableBinding(self)
+        if input_type is not None:
+            binding.custom_input_type = input_type
+        if output_type is not None:
+            binding.custom_output_type = output_type
+        return binding
+
+    def get_graph(self, config: RunnableConfig | None = None) -> Graph:
+        """The step as a graph: its input, its parts and how they connect, its output."""
+        from runnables._graph import step_graph
+
+        return step_graph(self, config)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"

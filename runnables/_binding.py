@@ -4,13 +4,18 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from runnables._base import Runnable, _check_inputs
 from runnables._concurrency import closing, gather
 from runnables._config import RunnableConfig, merge_configs
+from runnables._graph import binding_label
 from runnables._run import call_in_run, stream_in_run
+from runnables._schema import each_schema
 from runnables._wrapper import RunnableWrapper
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 In = TypeVar("In")
 Out = TypeVar("Out")
@@ -41,6 +46,8 @@ class RunnableBinding(RunnableWrapper[In, Out]):
             raise TypeError(f'Invalid "bound" argument: expected a Runnable, got {bound!r}')
         # Bindings of bindings collapse into one, so `x.bind(a=1).bind(b=2)` is one wrapper.
         if isinstance(bound, RunnableBinding):
+            self.custom_input_type = bound.custom_input_type
+            self.custom_output_type = bound.custom_output_type
             kwargs = {**bound.kwargs, **(kwargs or {})}
             config = merge_configs(bound.config, config or {})
             bound = bound.bound
@@ -52,6 +59,9 @@ class RunnableBinding(RunnableWrapper[In, Out]):
         # Transparent in events: the binding reports as the step it binds.
         self._kind = self.bound._kind
         self._transforms = self.bound._transforms
+
+    def _graph_label(self) -> str | None:
+        return binding_label(self.kwargs, self.config)
 
     def _repr_args(self) -> list[str]:
         parts = []
@@ -122,6 +132,23 @@ class RunnableEach(RunnableWrapper[list[In], list[Out]]):
     @property
     def name(self) -> str:
         return self._name or f"RunnableEach<{self.bound.name}>"
+
+    @property
+    def InputType(self) -> Any:  # LCEL's name
+        return self.custom_input_type or list[self.bound.InputType]  # type: ignore[name-defined]
+
+    @property
+    def OutputType(self) -> Any:  # LCEL's name
+        return self.custom_output_type or list[self.bound.OutputType]  # type: ignore[name-defined]
+
+    def get_input_schema(self, config: RunnableConfig | None = None) -> type[BaseModel]:
+        return each_schema(self, self.bound.get_input_schema(config), "Input")
+
+    def get_output_schema(self, config: RunnableConfig | None = None) -> type[BaseModel]:
+        return each_schema(self, self.bound.get_output_schema(config), "Output")
+
+    def _graph_label(self) -> str:
+        return "each item"
 
     async def _acall(self, input: Any, config: RunnableConfig, **kwargs: Any) -> list[Out]:
         _check_inputs(input)

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from runnables import _graph, _schema
 from runnables._base import Runnable, coerce_to_runnable
 from runnables._concurrency import closing
 from runnables._config import RunnableConfig, child_config
 from runnables._events import call_child, stream_child
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from runnables._graph import Graph
 
 In = TypeVar("In")
 Out = TypeVar("Out")
@@ -61,6 +67,28 @@ class RunnableBranch(Runnable[In, Out]):
     def __repr__(self) -> str:
         pairs = ", ".join(f"({c!r}, {s!r})" for c, s in self.branches)
         return f"RunnableBranch({pairs}, default={self.default!r})"
+
+    @property
+    def InputType(self) -> Any:  # LCEL's name
+        return self.custom_input_type or _schema.first_known(self._steps(), "InputType")
+
+    @property
+    def OutputType(self) -> Any:  # LCEL's name
+        return self.custom_output_type or _schema.first_known(self._steps(), "OutputType")
+
+    def get_input_schema(self, config: RunnableConfig | None = None) -> type[BaseModel]:
+        if self.custom_input_type is None:
+            for step in self._steps(conditions=True):
+                if step.get_input_jsonschema(config).get("type") is not None:
+                    return step.get_input_schema(config)
+        return super().get_input_schema(config)
+
+    def _steps(self, *, conditions: bool = False) -> list[Runnable[Any, Any]]:
+        steps = [self.default, *(s for _, s in self.branches)]
+        return steps + [c for c, _ in self.branches] if conditions else steps
+
+    def get_graph(self, config: RunnableConfig | None = None) -> Graph:
+        return _graph.branch_graph(self, config)
 
     def _label(self, step: Runnable[Any, Any]) -> str:
         for i, (_, candidate) in enumerate(self.branches):

@@ -74,6 +74,12 @@ class RunnableWithFallbacks(RunnableWrapper[In, Out]):
     def _wrapped(self) -> tuple[Runnable[Any, Any], ...]:
         return (self.bound, *self.fallbacks)
 
+    def _wrapped_step(self) -> Runnable[Any, Any]:
+        return self.runnable
+
+    def _graph_label(self) -> str:
+        return "fallbacks: " + ", ".join(f.name for f in self.fallbacks)
+
     def _check_input(self, input: Any) -> None:
         if self.exception_key is not None and not isinstance(input, dict):
             raise TypeError(

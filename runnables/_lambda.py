@@ -10,16 +10,20 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
-from typing import Any, Generic, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 import anyio.from_thread
 
+from runnables import _schema
 from runnables._base import Runnable
 from runnables._chunks import collect_chunks, sum_chunks
 from runnables._concurrency import closing, run_in_thread
 from runnables._config import DEFAULT_RECURSION_LIMIT, RunnableConfig
 from runnables._events import call_child
 from runnables._run import current_run, leaf_slot, run_leaf
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 In = TypeVar("In")
 Out = TypeVar("Out")
@@ -139,6 +143,30 @@ class RunnableLambda(Runnable[In, Out]):
 
     def __repr__(self) -> str:
         return f"RunnableLambda({self._name})"
+
+    @property
+    def InputType(self) -> Any:  # LCEL's name
+        return self.custom_input_type or _schema.first_param_type(self.func)
+
+    @property
+    def OutputType(self) -> Any:  # LCEL's name
+        if self.custom_output_type is not None:
+            return self.custom_output_type
+        return _schema.function_output_type(_schema.return_type(self.func))
+
+    def get_input_schema(self, config: RunnableConfig | None = None) -> type[BaseModel]:
+        keys = _schema.itemgetter_keys(self.func)
+        if keys is None and self.InputType is Any:
+            keys = _schema.dict_keys_read(self.func)
+        if keys is not None and self.custom_input_type is None:
+            fields = {k: (Any, ...) for k in keys}
+            return _schema.fields_model(self.get_name("Input"), fields)
+        module = _schema.module_of(self.func)
+        return _schema.root_model(self.get_name("Input"), self.InputType, module=module)
+
+    def get_output_schema(self, config: RunnableConfig | None = None) -> type[BaseModel]:
+        module = _schema.module_of(self.func)
+        return _schema.root_model(self.get_name("Output"), self.OutputType, module=module)
 
     async def _call_func(self, input: Any, config: RunnableConfig, kwargs: dict[str, Any]) -> Any:
         if self._config_arg:
@@ -261,12 +289,30 @@ class RunnableGenerator(Runnable[In, Out], Generic[In, Out]):
             atransform = transform
         self.atransform_fn = atransform
         self._config_arg = _accepts_config(atransform or transform)
-        self._name = name or _display_name(atransform or transform)
+        self._name = name or _display_name(transform)
 
     _kind = "lambda"
 
     def __repr__(self) -> str:
         return f"RunnableGenerator({self._name})"
+
+    @property
+    def InputType(self) -> Any:  # LCEL's name
+        func = self.transform_fn
+        return self.custom_input_type or _schema.item_type(_schema.first_param_type(func))
+
+    @property
+    def OutputType(self) -> Any:  # LCEL's name
+        func = self.transform_fn
+        return self.custom_output_type or _schema.item_type(_schema.return_type(func))
+
+    def get_input_schema(self, config: RunnableConfig | None = None) -> type[BaseModel]:
+        module = _schema.module_of(self.transform_fn)
+        return _schema.root_model(self.get_name("Input"), self.InputType, module=module)
+
+    def get_output_schema(self, config: RunnableConfig | None = None) -> type[BaseModel]:
+        module = _schema.module_of(self.transform_fn)
+        return _schema.root_model(self.get_name("Output"), self.OutputType, module=module)
 
     async def _acall(self, input: Any, config: RunnableConfig, **kwargs: Any) -> Out:
         # Invoked with a whole input, the generator is a leaf doing work and holds a slot. In a

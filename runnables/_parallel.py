@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from runnables import _graph, _schema
 from runnables._base import Runnable, coerce_to_runnable
 from runnables._chunks import AddableDict
 from runnables._concurrency import closing, gather, merge
 from runnables._config import RunnableConfig, child_config
 from runnables._events import call_child, events_on, stream_child
 from runnables._policy import FailurePolicy, check_policy, run_quorum, run_settled
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from runnables._graph import Graph
 
 In = TypeVar("In")
 
@@ -76,6 +82,32 @@ class RunnableParallel(Runnable[In, dict[str, Any]], Generic[In]):
             quorum = f", min_successes={self.min_successes}" if self.policy == "quorum" else ""
             text = f"RunnableParallel({text}, policy={self.policy!r}{quorum})"
         return text
+
+    def get_name(self, suffix: str | None = None, *, name: str | None = None) -> str:
+        name = name or self._name or f"RunnableParallel<{','.join(self.branches)}>"
+        return super().get_name(suffix, name=name)
+
+    @property
+    def InputType(self) -> Any:  # LCEL's name
+        if self.custom_input_type is not None or not self.branches:
+            return self.custom_input_type or Any
+        return next(iter(self.branches.values())).InputType
+
+    def get_input_schema(self, config: RunnableConfig | None = None) -> type[BaseModel]:
+        if self.custom_input_type is None:
+            merged = _schema.parallel_input_schema(self.get_name("Input"), self.branches, config)
+            if merged is not None:
+                return merged
+        return super().get_input_schema(config)
+
+    def get_output_schema(self, config: RunnableConfig | None = None) -> type[BaseModel]:
+        if self.custom_output_type is not None:
+            return super().get_output_schema(config)
+        fields = {k: (step.OutputType, ...) for k, step in self.branches.items()}
+        return _schema.fields_model(self.get_name("Output"), fields)
+
+    def get_graph(self, config: RunnableConfig | None = None) -> Graph:
+        return _graph.parallel_graph(self, config)
 
     async def _acall(self, input: Any, config: RunnableConfig, **kwargs: Any) -> dict[str, Any]:
         cfg = child_config(config)

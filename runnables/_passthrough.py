@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from runnables import _graph, _schema
 from runnables._base import Runnable
 from runnables._chunks import AddableDict, ChunkSum
 from runnables._concurrency import closing
@@ -12,6 +13,11 @@ from runnables._config import RunnableConfig
 from runnables._events import call_child
 from runnables._lambda import RunnableLambda
 from runnables._parallel import RunnableParallel
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from runnables._graph import Graph
 
 T = TypeVar("T")
 
@@ -94,6 +100,30 @@ class RunnableAssign(Runnable[dict[str, Any], dict[str, Any]]):
     def __repr__(self) -> str:
         return f"RunnableAssign(mapper={self.mapper!r})"
 
+    def get_name(self, suffix: str | None = None, *, name: str | None = None) -> str:
+        name = name or self._name or f"RunnableAssign<{','.join(self.mapper.branches)}>"
+        return super().get_name(suffix, name=name)
+
+    def get_input_schema(self, config: RunnableConfig | None = None) -> type[BaseModel]:
+        mapper_input = self.mapper.get_input_schema(config)
+        if self.custom_input_type is None and _schema.is_dict_schema(mapper_input):
+            return mapper_input
+        return super().get_input_schema(config)
+
+    def get_output_schema(self, config: RunnableConfig | None = None) -> type[BaseModel]:
+        if self.custom_output_type is None:
+            schema = _schema.assign_output_schema(
+                "RunnableAssignOutput",
+                self.mapper.get_input_schema(config),
+                self.mapper.get_output_schema(config),
+            )
+            if schema is not None:
+                return schema
+        return super().get_output_schema(config)
+
+    def get_graph(self, config: RunnableConfig | None = None) -> Graph:
+        return _graph.assign_graph(self, config)
+
     async def _acall(self, input: Any, config: RunnableConfig, **kwargs: Any) -> dict[str, Any]:
         data = _require_dict(input, self._where())
         return {**data, **await self.mapper._acall(data, config)}
@@ -145,6 +175,11 @@ class RunnablePick(Runnable[dict[str, Any], Any]):
 
     def __repr__(self) -> str:
         return f"RunnablePick({self.keys!r})"
+
+    def get_name(self, suffix: str | None = None, *, name: str | None = None) -> str:
+        keys = [self.keys] if isinstance(self.keys, str) else self.keys
+        name = name or self._name or f"RunnablePick<{','.join(keys)}>"
+        return super().get_name(suffix, name=name)
 
     def _pick(self, data: Any) -> Any:
         data = _require_dict(data, f"pick({self.keys!r})")

@@ -14,6 +14,7 @@ import anyio
 from runnables._base import Runnable, coerce_to_runnable
 from runnables._config import RunnableConfig, child_config
 from runnables._events import call_child
+from runnables._graph import Graph, race_graph
 from runnables._wrapper import RunnableWrapper
 
 In = TypeVar("In")
@@ -52,6 +53,12 @@ class RunnableRace(RunnableWrapper[In, Out]):
 
     def _wrapped(self) -> tuple[Runnable[Any, Any], ...]:
         return tuple(self.alternatives)
+
+    def _wrapped_step(self) -> Runnable[Any, Any]:
+        return self.alternatives[0]  # schemas: the first alternative's, as fallbacks do
+
+    def get_graph(self, config: RunnableConfig | None = None) -> Graph:
+        return race_graph(self, config)
 
     async def _acall(self, input: Any, config: RunnableConfig, **kwargs: Any) -> Out:
         cfg = child_config(config)

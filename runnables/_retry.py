@@ -106,6 +106,9 @@ class RunnableRetry(RunnableWrapper[In, Out]):
     def _repr_args(self) -> list[str]:
         return [f"stop_after_attempt={self.stop_after_attempt}"]
 
+    def _graph_label(self) -> str:
+        return f"retry ×{self.stop_after_attempt}"
+
     def _should_retry(self, exc: BaseException) -> bool:
         condition = self.retry_if_exception_type
         if isinstance(condition, tuple):

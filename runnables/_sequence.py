@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from runnables import _graph, _schema
 from runnables._base import Runnable, coerce_to_runnable
 from runnables._config import RunnableConfig, child_config
 from runnables._events import call_child, events_on, stream_child, transform_child
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from runnables._graph import Graph
 
 In = TypeVar("In")
 Out = TypeVar("Out")
@@ -59,6 +65,27 @@ class RunnableSequence(Runnable[In, Out]):
 
     def __repr__(self) -> str:
         return "\n| ".join(repr(step) for step in self.steps)
+
+    @property
+    def InputType(self) -> Any:  # LCEL's name
+        return self.custom_input_type or self.first.InputType
+
+    @property
+    def OutputType(self) -> Any:  # LCEL's name
+        return self.custom_output_type or self.last.OutputType
+
+    def get_input_schema(self, config: RunnableConfig | None = None) -> type[BaseModel]:
+        if self.custom_input_type is not None:
+            return super().get_input_schema(config)
+        return _schema.sequence_input_schema(self.steps, config)
+
+    def get_output_schema(self, config: RunnableConfig | None = None) -> type[BaseModel]:
+        if self.custom_output_type is not None:
+            return super().get_output_schema(config)
+        return _schema.sequence_output_schema(self.steps, config)
+
+    def get_graph(self, config: RunnableConfig | None = None) -> Graph:
+        return _graph.sequence_graph(self, config)
 
     async def _acall(self, input: Any, config: RunnableConfig, **kwargs: Any) -> Out:
         cfg = child_config(config)

@@ -42,6 +42,9 @@ class RunnableTimeout(RunnableWrapper[In, Out]):
     def _repr_args(self) -> list[str]:
         return [f"seconds={self.seconds}"]
 
+    def _graph_label(self) -> str:
+        return f"timeout {self.seconds:g} s"
+
     async def _acall(self, input: Any, config: RunnableConfig, **kwargs: Any) -> Out:
         return await run_with_timeout(
             self.seconds, self.bound.name, lambda: self._call_bound(input, config, kwargs)

@@ -154,6 +154,48 @@ def test_topic_modes(flags: list[str], running: str) -> None:
     assert f"Running: {running}" in proc.stdout
 
 
+def test_topic_graph_draws_the_chain_without_running_it() -> None:
+    proc = run_example("parallel_topic.py", "--graph")
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("Model: offline")
+    boxes = [name for line in lines for name in re.findall(r"\| (\S[^|]*\S) \|", line)]
+    assert boxes[0] == "Parallel<summary,questions,key_terms,topic>Input"
+    assert boxes[-1] == "SequenceOutput"
+    for step in ("ChatPromptTemplate", "OfflineChatModel", "StrOutputParser"):
+        assert boxes.count(step) == 4  # three branches and the synthesis
+    assert boxes.count("Passthrough") == 2  # the topic, and assign's input keys
+    assert "Done in" not in proc.stdout
+
+
+def test_topic_graph_as_mermaid_fans_out_by_key_then_synthesizes() -> None:
+    proc = run_example("parallel_topic.py", "--graph", "mermaid")
+    text = proc.stdout.split("\n", 1)[1]
+    assert text.startswith("flowchart TD\n")
+    edges = re.findall(r"^\s+(\w+) -->(?:\|\"(\w+)\"\|)? (\w+)$", text, flags=re.M)
+    start = "Parallel_summary_questions_key_terms_topic_Input"
+    junction = "Parallel_summary_questions_key_terms_topic_Output"
+    assert sorted((label, target) for source, label, target in edges if source == start) == [
+        ("key_terms", "ChatPromptTemplate_3"),
+        ("questions", "ChatPromptTemplate_2"),
+        ("summary", "ChatPromptTemplate"),
+        ("topic", "Passthrough"),
+    ]
+    chain = [("ChatPromptTemplate_4", "", "OfflineChatModel_4")]
+    chain += [("OfflineChatModel_4", "", "StrOutputParser_4")]
+    chain += [("StrOutputParser_4", "", "SequenceOutput")]
+    assert set(chain) <= set(edges)
+    assert (junction, "response", "ChatPromptTemplate_4") in edges
+    assert f"{start}([" in text
+    assert "SequenceOutput([" in text
+
+
+@pytest.mark.parametrize(("form", "fence"), [("ascii", "```\n"), ("mermaid", "```mermaid\n")])
+def test_readme_shows_the_topic_graph_the_example_prints(form: str, fence: str) -> None:
+    picture = run_example("parallel_topic.py", "--graph", form).stdout.split("\n", 1)[1]
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert f"{fence}{picture.rstrip()}\n```" in readme
+
+
 def test_topic_against_openai_server(openai_server: OpenAIServer) -> None:
     branch_replies = ["reply one", "reply two", "reply three"]
     for text in [*branch_replies, "the synthesis"]:

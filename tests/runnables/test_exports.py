@@ -5,6 +5,9 @@ def test_all_is_exact_and_importable() -> None:
     assert sorted(runnables.__all__) == [
         "AddableDict",
         "BranchError",
+        "Edge",
+        "Graph",
+        "Node",
         "QuorumError",
         "RateLimiter",
         "Reservation",

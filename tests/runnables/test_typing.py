@@ -2,7 +2,17 @@
 
 from typing import Any, assert_type
 
-from runnables import Runnable, RunnableLambda, RunnableParallel, RunnableSequence, chain
+from pydantic import BaseModel
+
+from runnables import (
+    Graph,
+    Runnable,
+    RunnableBinding,
+    RunnableLambda,
+    RunnableParallel,
+    RunnableSequence,
+    chain,
+)
 
 
 def to_len(text: str) -> int:
@@ -32,3 +42,13 @@ def test_types_flow_through_pipes() -> None:
     assert_type(seq.batch(["a"]), list[str])
     general: Runnable[str, str] = seq
     assert general.invoke("abcd") == "4"
+
+
+def test_schema_and_graph_types() -> None:
+    seq = RunnableLambda(to_len) | to_str
+    assert_type(seq.get_input_schema(), type[BaseModel])
+    assert_type(seq.output_schema, type[BaseModel])
+    assert_type(seq.get_input_jsonschema(), dict[str, Any])
+    assert_type(seq.with_types(input_type=bytes), RunnableBinding[str, str])
+    assert_type(seq.get_graph(), Graph)
+    assert seq.get_graph().first_node() is not None
