@@ -124,10 +124,32 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
     """
 
     _kind = "chat_model"
+    _genai_provider = "unknown"
+    """`gen_ai.provider.name` of this model's spans."""
 
     def _event_input(self, input: Any) -> Any:
         # As LangChain's v2 events show it: one list of messages per prompt.
         return {"messages": [coerce_messages(input)]}
+
+    def _genai_request(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        """The OpenTelemetry GenAI request attributes of a call with these options (None: unset)."""
+        extra: Mapping[str, Any] = getattr(self, "model_kwargs", None) or {}
+
+        def option(name: str) -> Any:
+            if name in options:
+                return options[name]
+            return getattr(self, name, None) if hasattr(self, name) else extra.get(name)
+
+        stop = options.get("stop")
+        return {
+            "gen_ai.provider.name": self._genai_provider,
+            "gen_ai.request.model": getattr(self, "model", None) or self.name,
+            "gen_ai.request.temperature": option("temperature"),
+            "gen_ai.request.max_tokens": option("max_tokens"),
+            "gen_ai.request.top_p": option("top_p"),
+            "gen_ai.request.seed": option("seed"),
+            "gen_ai.request.stop_sequences": [stop] if isinstance(stop, str) else stop,
+        }
 
     if TYPE_CHECKING:
         # Streams yield chunks (which add with `+`), not whole messages; say so to type checkers.

@@ -51,6 +51,9 @@ class OfflineChatModel(BaseChatModel):
         ValueError: `responses` is empty, a delay is negative, or `chunk_size` is below 1.
     """
 
+    _genai_provider = "offline"
+    model = "offline"
+
     def __init__(
         self,
         *,

@@ -14,6 +14,7 @@ import os
 import re
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel
 
@@ -36,6 +37,9 @@ M = TypeVar("M", bound=BaseModel)
 
 # Request fields the model sets itself; `model_kwargs` may not override them.
 _MANAGED = frozenset({"messages", "model", "stream", "stream_options"})
+
+
+_DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
 
 class ChatOpenAI(BaseChatModel):
@@ -96,6 +100,15 @@ class ChatOpenAI(BaseChatModel):
         self.rate_limiter = check_rate_limiter(rate_limiter)
         # Now, not on the first call: the import takes ~0.4 s and would stall the event loop.
         import_openai()
+
+    _genai_provider = "openai"
+
+    def _genai_request(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        attributes = super()._genai_request(options)
+        url = urlsplit(self.base_url or os.environ.get("OPENAI_BASE_URL") or _DEFAULT_BASE_URL)
+        attributes["server.address"] = url.hostname
+        attributes["server.port"] = url.port or (443 if url.scheme == "https" else 80)
+        return attributes
 
     def __repr__(self) -> str:
         shown = {"model": self.model, "temperature": self.temperature}

@@ -12,6 +12,12 @@ from runnables._chunks import AddableDict
 from runnables._config import RunnableConfig
 from runnables._fallbacks import RunnableWithFallbacks
 from runnables._graph import Edge, Graph, Node
+from runnables._handlers import (
+    BaseCallbackHandler,
+    RunEvent,
+    add_global_handler,
+    remove_global_handler,
+)
 from runnables._lambda import RunnableGenerator, RunnableLambda, chain
 from runnables._parallel import RunnableParallel
 from runnables._passthrough import RunnableAssign, RunnablePassthrough, RunnablePick
@@ -26,6 +32,7 @@ from runnables._wrapper import RunnableWrapper
 
 __all__ = [
     "AddableDict",
+    "BaseCallbackHandler",
     "BranchError",
     "Edge",
     "Graph",
@@ -33,6 +40,7 @@ __all__ = [
     "QuorumError",
     "RateLimiter",
     "Reservation",
+    "RunEvent",
     "RunState",
     "Runnable",
     "RunnableAssign",
@@ -51,9 +59,11 @@ __all__ = [
     "RunnableTimeout",
     "RunnableWithFallbacks",
     "RunnableWrapper",
+    "add_global_handler",
     "chain",
     "coerce_to_runnable",
     "current_run",
     "leaf_slot",
     "loop_resource",
+    "remove_global_handler",
 ]

@@ -77,6 +77,10 @@ class RunnableBinding(RunnableWrapper[In, Out]):
     def _event_input(self, input: Any) -> Any:
         return self.bound._event_input(input)
 
+    def _genai_request(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        describe = getattr(self.bound, "_genai_request", None)
+        return describe({**self.kwargs, **options}) if describe is not None else {}
+
     def _merge(
         self, config: RunnableConfig, kwargs: dict[str, Any]
     ) -> tuple[RunnableConfig, dict[str, Any]]:

@@ -4,6 +4,7 @@ import runnables
 def test_all_is_exact_and_importable() -> None:
     assert sorted(runnables.__all__) == [
         "AddableDict",
+        "BaseCallbackHandler",
         "BranchError",
         "Edge",
         "Graph",
@@ -11,6 +12,7 @@ def test_all_is_exact_and_importable() -> None:
         "QuorumError",
         "RateLimiter",
         "Reservation",
+        "RunEvent",
         "RunState",
         "Runnable",
         "RunnableAssign",
@@ -29,11 +31,13 @@ def test_all_is_exact_and_importable() -> None:
         "RunnableTimeout",
         "RunnableWithFallbacks",
         "RunnableWrapper",
+        "add_global_handler",
         "chain",
         "coerce_to_runnable",
         "current_run",
         "leaf_slot",
         "loop_resource",
+        "remove_global_handler",
     ]
     for name in runnables.__all__:
         assert getattr(runnables, name) is not None
