@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
+from typing import Any
 
 from _common import Stopwatch, add_model_arguments, choose_model
 
@@ -54,18 +56,32 @@ def build_chain(model: BaseChatModel) -> Runnable[dict[str, str], str]:
     return prompt | model | StrOutputParser()
 
 
+def progress_bars() -> list[Any]:
+    """A progress bar when run in a terminal (and tqdm is installed: the `progress` extra)."""
+    if not sys.stderr.isatty():
+        return []
+    try:
+        from runnables.progress import ProgressBar
+    except ImportError:
+        return []
+    return [ProgressBar("summaries", leave=False)]
+
+
 async def compare(chain: Runnable[dict[str, str], str]) -> tuple[list[str], float, float]:
     """Run the batch one at a time, then all at once; return the summaries and both timings."""
     inputs = [{"name": name, "text": text} for name, text in TEXTS.items()]
+    callbacks = progress_bars()
 
     print("\n=== One at a time: abatch(..., config={'max_concurrency': 1}) ===")
     with Stopwatch() as sequential:
-        one_by_one = await chain.abatch(inputs, config={"max_concurrency": 1})
+        one_by_one = await chain.abatch(
+            inputs, config={"max_concurrency": 1, "callbacks": callbacks}
+        )
     print(f"{len(inputs)} texts in {sequential.seconds:.2f} s")
 
     print("\n=== All at once: abatch(...) ===")
     with Stopwatch() as parallel:
-        all_at_once = await chain.abatch(inputs)
+        all_at_once = await chain.abatch(inputs, config={"callbacks": callbacks})
     print(f"{len(inputs)} texts in {parallel.seconds:.2f} s")
 
     if all_at_once != one_by_one:
