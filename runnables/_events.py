@@ -17,8 +17,8 @@ events into v2 dicts (`on_chain_start`, `on_chat_model_stream`, ...) and filters
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
+from random import getrandbits
 from typing import Any
 
 import anyio
@@ -41,18 +41,23 @@ def _event(
     options: Mapping[str, Any] | None = None,
 ) -> RunEvent:
     config = step._event_config(config)
+    # Tags and metadata are the config's own (not copied per event): handlers read them.
     return RunEvent(
         kind,
         step._kind,
         config.get("run_name") or step.name,
         run_id,
         parent_ids,
-        list(config.get("tags", ())),
-        dict(config.get("metadata", {})),
+        config.get("tags") or _NO_TAGS,
+        config.get("metadata") or _NO_METADATA,
         data,
         step,
         options,
     )
+
+
+_NO_TAGS: list[str] = []
+_NO_METADATA: dict[str, Any] = {}
 
 
 async def _emit(state: RunState, event: RunEvent) -> None:
@@ -79,7 +84,8 @@ def events_on() -> bool:
 
 def _new_run_id(config: RunnableConfig, root: bool) -> str:
     run_id = config.get("run_id") if root else None
-    return str(run_id) if run_id is not None else uuid.uuid4().hex
+    # 128 random bits, as a uuid4 has (less its version bits), at a fifth of uuid4's cost.
+    return str(run_id) if run_id is not None else f"{getrandbits(128):032x}"
 
 
 async def call_child(
@@ -267,7 +273,7 @@ def transform_child(
     state = _run.get()
     if state is None or not state.handlers:
         return step._atransform(chunks, config, **kwargs)  # type: ignore[no-any-return]
-    run_id = uuid.uuid4().hex
+    run_id = _new_run_id(config, False)
     if not step._transforms:
         # The step needs its whole input anyway: gather it, then start with it, as invoke does.
         return _whole_input(step, chunks, config, state, run_id, kwargs)
@@ -368,8 +374,8 @@ class _Collector:
                 "name": event.name,
                 "run_id": event.run_id,
                 "parent_ids": list(event.parent_ids),
-                "tags": event.tags,
-                "metadata": event.metadata,
+                "tags": list(event.tags),
+                "metadata": dict(event.metadata),
                 "data": dict(event.data),
             }
         )

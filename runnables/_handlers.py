@@ -157,6 +157,8 @@ class Sink:
         except Exception as exc:
             self._failed(exc, event)
             return None
+        if result is None:
+            return None
         if inspect.isawaitable(result):
             return self._await(result, event)
         return None
