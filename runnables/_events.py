@@ -26,9 +26,7 @@ import anyio
 from runnables._chunks import ChunkSum, collect_chunks
 from runnables._config import RunnableConfig
 from runnables._handlers import RunEvent, Sink
-from runnables._run import RunState, _run, stream_in_run
-
-_END = object()
+from runnables._run import END, RunState, _run, close_within, pull, stream_in_run
 
 
 def _event(
@@ -121,7 +119,7 @@ async def _traced(
     state: RunState,
     run_id: str,
     options: Mapping[str, Any],
-    input: Any = _END,
+    input: Any = END,
     input_sum: ChunkSum | None = None,
 ) -> AsyncIterator[Any]:
     """Pass a step's output chunks on, emitting its events.
@@ -133,7 +131,7 @@ async def _traced(
     parents = state.parent_ids
     inner = state.with_parent(run_id)
     started: list[bool] = [False]
-    if input is not _END:
+    if input is not END:
         data = {"input": step._event_input(input)}
         await _emit(state, _event("start", step, run_id, parents, config, data, options))
         started[0] = True
@@ -141,14 +139,7 @@ async def _traced(
         chunks.on_first = lambda: _start_once(step, config, state, run_id, options, started)
     output = ChunkSum()
     try:
-        while True:
-            token = _run.set(inner)
-            try:
-                chunk = await anext(chunks, _END)
-            finally:
-                _run.reset(token)
-            if chunk is _END:
-                break
+        while (chunk := await pull(inner, chunks)) is not END:
             await _start_once(step, config, state, run_id, options, started)
             output.add(chunk)
             data = {"chunk": chunk}
@@ -165,13 +156,7 @@ async def _traced(
         await _emit_failure(state, error, exc)
         raise
     finally:
-        aclose = getattr(chunks, "aclose", None)
-        if aclose is not None:
-            token = _run.set(inner)
-            try:
-                await aclose()
-            finally:
-                _run.reset(token)
+        await close_within(inner, chunks)
     await _start_once(step, config, state, run_id, options, started)
     await _emit(state, _end(step, config, state, run_id, options, output, input_sum))
 

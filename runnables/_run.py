@@ -25,7 +25,7 @@ import contextvars
 import sys
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from contextvars import ContextVar
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import anyio
 
@@ -211,7 +211,28 @@ def stream_in_run(
     return within(state, stream)
 
 
-_END = object()
+END = object()
+"""What `pull` returns when the stream is exhausted."""
+
+
+async def pull(state: RunState | None, chunks: AsyncIterator[T]) -> T | object:
+    """The next chunk of `chunks`, pulled with `state` in force (`END` when exhausted)."""
+    token = _run.set(state)
+    try:
+        return await anext(chunks, END)
+    finally:
+        _run.reset(token)
+
+
+async def close_within(state: RunState | None, chunks: AsyncIterator[Any]) -> None:
+    """Close `chunks` (if it can be closed) with `state` in force."""
+    aclose = getattr(chunks, "aclose", None)
+    if aclose is not None:
+        token = _run.set(state)
+        try:
+            await aclose()
+        finally:
+            _run.reset(token)
 
 
 async def within(state: RunState | None, chunks: AsyncIterator[T]) -> AsyncGenerator[T, None]:
@@ -220,23 +241,10 @@ async def within(state: RunState | None, chunks: AsyncIterator[T]) -> AsyncGener
     The stream is closed (also with `state` in force) when this generator is closed.
     """
     try:
-        while True:
-            token = _run.set(state)
-            try:
-                chunk = await anext(chunks, _END)
-            finally:
-                _run.reset(token)
-            if chunk is _END:
-                return
+        while (chunk := await pull(state, chunks)) is not END:
             yield chunk  # type: ignore[misc]
     finally:
-        aclose = getattr(chunks, "aclose", None)
-        if aclose is not None:
-            token = _run.set(state)
-            try:
-                await aclose()
-            finally:
-                _run.reset(token)
+        await close_within(state, chunks)
 
 
 @contextlib.asynccontextmanager

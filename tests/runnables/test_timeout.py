@@ -1,12 +1,13 @@
 """with_timeout and the config `timeout`: cancellation, error naming, parallel interplay."""
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
 import pytest
 
 from runnables import BranchError, RunnableGenerator, RunnableLambda, RunnableParallel
+from tests.runnables.test_concurrency import upper, words
 
 pytestmark = pytest.mark.anyio
 
@@ -79,16 +80,6 @@ async def test_bad_config_timeout() -> None:
         await RunnableLambda(lambda x: x).ainvoke(1, {"timeout": -2})
 
 
-async def _words(x: str) -> AsyncIterator[str]:
-    for word in x.split():
-        yield word + " "
-
-
-def _upper(chunks: Iterator[str]) -> Iterator[str]:
-    for chunk in chunks:
-        yield chunk.upper()
-
-
 async def never(x: Any) -> Any:
     await anyio.sleep_forever()
 
@@ -105,11 +96,11 @@ async def test_config_timeout_bounds_batch_stream_and_with_config() -> None:
 
 
 async def test_with_timeout_around_a_streaming_parallel() -> None:
-    chain = RunnableParallel(x=RunnableLambda(_words), y=RunnableLambda(_words)).with_timeout(5)
+    chain = RunnableParallel(x=RunnableLambda(words), y=RunnableLambda(words)).with_timeout(5)
     chunks = [c async for c in chain.astream("p q")]
     assert len(chunks) == 4
 
 
 async def test_with_timeout_in_the_middle_of_a_stream_keeps_streaming() -> None:
-    chain = RunnableLambda(_words) | RunnableGenerator(_upper).with_timeout(5)
+    chain = RunnableLambda(words) | RunnableGenerator(upper).with_timeout(5)
     assert [c async for c in chain.astream("a b c")] == ["A ", "B ", "C "]
