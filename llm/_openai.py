@@ -20,13 +20,13 @@ from pydantic import BaseModel
 from llm._chat_model import BaseChatModel, LanguageModelInput, check_rate_limiter
 from llm._errors import MissingAPIKeyError
 from llm._openai_clients import ClientSettings, openai_client
+from llm._openai_format import parse_completion, to_chunk, to_message, to_openai_messages
 from llm._validation import check_int, check_number, check_optional_str
-from prompts._messages import AIMessage, AIMessageChunk, BaseMessage, Usage
+from prompts._messages import AIMessage, AIMessageChunk, BaseMessage
 from runnables import RateLimiter
 
 if TYPE_CHECKING:
-    from openai.types import CompletionUsage
-    from openai.types.chat import ChatCompletion, ChatCompletionChunk
+    from openai.types.chat import ChatCompletionChunk
 
     from runnables import Runnable
 
@@ -127,7 +127,7 @@ class ChatOpenAI(BaseChatModel):
     def _request(
         self, messages: list[BaseMessage], stop: list[str] | None, options: dict[str, Any]
     ) -> dict[str, Any]:
-        body: dict[str, Any] = {"model": self.model, "messages": _to_openai(messages)}
+        body: dict[str, Any] = {"model": self.model, "messages": to_openai_messages(messages)}
         if self.temperature is not None:
             body["temperature"] = self.temperature
         if self.max_tokens is not None:
@@ -147,8 +147,10 @@ class ChatOpenAI(BaseChatModel):
     ) -> AIMessage:
         body = self._request(messages, stop, options)
         async with openai_client(self._settings()) as client:
-            completion: ChatCompletion = await client.chat.completions.create(**body)
-        return _to_message(completion)
+            # The raw form, so a reply that is not a chat completion (an SSE body, text, JSON
+            # without choices) is reported as such rather than handed on as a string.
+            raw = await client.chat.completions.with_raw_response.create(**body)
+        return to_message(parse_completion(raw))
 
     async def _astream_chunks(
         self, messages: list[BaseMessage], *, stop: list[str] | None = None, **options: Any
@@ -168,7 +170,7 @@ class ChatOpenAI(BaseChatModel):
                         chunk: ChatCompletionChunk = await anext(stream)
                     except StopAsyncIteration:
                         break
-                    message = _to_chunk(chunk)
+                    message = to_chunk(chunk)
                     if message is not None:
                         yield message
 
@@ -236,58 +238,6 @@ def _check_model_kwargs(model_kwargs: dict[str, Any], what: str = "model_kwargs"
             f"Invalid {what} {unknown!r}: not fields of chat.completions.create; "
             "send server-specific fields with extra_body={...}"
         )
-
-
-def _to_openai(messages: list[BaseMessage]) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for m in messages:
-        item: dict[str, Any] = {"role": m.role, "content": m.content}
-        if m.name is not None:
-            item["name"] = m.name
-        out.append(item)
-    return out
-
-
-def _usage(usage: CompletionUsage | None) -> Usage | None:
-    if usage is None:
-        return None
-    return Usage(
-        input_tokens=usage.prompt_tokens,
-        output_tokens=usage.completion_tokens,
-        total_tokens=usage.total_tokens,
-    )
-
-
-def _to_message(completion: ChatCompletion) -> AIMessage:
-    choice = completion.choices[0]
-    metadata: dict[str, Any] = {
-        "model": completion.model,
-        "finish_reason": choice.finish_reason,
-        "id": completion.id,
-    }
-    if choice.message.refusal:
-        metadata["refusal"] = choice.message.refusal
-    return AIMessage(
-        content=choice.message.content or "",
-        id=completion.id,
-        usage=_usage(completion.usage),
-        response_metadata=metadata,
-    )
-
-
-def _to_chunk(chunk: ChatCompletionChunk) -> AIMessageChunk | None:
-    """The chunk as an `AIMessageChunk`, or None when it carries nothing (a role-only delta)."""
-    metadata: dict[str, Any] = {"model": chunk.model, "id": chunk.id}
-    content = ""
-    if chunk.choices:
-        choice = chunk.choices[0]
-        content = choice.delta.content or ""
-        if choice.finish_reason is not None:
-            metadata["finish_reason"] = choice.finish_reason
-    usage = _usage(chunk.usage)
-    if not content and usage is None and len(metadata) == 2:
-        return None
-    return AIMessageChunk(content=content, id=chunk.id, usage=usage, response_metadata=metadata)
 
 
 def _forbid_extra_properties(schema: Any) -> None:
