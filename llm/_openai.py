@@ -11,28 +11,28 @@ The SDK is imported on first use (it takes ~0.4 s), and clients come from
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import AsyncIterator, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
-
-from llm._chat_model import BaseChatModel, LanguageModelInput, check_rate_limiter
+from llm._chat_model import BaseChatModel, check_rate_limiter
 from llm._errors import MissingAPIKeyError
 from llm._openai_clients import ClientSettings, openai_client
 from llm._openai_format import parse_completion, to_chunk, to_message, to_openai_messages
-from llm._validation import check_int, check_number, check_optional_str
+from llm._validation import (
+    check_int,
+    check_max_tokens,
+    check_number,
+    check_optional_str,
+    check_temperature,
+)
 from prompts._messages import AIMessage, AIMessageChunk, BaseMessage
 from runnables import RateLimiter
 
 if TYPE_CHECKING:
     from openai.types.chat import ChatCompletionChunk
 
-    from runnables import Runnable
 
 __all__ = ["ChatOpenAI"]
-
-M = TypeVar("M", bound=BaseModel)
 
 # Request fields the model sets itself; `model_kwargs` may not override them.
 _MANAGED = frozenset({"messages", "model", "stream", "stream_options"})
@@ -83,8 +83,8 @@ class ChatOpenAI(BaseChatModel):
         if model_name is None:
             raise TypeError(f'Invalid "model" argument: {model!r}; expected a model name')
         self.model = model_name
-        self.temperature = _temperature(temperature)
-        self.max_tokens = _max_tokens(max_tokens)
+        self.temperature = check_temperature(temperature)
+        self.max_tokens = check_max_tokens(max_tokens)
         self.base_url = check_optional_str("base_url", base_url)
         self.api_key = check_optional_str("api_key", api_key)
         self.organization = check_optional_str("organization", organization)
@@ -103,13 +103,10 @@ class ChatOpenAI(BaseChatModel):
         return f"ChatOpenAI({', '.join(args)})"  # never the API key
 
     def check_call_options(self, options: Mapping[str, Any]) -> None:
-        """Check bound call options now: `stop`, `temperature`, `max_tokens` values, and that
-        every other name is a field of `chat.completions.create`."""
+        """Check bound call options now: the common ones as every model does
+        (`check_common_options`), and that every other name is a field of
+        `chat.completions.create`."""
         super().check_call_options(options)
-        if "temperature" in options:
-            _temperature(options["temperature"])
-        if "max_tokens" in options:
-            _max_tokens(options["max_tokens"])
         rest = {k: v for k, v in options.items() if k not in ("stop", "temperature", "max_tokens")}
         if rest:
             _check_model_kwargs(rest, what="call options")
@@ -136,9 +133,9 @@ class ChatOpenAI(BaseChatModel):
         if stop is not None:
             body["stop"] = stop
         if "temperature" in options:
-            options["temperature"] = _temperature(options["temperature"])
+            options["temperature"] = check_temperature(options["temperature"])
         if "max_tokens" in options:
-            options["max_tokens"] = _max_tokens(options["max_tokens"])
+            options["max_tokens"] = check_max_tokens(options["max_tokens"])
         body.update(options)
         return body
 
@@ -174,54 +171,6 @@ class ChatOpenAI(BaseChatModel):
                     if message is not None:
                         yield message
 
-    def with_structured_output(
-        self, schema: type[M], *, strict: bool = False
-    ) -> Runnable[LanguageModelInput, M]:
-        """A runnable that asks for JSON matching `schema` and returns a validated instance.
-
-        The request carries `response_format={"type": "json_schema", ...}` with the model's
-        JSON schema; the reply is parsed by `PydanticOutputParser(pydantic_object=schema)`.
-
-        Args:
-            schema: A pydantic model class.
-            strict: Ask the server to enforce the schema exactly (OpenAI's structured outputs;
-                objects are sent with `additionalProperties: false`, and OpenAI then requires
-                every field to be required).
-
-        Raises:
-            TypeError: `schema` is not a pydantic model class, or `strict` is not a bool.
-
-        A reply that does not validate raises `OutputParserError` carrying the raw text.
-        """
-        from llm._parsers import PydanticOutputParser
-
-        if not (isinstance(schema, type) and issubclass(schema, BaseModel)):
-            raise TypeError(f'Invalid "schema" argument: {schema!r}; expected a pydantic model')
-        if not isinstance(strict, bool):
-            raise TypeError(f'Invalid "strict" argument: {strict!r}; expected a bool')
-        json_schema = schema.model_json_schema()
-        if strict:
-            _forbid_extra_properties(json_schema)
-        response_format = {
-            "type": "json_schema",
-            "json_schema": {
-                "name": re.sub(r"[^a-zA-Z0-9_-]", "_", schema.__name__)[:64],
-                "schema": json_schema,
-                "strict": strict,
-            },
-        }
-        return self.bind(response_format=response_format) | PydanticOutputParser(
-            pydantic_object=schema
-        )
-
-
-def _temperature(value: object) -> float | None:
-    return None if value is None else check_number("temperature", value, low=0.0, high=2.0)
-
-
-def _max_tokens(value: object) -> int | None:
-    return None if value is None else check_int("max_tokens", value, low=1)
-
 
 def _check_model_kwargs(model_kwargs: dict[str, Any], what: str = "model_kwargs") -> None:
     import inspect
@@ -238,15 +187,3 @@ def _check_model_kwargs(model_kwargs: dict[str, Any], what: str = "model_kwargs"
             f"Invalid {what} {unknown!r}: not fields of chat.completions.create; "
             "send server-specific fields with extra_body={...}"
         )
-
-
-def _forbid_extra_properties(schema: Any) -> None:
-    """Set `additionalProperties: false` on every object schema (OpenAI's strict mode needs it)."""
-    if isinstance(schema, dict):
-        if schema.get("type") == "object" or "properties" in schema:
-            schema.setdefault("additionalProperties", False)
-        for value in schema.values():
-            _forbid_extra_properties(value)
-    elif isinstance(schema, list):
-        for item in schema:
-            _forbid_extra_properties(item)
