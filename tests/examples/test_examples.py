@@ -27,6 +27,13 @@ EXAMPLES = [
 ]
 TIMEOUT = 30.0
 BRANCHES = {"summary": "Summary", "questions": "Questions", "key_terms": "Key Terms"}
+INSTRUCTIONS = {
+    "summary": "Summarize the following topic concisely:",
+    "questions": "Generate three interesting questions about the following topic:",
+    "key_terms": "Identify 5-10 key terms from the following topic, separated by commas:",
+}
+"""Each branch's system message: the offline model's reply restates it, then the topic."""
+REQUEST = "Give me a short briefing on sustainable technology."
 RESEARCH_KEYS = {
     "renewable_energy_result": "Renewable Energy",
     "ev_technology_result": "Electric Vehicles",
@@ -121,12 +128,23 @@ def check_topic_output(output: str, topic: str) -> None:
     lines = output.splitlines()
     assert lines[0].startswith("Model: offline (OfflineChatModel, no OPENAI_API_KEY set)")
     assert f"Topic: {topic}" in lines
+    replies = set()
     for key, title in BRANCHES.items():
         assert f"--- {title} ({key}) ---" in lines
-        assert section(output, f"({key}) ---") == f"[offline model] reply to: {topic}"
+        # Each branch visibly does its own task: its instruction, then the topic.
+        reply = section(output, f"({key}) ---")
+        assert reply == f"[offline model] {INSTRUCTIONS[key]} | {topic}"
+        replies.add(reply)
+    assert len(replies) == 3
     final = [i for i, line in enumerate(lines) if "Final Response" in line]
     assert len(final) == 1
-    assert lines[final[0] + 1] == f"[offline model] reply to: Original topic: {topic}"
+    # The synthesis visibly combines the three: each branch's result appears in its reply.
+    synthesis = lines[final[0] + 1]
+    assert synthesis.startswith("[offline model] Based on the following information: / Summary: ")
+    assert synthesis.endswith(f"Synthesize a comprehensive answer. | Original topic: {topic}")
+    for label, key in [("Summary", "summary"), ("Related Questions", "questions")]:
+        assert f"/ {label}: {INSTRUCTIONS[key]} | " in synthesis
+    assert f"/ Key Terms: {INSTRUCTIONS['key_terms'][:-1].rsplit(' ', 1)[0]}" in synthesis
     assert re.search(r"^Done in [0-9.]+ s: 4 model calls", output, flags=re.M)
 
 
@@ -233,8 +251,14 @@ def test_research_offline() -> None:
     assert "no web search" in out
     for key, heading in RESEARCH_KEYS.items():
         assert f"## {heading} ({key})" in lines
-        assert section(out, f"({key})").startswith("[offline model] reply to: Describe")
-    assert section(out, "Final Report").startswith("[offline model] reply to: Write the report")
+        finding = section(out, f"({key})")
+        assert finding.startswith("[offline model] You are an AI Research Assistant specializing")
+        assert " | Describe " in finding
+    report = section(out, "Final Report")
+    assert report.startswith("[offline model] You are an AI Assistant responsible for combining")
+    for heading in RESEARCH_KEYS.values():  # the merger's reply shows each researcher's result
+        assert f"* **{heading}:** You are an AI Research Assistant specializing" in report
+    assert report.endswith("| Write the report for this request: " + REQUEST)
     assert "3 researchers at the same time, then the merger" in out
 
 
@@ -266,7 +290,9 @@ def test_batch_offline() -> None:
     assert out.splitlines()[0].startswith("Model: offline (OfflineChatModel, no OPENAI_API_KEY")
     summaries = section(out, "Summaries (in input order)").splitlines()
     assert [line.split(":")[0] for line in summaries] == ["apollo.txt", "coral.txt", "bees.txt"]
-    assert all("[offline model] reply to: " in line for line in summaries)
+    for line in summaries:  # each file's own instruction, then its text
+        name = line.split(":")[0]
+        assert f"[offline model] Summarize the text from the file {name} in one short" in line
     # Timings and the speed-up are printed, not asserted (wall-clock belongs in benchmarks);
     # abatch concurrency and max_concurrency are tested with events in tests/runnables.
     assert seconds(out, "One at a time:") > 0

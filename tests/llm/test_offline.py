@@ -29,12 +29,40 @@ async def test_a_batch_consumes_each_scripted_reply_once() -> None:
 
 async def test_default_reply_is_marked_and_echoes_the_last_human_message() -> None:
     model = OfflineChatModel()
-    reply = await model.ainvoke(
-        [("system", "You are terse."), ("human", "first"), ("ai", "ok"), ("human", "what is   AI?")]
-    )
+    reply = await model.ainvoke([("human", "first"), ("ai", "ok"), ("human", "what is   AI?")])
     assert reply.content == "[offline model] reply to: what is AI?"
     assert reply.response_metadata == {"model": "offline", "finish_reason": "stop"}
     assert (await model.ainvoke("what is AI?")).content == reply.content  # deterministic
+
+
+async def test_default_reply_shows_the_instruction_and_the_input() -> None:
+    model = OfflineChatModel()
+    messages: list[Any] = [
+        ("system", "You are terse."),
+        ("human", "first"),
+        ("ai", "ok"),
+        ("human", "what is   AI?"),
+    ]
+    reply = await model.ainvoke(messages)
+    assert reply.content == "[offline model] You are terse. | what is AI?"
+    assert (await model.ainvoke(messages)).content == reply.content  # deterministic
+    other = await model.ainvoke([("system", "Summarize this:"), ("human", "what is AI?")])
+    assert other.content == "[offline model] Summarize this: | what is AI?"
+
+
+async def test_default_reply_shortens_each_instruction_line() -> None:
+    system = (
+        "Based on the following information:\n"
+        "Summary: [offline model] one two three four five six seven eight nine ten eleven\n"
+        "Key Terms: a, b\n"
+        "Synthesize a comprehensive answer."
+    )
+    reply = await OfflineChatModel().ainvoke([("system", system), ("human", "Original topic: X")])
+    assert reply.content == (
+        "[offline model] Based on the following information: / "
+        "Summary: one two three four five six seven eight nine ten eleven / Key Terms: a, b / "
+        "Synthesize a comprehensive answer. | Original topic: X"
+    )
 
 
 async def test_default_reply_shortens_long_input() -> None:
@@ -44,7 +72,8 @@ async def test_default_reply_shortens_long_input() -> None:
 
 
 async def test_default_reply_without_human_text() -> None:
-    assert (await OfflineChatModel().ainvoke([("system", "rules")])).content.endswith("rules")
+    reply = await OfflineChatModel().ainvoke([("system", "rules")])
+    assert reply.content == "[offline model] rules | (no input)"
     assert (await OfflineChatModel().ainvoke([])).content.endswith("(empty input)")
 
 
