@@ -20,10 +20,11 @@ from __future__ import annotations
 import copy
 import inspect
 from collections.abc import AsyncIterator, Callable, Mapping
-from typing import TYPE_CHECKING, Any, Literal, is_typeddict
+from typing import TYPE_CHECKING, Any, Literal
 
 import pydantic_core
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, PydanticUserError, TypeAdapter, ValidationError
+from typing_extensions import is_typeddict
 
 from llm._errors import OutputParserError
 from llm._parsers import _NOTHING, _parse_partial, _strip_fence
@@ -51,7 +52,10 @@ class _Schema:
             self.description = inspect.getdoc(schema)
             self.validate = model.model_validate
         elif isinstance(schema, type) and is_typeddict(schema):
-            adapter: TypeAdapter[Any] = TypeAdapter(schema)
+            try:
+                adapter: TypeAdapter[Any] = TypeAdapter(schema)
+            except PydanticUserError as exc:  # typing.TypedDict before Python 3.12
+                raise TypeError(f'Invalid "schema" argument: {schema!r}; {exc.message}') from exc
             self.name, self.json = schema_name(schema), adapter.json_schema()
             self.description = inspect.getdoc(schema)
             self.validate = adapter.validate_python

@@ -17,9 +17,10 @@ from __future__ import annotations
 import copy
 import inspect
 from collections.abc import Sequence
-from typing import Any, is_typeddict
+from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
+from typing_extensions import is_typeddict
 
 from llm._tools import BaseTool, StructuredTool, check_tool_name
 

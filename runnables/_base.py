@@ -48,6 +48,7 @@ from runnables._config import (
 )
 
 if TYPE_CHECKING:
+    from llm._tools import BaseTool
     from runnables._binding import RunnableBinding, RunnableEach
     from runnables._fallbacks import RunnableWithFallbacks
     from runnables._parallel import RunnableParallel
@@ -505,7 +506,7 @@ class Runnable(Generic[In, Out]):
         name: str | None = None,
         description: str | None = None,
         args_schema: type[Any] | None = None,
-    ) -> Runnable[Any, Any]:
+    ) -> BaseTool:
         """This step as a tool a model can call (an `llm.BaseTool`; see `llm.tool`).
 
         With `args_schema` (a pydantic model), the step receives the validated arguments as a
