@@ -2,7 +2,8 @@
 for structured output (`with_structured_output`), so such chains also run offline.
 
 Strings are `"[offline model] <field>"`, numbers 0, booleans false, arrays empty, enums their
-first value; every property of an object is filled, so required ones always are.
+first value, fields with a default that default; every property of an object is filled, so the
+required ones always are.
 """
 
 from __future__ import annotations
@@ -28,10 +29,10 @@ def _example(schema: Any, defs: dict[str, Any], key: str, depth: int) -> Any:
         return _example(target, defs, key, depth + 1)
     if "const" in schema:
         return schema["const"]
-    if schema.get("enum"):
-        return schema["enum"][0]
     if "default" in schema:
         return schema["default"]
+    if schema.get("enum"):
+        return schema["enum"][0]
     for combined in ("anyOf", "oneOf", "allOf"):
         options = [o for o in schema.get(combined, ()) if o.get("type") != "null"]
         if options:

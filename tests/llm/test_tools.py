@@ -263,3 +263,13 @@ def test_openai_specs_from_every_accepted_form() -> None:
         convert_to_openai_tool(42)
     with pytest.raises(ValueError, match="a JSON schema with a 'title'"):
         convert_to_openai_tool({"type": "object"})
+
+
+def test_the_core_imports_no_layer_above_it() -> None:
+    """`Runnable.as_tool` reaches into `llm` only when called; `import runnables` stays alone."""
+    import subprocess
+    import sys
+
+    code = "import sys, runnables; print(sorted({'llm', 'prompts'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
