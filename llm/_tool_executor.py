@@ -3,13 +3,13 @@
 Input: an `AIMessage` (or a list of messages ending with one, such as a conversation so far).
 Output: one `ToolMessage` per call, in the order of the calls, whatever order they finish in.
 
-The calls run concurrently (one batch of the executor's per-call step, so the first failure
-cancels the others); each tool holds a slot of the run's `max_concurrency` while it works, so
-the limit set for a run also bounds its tools. A call that fails (an unknown tool, arguments
-that are not valid JSON or do not fit the tool's schema, an exception in the tool) either
-raises, with a note naming the tool and the call, or with `handle_errors=True` becomes a
-`ToolMessage` with `status="error"` whose content says what went wrong, so the model can see
-the failure and try again.
+The calls run concurrently (the executor's per-call step mapped over them, so the first
+failure cancels the others); each tool holds a slot of the run's `max_concurrency` while it
+works, so the limit set for a run also bounds its tools. A call that fails (an unknown tool,
+arguments that are not valid JSON or do not fit the tool's schema, an exception in the tool)
+either raises, with a note naming the tool and the call, or with `handle_errors=True` becomes a
+`ToolMessage` with `status="error"` whose content says what went wrong, so the model can see the
+failure and try again.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ class ToolExecutor(Runnable[AIMessage | Sequence[BaseMessage], list[ToolMessage]
             raise TypeError(f'Invalid "handle_errors" argument: {handle_errors!r}; expected a bool')
         self.tools = by_name
         self.handle_errors = handle_errors
-        self._one = _RunToolCall(self)
+        self._each = _RunToolCall(self).map()
 
     def __repr__(self) -> str:
         return f"ToolExecutor(tools={list(self.tools)!r}, handle_errors={self.handle_errors})"
@@ -77,7 +77,9 @@ class ToolExecutor(Runnable[AIMessage | Sequence[BaseMessage], list[ToolMessage]
         if not calls:
             return []
         numbered = [(i, len(calls), call) for i, call in enumerate(calls)]
-        return await self._one.abatch(numbered, config)
+        # The core's fan-out, entered through the step protocol (`_acall`) rather than a public
+        # entry point: this is inside a run, whose config is already checked and passed down.
+        return await self._each._acall(numbered, config)
 
 
 class _RunToolCall(Runnable[tuple[int, int, Any], ToolMessage]):
@@ -100,7 +102,7 @@ class _RunToolCall(Runnable[tuple[int, int, Any], ToolMessage]):
                     f"The model called an unknown tool {name!r}; the tools are "
                     f"{sorted(self.owner.tools)!r}"
                 )
-            result = await tool.ainvoke(call, config)
+            result = await tool._acall(call, config)
         except Exception as exc:
             if not self.owner.handle_errors:
                 exc.add_note(f"in tool {name!r} (call {index + 1} of {total}, id {call_id!r})")

@@ -198,7 +198,8 @@ class _RunnableTool(BaseTool):
         self._unwrap = unwrap
 
     async def _arun(self, args: dict[str, Any], config: RunnableConfig) -> Any:
-        return await self.runnable.ainvoke(args["input"] if self._unwrap else args, config)
+        # Through the step protocol: inside a run, the config is already checked and passed down.
+        return await self.runnable._acall(args["input"] if self._unwrap else args, config)
 
 
 def tool_from_runnable(
