@@ -7,6 +7,7 @@ tool_choice in OpenAI's format, tool results sent back) as well as what came bac
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any, Literal
 
 import pytest
@@ -341,3 +342,14 @@ def test_bad_bind_tools_arguments_fail_at_build_time() -> None:
         "type": "function",
         "function": {"name": "get_weather"},
     }
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 12), reason="pydantic reads typing.TypedDict on 3.12+")
+def test_a_typing_typed_dict_before_312_is_a_clear_build_time_error() -> None:
+    import typing
+
+    class Movie(typing.TypedDict):
+        title: str
+
+    with pytest.raises(TypeError, match=r'"schema" argument.*typing_extensions\.TypedDict'):
+        ChatOpenAI().with_structured_output(Movie)
