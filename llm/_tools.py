@@ -55,10 +55,6 @@ class BaseTool(Runnable[Any, Any]):
     args_schema: type[BaseModel]
 
     @property
-    def name(self) -> str:
-        return self._name or type(self).__name__
-
-    @property
     def args(self) -> dict[str, Any]:
         """The JSON-schema properties of the arguments (`{"city": {"type": "string"}}`)."""
         properties: dict[str, Any] = self.args_schema.model_json_schema().get("properties", {})
@@ -153,6 +149,7 @@ class StructuredTool(BaseTool):
         )
         signature = inspect.signature(func)
         self._takes_config = "config" in signature.parameters
+        self._given = (name, description, args_schema)  # to rebuild when unpickled
         if args_schema is None:
             args_schema = _schema_from_signature(func, signature, self._name, field_docs)
         self.args_schema = check_args_schema(args_schema)
@@ -169,6 +166,14 @@ class StructuredTool(BaseTool):
     ) -> StructuredTool:
         """LangChain's spelling of the constructor."""
         return cls(func, name=name, description=description, args_schema=args_schema)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # `@tool` puts the tool where its function was, so the function cannot be pickled by
+        # name; the tool is, instead. A schema made from the signature is made again.
+        module, qualname = getattr(self.func, "__module__", None), _qualname(self.func)
+        if module and qualname and _lookup(module, qualname, default=None) is self:
+            return (_lookup, (module, qualname))
+        return (_rebuild_structured_tool, (self.func, *self._given))
 
     async def _arun(self, args: dict[str, Any], config: RunnableConfig) -> Any:
         if self._takes_config:
@@ -190,12 +195,18 @@ class _RunnableTool(BaseTool):
         description: str,
         args_schema: type[BaseModel],
         unwrap: bool,
+        given: tuple[str | None, str | None, type[BaseModel] | None],
     ) -> None:
         self.runnable = runnable
+        self._given = given
         self._name = name
         self.description = description
         self.args_schema = args_schema
         self._unwrap = unwrap
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # A schema made here (create_model) cannot be pickled by name: it is made again.
+        return (_rebuild_runnable_tool, (self.runnable, *self._given))
 
     async def _arun(self, args: dict[str, Any], config: RunnableConfig) -> Any:
         # Through the step protocol: inside a run, the config is already checked and passed down.
@@ -221,6 +232,7 @@ def tool_from_runnable(
     """
     if not isinstance(runnable, Runnable):
         raise TypeError(f'Invalid "runnable" argument: expected a Runnable, got {runnable!r}')
+    given = (name, description, args_schema)
     tool_name = check_tool_name(name if name is not None else runnable.name)
     if description is None:
         doc = inspect.getdoc(getattr(runnable, "func", None)) if hasattr(runnable, "func") else None
@@ -236,8 +248,49 @@ def tool_from_runnable(
             unwrap = True
     schema = check_args_schema(args_schema)
     return _RunnableTool(
-        runnable, tool_name, check_description(description, tool_name), schema, unwrap
+        runnable, tool_name, check_description(description, tool_name), schema, unwrap, given
     )
+
+
+def _rebuild_runnable_tool(
+    runnable: Runnable[Any, Any],
+    name: str | None,
+    description: str | None,
+    args_schema: type[BaseModel] | None,
+) -> BaseTool:
+    return tool_from_runnable(runnable, name=name, description=description, args_schema=args_schema)
+
+
+def _rebuild_structured_tool(
+    func: Callable[..., Any],
+    name: str | None,
+    description: str | None,
+    args_schema: type[BaseModel] | None,
+) -> StructuredTool:
+    return StructuredTool(func, name=name, description=description, args_schema=args_schema)
+
+
+_MISSING: Any = object()
+
+
+def _lookup(module: str, qualname: str, default: Any = _MISSING) -> Any:
+    """The object at `module.qualname` (a tool `@tool` left where its function was)."""
+    import importlib
+
+    try:
+        value: Any = importlib.import_module(module)
+        for part in qualname.split("."):
+            value = getattr(value, part)
+    except (ImportError, AttributeError):
+        if default is _MISSING:
+            raise
+        return default
+    return value
+
+
+def _qualname(func: Any) -> str | None:
+    qualname = getattr(_unwrap(func), "__qualname__", None)
+    return qualname if isinstance(qualname, str) and "<locals>" not in qualname else None
 
 
 @overload

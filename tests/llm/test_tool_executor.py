@@ -196,3 +196,13 @@ def test_bad_arguments_fail_at_build_time() -> None:
         ToolExecutor([echo, echo])
     with pytest.raises(TypeError, match='"handle_errors" argument'):
         ToolExecutor([echo], handle_errors="yes")  # type: ignore[arg-type]
+
+
+def test_an_executor_pickles() -> None:
+    import pickle
+
+    from tests.llm.test_tools import add, get_weather
+
+    executor = pickle.loads(pickle.dumps(ToolExecutor([get_weather, add], handle_errors=True)))
+    out = executor.invoke(reply(("add", {"a": 1, "b": 2}), ("nope", {})))
+    assert [(m.content, m.status) for m in out] == [("3", "success"), (out[1].content, "error")]

@@ -273,3 +273,24 @@ def test_the_core_imports_no_layer_above_it() -> None:
     code = "import sys, runnables; print(sorted({'llm', 'prompts'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_tools_pickle() -> None:
+    """Chains may be shipped to other processes: tools made by @tool, by hand or by as_tool."""
+    copy = pickle.loads(pickle.dumps(get_weather))
+    assert copy is get_weather  # found again where @tool put it
+    by_hand = StructuredTool(_shout, name="shout")
+    assert pickle.loads(pickle.dumps(by_hand)).invoke({"text": "hi"}) == "HI"
+    explicit = pickle.loads(pickle.dumps(search))
+    assert explicit.invoke({"query": "q", "limit": 1}) == ["q #0"]
+    prompt_tool = ChatPromptTemplate.from_template("About {topic}").as_tool(
+        name="about", description="A prompt."
+    )
+    copied = pickle.loads(pickle.dumps(prompt_tool))
+    assert copied.args == prompt_tool.args
+    assert copied.invoke({"topic": "tides"}).to_string() == "Human: About tides"
+
+
+def _shout(text: str) -> str:
+    """Shout."""
+    return text.upper()
