@@ -21,6 +21,7 @@ from llm._tools import BaseTool
 from prompts._messages import AIMessage, BaseMessage, ToolMessage
 from prompts._tool_calls import InvalidToolCall, ToolCall
 from runnables import Runnable, RunnableConfig
+from runnables._events import call_child
 
 __all__ = ["ToolExecutor"]
 
@@ -85,7 +86,7 @@ class ToolExecutor(Runnable[AIMessage | Sequence[BaseMessage], list[ToolMessage]
 class _RunToolCall(Runnable[tuple[int, int, Any], ToolMessage]):
     """One call of a `ToolExecutor`: looks the tool up, runs it, answers with a ToolMessage."""
 
-    _name = "ToolExecutor"
+    _name = "tool_call"
 
     def __init__(self, owner: ToolExecutor) -> None:
         self.owner = owner
@@ -102,7 +103,7 @@ class _RunToolCall(Runnable[tuple[int, int, Any], ToolMessage]):
                     f"The model called an unknown tool {name!r}; the tools are "
                     f"{sorted(self.owner.tools)!r}"
                 )
-            result = await tool._acall(call, config)
+            result = await call_child(tool, call, config)  # the tool's own run events
         except Exception as exc:
             if not self.owner.handle_errors:
                 exc.add_note(f"in tool {name!r} (call {index + 1} of {total}, id {call_id!r})")

@@ -30,6 +30,7 @@ from pydantic import BaseModel, Field, ValidationError, create_model
 from llm._errors import ToolArgumentsError
 from prompts._messages import ToolMessage
 from runnables import Runnable, RunnableConfig, leaf_slot
+from runnables._events import call_child
 
 __all__ = ["BaseTool", "StructuredTool", "tool", "tool_from_runnable"]
 
@@ -53,6 +54,7 @@ class BaseTool(Runnable[Any, Any]):
 
     description: str = ""
     args_schema: type[BaseModel]
+    _kind = "tool"  # what run events and traces call this step
 
     @property
     def args(self) -> dict[str, Any]:
@@ -209,8 +211,9 @@ class _RunnableTool(BaseTool):
         return (_rebuild_runnable_tool, (self.runnable, *self._given))
 
     async def _arun(self, args: dict[str, Any], config: RunnableConfig) -> Any:
-        # Through the step protocol: inside a run, the config is already checked and passed down.
-        return await self.runnable._acall(args["input"] if self._unwrap else args, config)
+        # As a child step (its events nest under the tool's): inside a run, the config is already
+        # checked and passed down, so no public entry point is needed.
+        return await call_child(self.runnable, args["input"] if self._unwrap else args, config)
 
 
 def tool_from_runnable(

@@ -206,3 +206,18 @@ def test_an_executor_pickles() -> None:
     executor = pickle.loads(pickle.dumps(ToolExecutor([get_weather, add], handle_errors=True)))
     out = executor.invoke(reply(("add", {"a": 1, "b": 2}), ("nope", {})))
     assert [(m.content, m.status) for m in out] == [("3", "success"), (out[1].content, "error")]
+
+
+@pytest.mark.anyio
+async def test_each_tool_call_is_a_step_in_the_run_events() -> None:
+    from tests.llm.test_tools import add, get_weather
+
+    executor = ToolExecutor([get_weather, add])
+    message = reply(("add", {"a": 1, "b": 2}), ("get_weather", {"city": "Oslo"}))
+    events = [e async for e in executor.astream_events(message)]
+    started = [e["name"] for e in events if "start" in e["event"]]
+    assert {"add", "get_weather"} <= set(started)
+    ids = {e["name"]: e["run_id"] for e in events if "start" in e["event"]}
+    ends = [e for e in events if "end" in e["event"] and e["name"] == "add"]
+    assert [e["run_id"] for e in ends] == [ids["add"]]
+    assert ends[0]["data"]["output"] == ToolMessage(content="3", tool_call_id="c0", name="add")
