@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from prompts._tool_calls import (
     InvalidToolCall,
@@ -104,14 +104,21 @@ class AIMessage(BaseMessage):
     usage: Usage | None = None
     response_metadata: dict[str, Any] = Field(default_factory=dict)
 
-    @model_validator(mode="after")
-    def _typed_calls(self) -> AIMessage:
+    @field_validator("tool_calls")
+    @classmethod
+    def _typed_calls(cls, calls: list[ToolCall]) -> list[ToolCall]:
         # Given as plain dicts ({"name", "args", "id"}), calls get their `type` as LangChain's do.
-        for call in self.tool_calls:
+        # (A field validator runs only when the field is given: free for plain replies.)
+        for call in calls:
             call.setdefault("type", "tool_call")
-        for bad in self.invalid_tool_calls:
+        return calls
+
+    @field_validator("invalid_tool_calls")
+    @classmethod
+    def _typed_invalid_calls(cls, calls: list[InvalidToolCall]) -> list[InvalidToolCall]:
+        for bad in calls:
             bad.setdefault("type", "invalid_tool_call")
-        return self
+        return calls
 
     def pretty(self) -> str:
         """`ai: content`, then one line per tool call."""
@@ -138,6 +145,8 @@ class AIMessageChunk(AIMessage):
 
     @model_validator(mode="after")
     def _sync_tool_calls(self) -> AIMessageChunk:
+        if not (self.tool_call_chunks or self.tool_calls or self.invalid_tool_calls):
+            return self  # the common case: a piece of text
         if self.tool_call_chunks:
             for chunk in self.tool_call_chunks:
                 chunk.setdefault("type", "tool_call_chunk")
@@ -169,7 +178,11 @@ class AIMessageChunk(AIMessage):
             content=self.content + other.content,
             name=self.name or other.name,
             id=self.id or other.id,
-            tool_call_chunks=merge_tool_call_chunks(self.tool_call_chunks, other.tool_call_chunks),
+            tool_call_chunks=(
+                merge_tool_call_chunks(self.tool_call_chunks, other.tool_call_chunks)
+                if self.tool_call_chunks or other.tool_call_chunks
+                else []
+            ),
             usage=usage,
             response_metadata={**self.response_metadata, **other.response_metadata},
         )
