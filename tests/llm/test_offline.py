@@ -296,6 +296,9 @@ async def test_structured_output_offline_gives_a_value_of_the_schema() -> None:
     assert await scripted.with_structured_output(Point).ainvoke("x") == Point(
         label="p", x=3, tags=["t"]
     )
+    schema = {"title": "Any", "type": "object", "properties": {}}
+    json_mode = OfflineChatModel().with_structured_output(schema, method="json_mode")
+    assert await json_mode.ainvoke("x") == {"reply": "[offline model]"}
     raw = await OfflineChatModel().with_structured_output(Point, include_raw=True).ainvoke("x")
     assert raw["parsing_error"] is None
     assert isinstance(raw["raw"], AIMessage)

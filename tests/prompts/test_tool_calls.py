@@ -144,3 +144,16 @@ def test_placeholder_and_prompt_carry_tool_messages() -> None:
         "Tool: 3",
         "Human: and now?",
     ]
+
+
+def test_pretty_shows_the_calls() -> None:
+    message = AIMessage(
+        content="checking",
+        tool_calls=[tool_call(name="f", args={"a": 1}, id="c1")],
+        invalid_tool_calls=[invalid_tool_call(name="g", args="{", id="c2", error="not JSON")],
+    )
+    assert message.pretty().splitlines() == [
+        "ai: checking",
+        '  tool call f({"a": 1}) id=c1',
+        "  invalid tool call g: not JSON",
+    ]
