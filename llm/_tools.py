@@ -145,7 +145,7 @@ class StructuredTool(BaseTool):
             raise TypeError(f'Invalid "func" argument: expected a function, got {func!r}')
         self.func = func
         self._name = check_tool_name(name if name is not None else _func_name(func))
-        summary, field_docs = _parse_docstring(inspect.getdoc(func) or "")
+        summary, field_docs = _parse_docstring(_doc(func))
         self.description = check_description(
             description if description is not None else summary, self._name
         )
@@ -378,8 +378,25 @@ def _unwrap(func: Any) -> Any:
     return func
 
 
+def _plain(func: Any) -> Any:
+    """The function behind a `functools.partial`, or the object itself."""
+    while isinstance(func, functools.partial):
+        func = func.func
+    return func
+
+
 def _func_name(func: Callable[..., Any]) -> str:
-    return str(getattr(_unwrap(func), "__name__", type(func).__name__))
+    """A function's name; for an object with `__call__`, its class's name."""
+    inner = _plain(func)
+    if inspect.isroutine(inner):
+        return str(inner.__name__)
+    return type(inner).__name__
+
+
+def _doc(func: Callable[..., Any]) -> str:
+    """The docstring of the function (or of the callable object's class)."""
+    inner = _plain(func)
+    return inspect.getdoc(inner if inspect.isroutine(inner) else type(inner)) or ""
 
 
 def _schema_from_signature(

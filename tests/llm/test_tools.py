@@ -294,3 +294,24 @@ def test_tools_pickle() -> None:
 def _shout(text: str) -> str:
     """Shout."""
     return text.upper()
+
+
+def test_partials_and_callable_objects_are_named_and_described_by_what_they_wrap() -> None:
+    import functools
+
+    def scale(x: float, factor: float) -> float:
+        """Scale x by a factor."""
+        return x * factor
+
+    class Greeter:
+        """Greet someone."""
+
+        def __call__(self, who: str) -> str:
+            return f"hi {who}"
+
+    triple = tool(functools.partial(scale, factor=3.0))
+    assert (triple.name, triple.description) == ("scale", "Scale x by a factor.")
+    assert triple.invoke({"x": 2}) == 6.0
+    greeter = tool(Greeter())
+    assert (greeter.name, greeter.description) == ("Greeter", "Greet someone.")
+    assert greeter.invoke({"who": "Ada"}) == "hi Ada"
