@@ -334,6 +334,8 @@ async def test_parallel_quorum_out_of_reach_raises_quorum_error_and_cancels_the_
 
 
 # -- replies slower than the timeout ----------------------------------------------------------
+# The timeouts here (0.5 s) must end well after the request reached the server, which then sees
+# the client disconnect: a first request on a loaded machine may take 0.1 s to arrive.
 
 
 @pytest.mark.anyio
@@ -343,10 +345,10 @@ async def test_with_timeout_on_a_hanging_reply_names_the_step_and_disconnects(
     openai_server.queue(Reply(fault="hang"))
     with anyio.fail_after(HANG_GUARD):
         with pytest.raises(TimeoutError) as info:
-            await make_model(openai_server).with_timeout(0.1).ainvoke("x")
+            await make_model(openai_server).with_timeout(0.5).ainvoke("x")
         await openai_server.wait_for_disconnects_async(1)
     assert type(info.value) is TimeoutError
-    assert str(info.value) == "ChatOpenAI timed out after 0.1 s"
+    assert str(info.value) == "ChatOpenAI timed out after 0.5 s"
     assert openai_server.disconnects == 1
 
 
@@ -355,12 +357,12 @@ async def test_with_timeout_on_a_held_reply_in_a_chain_names_the_step(
     openai_server: OpenAIServer,
 ) -> None:
     hold = openai_server.hold_requests(1)
-    chain = prompt_chain(make_model(openai_server).with_timeout(0.1))
+    chain = prompt_chain(make_model(openai_server).with_timeout(0.5))
     with anyio.fail_after(HANG_GUARD):
         with pytest.raises(TimeoutError) as info:
             await chain.ainvoke({"question": "q"})
         await openai_server.wait_for_disconnects_async(1)
-    assert str(info.value) == "ChatOpenAI timed out after 0.1 s"
+    assert str(info.value) == "ChatOpenAI timed out after 0.5 s"
     assert info.value.__notes__ == ["in step 2 of 3 (ChatOpenAI) of RunnableSequence"]
     assert not hold.released
 
@@ -369,9 +371,9 @@ async def test_with_timeout_on_a_held_reply_in_a_chain_names_the_step(
 async def test_config_timeout_on_a_hanging_reply(openai_server: OpenAIServer) -> None:
     openai_server.queue(Reply(fault="hang"))
     with anyio.fail_after(HANG_GUARD):
-        with pytest.raises(TimeoutError, match=r"^RunnableSequence timed out after 0\.1 s$"):
+        with pytest.raises(TimeoutError, match=r"^RunnableSequence timed out after 0\.5 s$"):
             await prompt_chain(make_model(openai_server)).ainvoke(
-                {"question": "q"}, {"timeout": 0.1}
+                {"question": "q"}, {"timeout": 0.5}
             )
         await openai_server.wait_for_disconnects_async(1)
 
@@ -388,12 +390,12 @@ async def test_config_timeout_bounds_streams_and_batches_too(
     with anyio.fail_after(HANG_GUARD):
         with pytest.raises(TimeoutError) as info:
             if method == "astream":
-                await collect((model | StrOutputParser()).astream("x", {"timeout": 0.1}), [])
+                await collect((model | StrOutputParser()).astream("x", {"timeout": 0.5}), [])
             else:
-                await model.abatch(["x"], {"timeout": 0.1})
+                await model.abatch(["x"], {"timeout": 0.5})
         await openai_server.wait_for_disconnects_async(1)
     assert type(info.value) is TimeoutError
-    assert "timed out after 0.1 s" in str(info.value)
+    assert "timed out after 0.5 s" in str(info.value)
 
 
 @pytest.mark.anyio
@@ -416,7 +418,7 @@ async def test_sdk_timeout_on_a_hanging_reply_is_an_api_timeout_error(
     openai_server.queue(Reply(fault="hang"))
     with anyio.fail_after(HANG_GUARD):
         with pytest.raises(openai.APITimeoutError) as info:
-            await make_model(openai_server, timeout=0.1).ainvoke("x")
+            await make_model(openai_server, timeout=0.5).ainvoke("x")
         await openai_server.wait_for_disconnects_async(1)
     assert type(info.value) is openai.APITimeoutError
     assert str(info.value) == "Request timed out."
@@ -428,7 +430,7 @@ async def test_sdk_timeout_on_a_hanging_reply_is_an_api_timeout_error(
 async def test_sdk_timeout_on_a_stream_that_never_starts(openai_server: OpenAIServer) -> None:
     openai_server.queue(Reply(fault="hang"))
     seen: list[str] = []
-    chain = make_model(openai_server, timeout=0.1) | StrOutputParser()
+    chain = make_model(openai_server, timeout=0.5) | StrOutputParser()
     with pytest.raises(openai.APITimeoutError) as info:
         await collect(chain.astream("x"), seen)
     assert seen == []
