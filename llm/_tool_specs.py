@@ -22,7 +22,8 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter
 from typing_extensions import is_typeddict
 
-from llm._tools import BaseTool, StructuredTool, check_tool_name
+from llm._tool_schema import check_tool_name
+from llm._tools import BaseTool, StructuredTool
 
 __all__ = ["convert_to_openai_tool", "forbid_extra_properties", "schema_name", "tool_choice_spec"]
 

@@ -19,26 +19,29 @@ from __future__ import annotations
 import functools
 import inspect
 import json
-import re
-import typing
 from collections.abc import Callable
 from typing import Any, overload
 
 import anyio.to_thread
-from pydantic import BaseModel, Field, ValidationError, create_model
+from pydantic import BaseModel, ValidationError, create_model
 
 from llm._errors import ToolArgumentsError
+from llm._tool_schema import (
+    check_args_schema,
+    check_description,
+    check_tool_name,
+    func_doc,
+    func_name,
+    parse_docstring,
+    qualname,
+    schema_from_signature,
+    unwrap,
+)
 from prompts._messages import ToolMessage
 from runnables import Runnable, RunnableConfig, leaf_slot
 from runnables._events import call_child
 
 __all__ = ["BaseTool", "StructuredTool", "tool", "tool_from_runnable"]
-
-_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
-_SECTION = re.compile(
-    r"^\s*(Args|Arguments|Parameters|Returns|Yields|Raises|Example|Examples):\s*$"
-)
-_ARG_LINE = re.compile(r"^\s*(\*{0,2}\w+)\s*(?:\([^)]*\))?\s*:\s*(.*)$")
 
 
 class BaseTool(Runnable[Any, Any]):
@@ -144,8 +147,8 @@ class StructuredTool(BaseTool):
         if not callable(func):
             raise TypeError(f'Invalid "func" argument: expected a function, got {func!r}')
         self.func = func
-        self._name = check_tool_name(name if name is not None else _func_name(func))
-        summary, field_docs = _parse_docstring(_doc(func))
+        self._name = check_tool_name(name if name is not None else func_name(func))
+        summary, field_docs = parse_docstring(func_doc(func))
         self.description = check_description(
             description if description is not None else summary, self._name
         )
@@ -153,9 +156,9 @@ class StructuredTool(BaseTool):
         self._takes_config = "config" in signature.parameters
         self._given = (name, description, args_schema)  # to rebuild when unpickled
         if args_schema is None:
-            args_schema = _schema_from_signature(func, signature, self._name, field_docs)
+            args_schema = schema_from_signature(func, signature, self._name, field_docs)
         self.args_schema = check_args_schema(args_schema)
-        self._async = inspect.iscoroutinefunction(_unwrap(func))
+        self._async = inspect.iscoroutinefunction(unwrap(func))
 
     @classmethod
     def from_function(
@@ -172,9 +175,9 @@ class StructuredTool(BaseTool):
     def __reduce__(self) -> tuple[Any, ...]:
         # `@tool` puts the tool where its function was, so the function cannot be pickled by
         # name; the tool is, instead. A schema made from the signature is made again.
-        module, qualname = getattr(self.func, "__module__", None), _qualname(self.func)
-        if module and qualname and _lookup(module, qualname, default=None) is self:
-            return (_lookup, (module, qualname))
+        module, path = getattr(self.func, "__module__", None), qualname(self.func)
+        if module and path and _lookup(module, path, default=None) is self:
+            return (_lookup, (module, path))
         return (_rebuild_structured_tool, (self.func, *self._given))
 
     async def _arun(self, args: dict[str, Any], config: RunnableConfig) -> Any:
@@ -239,7 +242,7 @@ def tool_from_runnable(
     tool_name = check_tool_name(name if name is not None else runnable.name)
     if description is None:
         doc = inspect.getdoc(getattr(runnable, "func", None)) if hasattr(runnable, "func") else None
-        description = _parse_docstring(doc)[0] if doc else f"Runs {tool_name}."
+        description = parse_docstring(doc)[0] if doc else f"Runs {tool_name}."
     unwrap = False
     if args_schema is None:
         variables = getattr(runnable, "input_variables", None)
@@ -291,11 +294,6 @@ def _lookup(module: str, qualname: str, default: Any = _MISSING) -> Any:
     return value
 
 
-def _qualname(func: Any) -> str | None:
-    qualname = getattr(_unwrap(func), "__qualname__", None)
-    return qualname if isinstance(qualname, str) and "<locals>" not in qualname else None
-
-
 @overload
 def tool(func: Callable[..., Any], /) -> StructuredTool: ...
 @overload
@@ -337,114 +335,3 @@ def tool(
         return StructuredTool(func, name=name, description=description, args_schema=args_schema)
 
     return decorate
-
-
-def check_tool_name(name: object) -> str:
-    """A valid tool name (OpenAI's rule: 1-64 letters, digits, `_` or `-`), or an error."""
-    if not isinstance(name, str):
-        raise TypeError(f'Invalid "name" argument: {name!r}; expected a string')
-    if not _NAME.match(name):
-        raise ValueError(
-            f'Invalid "name" argument: {name!r}; a tool name is 1 to 64 letters, digits, '
-            "'_' or '-'"
-        )
-    return name
-
-
-def check_description(description: object, name: str) -> str:
-    if not isinstance(description, str):
-        raise TypeError(f'Invalid "description" argument: {description!r}; expected a string')
-    if not description.strip():
-        raise ValueError(
-            f'Invalid "description" argument for tool {name!r}: empty; give the function a '
-            "docstring or pass description=..."
-        )
-    return description.strip()
-
-
-def check_args_schema(schema: object) -> type[BaseModel]:
-    if not (isinstance(schema, type) and issubclass(schema, BaseModel)):
-        raise TypeError(f'Invalid "args_schema" argument: {schema!r}; expected a pydantic model')
-    return schema
-
-
-def _unwrap(func: Any) -> Any:
-    while isinstance(func, functools.partial):
-        func = func.func
-    if not inspect.isfunction(func) and not inspect.ismethod(func):
-        call = getattr(func, "__call__", None)  # noqa: B004 - an object with an async __call__
-        if call is not None:
-            return call
-    return func
-
-
-def _plain(func: Any) -> Any:
-    """The function behind a `functools.partial`, or the object itself."""
-    while isinstance(func, functools.partial):
-        func = func.func
-    return func
-
-
-def _func_name(func: Callable[..., Any]) -> str:
-    """A function's name; for an object with `__call__`, its class's name."""
-    inner = _plain(func)
-    if inspect.isroutine(inner):
-        return str(inner.__name__)
-    return type(inner).__name__
-
-
-def _doc(func: Callable[..., Any]) -> str:
-    """The docstring of the function (or of the callable object's class)."""
-    inner = _plain(func)
-    return inspect.getdoc(inner if inspect.isroutine(inner) else type(inner)) or ""
-
-
-def _schema_from_signature(
-    func: Callable[..., Any],
-    signature: inspect.Signature,
-    name: str,
-    field_docs: dict[str, str],
-) -> type[BaseModel]:
-    try:
-        hints = typing.get_type_hints(_unwrap(func))
-    except (NameError, TypeError):
-        hints = {}
-    fields: dict[str, Any] = {}
-    for param in signature.parameters.values():
-        if param.name in ("config", "self", "cls"):
-            continue
-        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
-            raise TypeError(
-                f"Invalid tool function {name!r}: parameter {param}; a tool's arguments must be "
-                "named (no *args or **kwargs), or pass args_schema=..."
-            )
-        annotation = hints.get(param.name, Any)
-        default = ... if param.default is inspect.Parameter.empty else param.default
-        fields[param.name] = (annotation, Field(default, description=field_docs.get(param.name)))
-    model: type[BaseModel] = create_model(name, **fields)
-    return model
-
-
-def _parse_docstring(doc: str) -> tuple[str, dict[str, str]]:
-    """A Google-style docstring's text before its sections, and its `Args:` descriptions."""
-    summary: list[str] = []
-    fields: dict[str, str] = {}
-    section: str | None = None
-    current: str | None = None
-    arg_indent = 0
-    for line in doc.splitlines():
-        header = _SECTION.match(line)
-        if header:
-            section, current = header.group(1), None
-            continue
-        if section is None:
-            summary.append(line)
-        elif section in ("Args", "Arguments", "Parameters") and line.strip():
-            indent = len(line) - len(line.lstrip())
-            match = _ARG_LINE.match(line)
-            if match and (current is None or indent <= arg_indent):
-                current, arg_indent = match.group(1).lstrip("*"), indent
-                fields[current] = match.group(2).strip()
-            elif current is not None:  # a continuation line of the current argument
-                fields[current] = f"{fields[current]} {line.strip()}".strip()
-    return "\n".join(summary).strip(), fields
