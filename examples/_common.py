@@ -3,7 +3,8 @@
 With `OPENAI_API_KEY` set, the examples call `ChatOpenAI` (the model from `--model`, else
 `OPENAI_MODEL`, else `gpt-4o-mini`; the server from `OPENAI_BASE_URL`, else OpenAI's API).
 Without it they use `OfflineChatModel`, a deterministic stand-in that needs no network: its
-replies only echo the prompt, but its latency is real, so the concurrency is still visible.
+replies restate the prompt (the instruction and the input, shortened), so each step visibly does
+its own task, and its latency is real, so the concurrency is still visible.
 
 The examples import this module as a sibling (`from _common import ...`), which works when they
 are run as scripts (`python examples/parallel_topic.py`): the script's folder is on `sys.path`.
@@ -113,8 +114,8 @@ def choose_model(
     return ModelChoice(
         model=OfflineChatModel(latency=latency, chunk_delay=chunk_delay),
         description=(
-            "Model: offline (OfflineChatModel, no OPENAI_API_KEY set): replies echo the prompt, "
-            f"{latency:g} s latency per call"
+            "Model: offline (OfflineChatModel, no OPENAI_API_KEY set): replies restate the "
+            f"instruction and the input, {latency:g} s latency per call"
         ),
         offline=True,
     )

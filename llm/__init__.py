@@ -2,11 +2,13 @@
 
 `ChatOpenAI` talks to OpenAI or any OpenAI-compatible server through the official SDK;
 `OfflineChatModel` is a deterministic stand-in that needs no network. Parsers turn a reply into
-a string, JSON, a pydantic model instance or a list.
+a string, JSON, a pydantic model instance or a list. Tools (`@tool`) are steps a model can call:
+`model.bind_tools([...])` offers them, `ToolExecutor` runs the calls in a reply, and
+`model.with_structured_output(Schema)` parses replies into a schema.
 """
 
 from llm._chat_model import BaseChatModel, LanguageModelInput, PromptValueLike
-from llm._errors import MissingAPIKeyError, OutputParserError
+from llm._errors import MissingAPIKeyError, OutputParserError, ToolArgumentsError
 from llm._offline import OfflineChatModel
 from llm._openai import ChatOpenAI
 from llm._parsers import (
@@ -16,10 +18,14 @@ from llm._parsers import (
     PydanticOutputParser,
     StrOutputParser,
 )
+from llm._tool_executor import ToolExecutor
+from llm._tool_specs import convert_to_openai_tool
+from llm._tools import BaseTool, StructuredTool, tool
 
 __all__ = [
     "BaseChatModel",
     "BaseOutputParser",
+    "BaseTool",
     "ChatOpenAI",
     "CommaSeparatedListOutputParser",
     "JsonOutputParser",
@@ -30,4 +36,9 @@ __all__ = [
     "PromptValueLike",
     "PydanticOutputParser",
     "StrOutputParser",
+    "StructuredTool",
+    "ToolArgumentsError",
+    "ToolExecutor",
+    "convert_to_openai_tool",
+    "tool",
 ]

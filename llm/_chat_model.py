@@ -7,15 +7,26 @@ A model implements two coroutines over a list of messages:
   (default: one chunk made from `_agenerate`).
 
 The base class turns those into a `Runnable`: input coercion (prompt value, list of messages or
-`(role, text)` pairs, or a plain string), a run-wide concurrency slot around the work, and
-therefore `invoke`/`batch`/`stream`/`bind(stop=...)`/`with_config` on asyncio and trio.
+`(role, text)` pairs, or a plain string), checks of the common call options, a run-wide
+concurrency slot around the work, and therefore `invoke`/`batch`/`stream`/`bind(stop=...)`/
+`with_config` on asyncio and trio, plus `bind_tools` and `with_structured_output` for every model.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator, Generator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, runtime_checkable
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Literal,
+    Protocol,
+    TypeAlias,
+    TypeVar,
+    overload,
+    runtime_checkable,
+)
 
+from llm._validation import check_max_tokens, check_temperature
 from prompts._messages import (
     MESSAGE_TYPES,
     AIMessage,
@@ -26,6 +37,12 @@ from prompts._messages import (
 )
 from prompts._values import ChatPromptValue, StringPromptValue
 from runnables import RateLimiter, Reservation, Runnable, RunnableConfig, leaf_slot
+
+if TYPE_CHECKING:
+    from llm._structured import StructuredMethod
+    from runnables import RunnableBinding
+
+T = TypeVar("T")
 
 __all__ = ["BaseChatModel", "LanguageModelInput", "PromptValueLike", "coerce_messages"]
 
@@ -102,6 +119,42 @@ def _coerce_one(item: object) -> BaseMessage:
     )
 
 
+def check_common_options(options: Mapping[str, Any]) -> None:
+    """Check the call options every chat model understands the same way.
+
+    `stop` (a string or list of strings), `temperature` (in [0, 2]), `max_tokens` (an int >= 1),
+    `tools` (a list of OpenAI tool dicts), `tool_choice` (a string or dict),
+    `parallel_tool_calls` (a bool) and `response_format` (a dict).
+
+    Raises:
+        TypeError: An option has the wrong type.
+        ValueError: An option has a bad value.
+    """
+    if "stop" in options:
+        _coerce_stop(options["stop"])
+    if options.get("temperature") is not None:
+        check_temperature(options["temperature"])
+    if options.get("max_tokens") is not None:
+        check_max_tokens(options["max_tokens"])
+    tools = options.get("tools")
+    if tools is not None and (
+        not isinstance(tools, list | tuple) or not all(isinstance(t, dict) for t in tools)
+    ):
+        raise TypeError(
+            f'Invalid "tools" option: {tools!r}; expected a list of OpenAI tool dicts '
+            "(use bind_tools to convert tools, functions or pydantic models)"
+        )
+    choice = options.get("tool_choice")
+    if choice is not None and not isinstance(choice, str | dict):
+        raise TypeError(f'Invalid "tool_choice" option: {choice!r}; expected a string or a dict')
+    parallel = options.get("parallel_tool_calls")
+    if parallel is not None and not isinstance(parallel, bool):
+        raise TypeError(f'Invalid "parallel_tool_calls" option: {parallel!r}; expected a bool')
+    response_format = options.get("response_format")
+    if response_format is not None and not isinstance(response_format, dict):
+        raise TypeError(f'Invalid "response_format" option: {response_format!r}; expected a dict')
+
+
 def _coerce_stop(stop: object) -> list[str] | None:
     if stop is None:
         return None
@@ -176,6 +229,8 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
             content=message.content,
             name=message.name,
             id=message.id,
+            tool_calls=message.tool_calls,
+            invalid_tool_calls=message.invalid_tool_calls,
             usage=message.usage,
             response_metadata=dict(message.response_metadata),
         )
@@ -188,8 +243,111 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
         )
 
     def check_call_options(self, options: Mapping[str, Any]) -> None:
-        """Check call options when they are bound: `stop` must be a string or list of them."""
-        _coerce_stop(options.get("stop"))
+        """Check call options when they are bound (see `check_common_options`); models with
+        further options extend this."""
+        check_common_options(options)
+
+    def bind_tools(
+        self,
+        tools: Sequence[Any],
+        *,
+        tool_choice: str | bool | dict[str, Any] | None = None,
+        parallel_tool_calls: bool | None = None,
+        strict: bool | None = None,
+    ) -> RunnableBinding[LanguageModelInput, AIMessage]:
+        """This model with tools it may call; its replies carry `tool_calls`.
+
+        Args:
+            tools: Tools (`@tool`, `as_tool`), pydantic model or TypedDict classes, functions,
+                or OpenAI tool dicts; each is sent as an OpenAI tool spec.
+            tool_choice: "auto" (the server's default), "none", "required" (or "any"), a
+                tool's name (that tool must be called), True (the only tool must be called),
+                or an OpenAI tool-choice dict. None sends nothing.
+            parallel_tool_calls: Whether the model may call several tools in one reply.
+            strict: Ask the server to follow each tool's schema exactly (OpenAI's strict mode).
+
+        Raises:
+            TypeError: `tools` is not a list, or a tool / option has the wrong type.
+            ValueError: `tools` is empty, a name is invalid, or `tool_choice` names no tool.
+        """
+        from llm._tool_specs import convert_to_openai_tool, tool_choice_spec
+
+        if not isinstance(tools, list | tuple):
+            raise TypeError(f'Invalid "tools" argument: {tools!r}; expected a list of tools')
+        if not tools:
+            raise ValueError('Invalid "tools" argument: []; give at least one tool')
+        if parallel_tool_calls is not None and not isinstance(parallel_tool_calls, bool):
+            raise TypeError(
+                f'Invalid "parallel_tool_calls" argument: {parallel_tool_calls!r}; expected a bool'
+            )
+        if strict is not None and not isinstance(strict, bool):
+            raise TypeError(f'Invalid "strict" argument: {strict!r}; expected a bool or None')
+        specs = []
+        for i, tool in enumerate(tools):
+            try:
+                specs.append(convert_to_openai_tool(tool, strict=strict))
+            except (TypeError, ValueError) as exc:
+                raise type(exc)(f'Invalid "tools[{i}]" argument: {exc}') from exc
+        options: dict[str, Any] = {"tools": specs}
+        if tool_choice is not None:
+            names = [spec["function"]["name"] for spec in specs]
+            options["tool_choice"] = tool_choice_spec(tool_choice, names)
+        if parallel_tool_calls is not None:
+            options["parallel_tool_calls"] = parallel_tool_calls
+        return self.bind(**options)
+
+    @overload
+    def with_structured_output(
+        self,
+        schema: type[T],
+        *,
+        method: StructuredMethod = "json_schema",
+        include_raw: Literal[False] = False,
+        strict: bool | None = None,
+    ) -> Runnable[LanguageModelInput, T]: ...
+    @overload
+    def with_structured_output(
+        self,
+        schema: Mapping[str, Any] | type[Any],
+        *,
+        method: StructuredMethod = "json_schema",
+        include_raw: bool = False,
+        strict: bool | None = None,
+    ) -> Runnable[LanguageModelInput, Any]: ...
+
+    def with_structured_output(
+        self,
+        schema: Mapping[str, Any] | type[Any],
+        *,
+        method: StructuredMethod = "json_schema",
+        include_raw: bool = False,
+        strict: bool | None = None,
+    ) -> Runnable[LanguageModelInput, Any]:
+        """This model asked for output that follows `schema`, and that output parsed.
+
+        Args:
+            schema: A pydantic model class (the result is an instance), a TypedDict class (a
+                validated dict) or a JSON-schema dict with a `title` (a dict).
+            method: "json_schema" (a `response_format` with the schema; the default),
+                "function_calling" (the schema as a tool the model must call) or "json_mode"
+                (`response_format` JSON object; say the schema in the prompt).
+            include_raw: Return `{"raw": AIMessage, "parsed": value or None,
+                "parsing_error": None or the error}` instead of raising on a bad reply.
+            strict: Ask the server to follow the schema exactly (OpenAI's strict mode; objects
+                are sent with `additionalProperties: false`).
+
+        Raises:
+            TypeError: `schema` is of no accepted kind, or an option has the wrong type.
+            ValueError: `method` is unknown.
+
+        Without `include_raw`, a reply that does not fit raises `OutputParserError` carrying
+        the text. Streaming yields partial objects as the JSON grows.
+        """
+        from llm._structured import structured_output
+
+        return structured_output(
+            self, schema, method=method, include_raw=include_raw, strict=strict
+        )
 
     rate_limiter: RateLimiter | None = None
     """A shared `RateLimiter` every call waits on before it starts (None: no limit)."""
@@ -203,6 +361,8 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
 
     async def _acall(self, input: Any, config: RunnableConfig, **kwargs: Any) -> AIMessage:
         messages = coerce_messages(input)
+        if kwargs:
+            check_common_options(kwargs)
         stop = _coerce_stop(kwargs.pop("stop", None))
         async with leaf_slot():
             reservation = await self._reserve(messages, kwargs)
@@ -215,6 +375,8 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
         self, input: Any, config: RunnableConfig, **kwargs: Any
     ) -> AsyncIterator[AIMessageChunk]:
         messages = coerce_messages(input)
+        if kwargs:
+            check_common_options(kwargs)
         stop = _coerce_stop(kwargs.pop("stop", None))
         async with leaf_slot():
             reservation = await self._reserve(messages, kwargs)

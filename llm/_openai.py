@@ -11,29 +11,29 @@ The SDK is imported on first use (it takes ~0.4 s), and clients come from
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import AsyncIterator, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel
-
-from llm._chat_model import BaseChatModel, LanguageModelInput, check_rate_limiter
+from llm._chat_model import BaseChatModel, check_rate_limiter
 from llm._errors import MissingAPIKeyError
 from llm._openai_clients import ClientSettings, import_openai, openai_client
-from llm._validation import check_int, check_number, check_optional_str
-from prompts._messages import AIMessage, AIMessageChunk, BaseMessage, Usage
+from llm._openai_format import parse_completion, to_chunk, to_message, to_openai_messages
+from llm._validation import (
+    check_int,
+    check_max_tokens,
+    check_number,
+    check_optional_str,
+    check_temperature,
+)
+from prompts._messages import AIMessage, AIMessageChunk, BaseMessage
 from runnables import RateLimiter
 
 if TYPE_CHECKING:
-    from openai.types import CompletionUsage
-    from openai.types.chat import ChatCompletion, ChatCompletionChunk
+    from openai.types.chat import ChatCompletionChunk
 
-    from runnables import Runnable
 
 __all__ = ["ChatOpenAI"]
-
-M = TypeVar("M", bound=BaseModel)
 
 # Request fields the model sets itself; `model_kwargs` may not override them.
 _MANAGED = frozenset({"messages", "model", "stream", "stream_options"})
@@ -87,8 +87,8 @@ class ChatOpenAI(BaseChatModel):
         if model_name is None:
             raise TypeError(f'Invalid "model" argument: {model!r}; expected a model name')
         self.model = model_name
-        self.temperature = _temperature(temperature)
-        self.max_tokens = _max_tokens(max_tokens)
+        self.temperature = check_temperature(temperature)
+        self.max_tokens = check_max_tokens(max_tokens)
         self.base_url = check_optional_str("base_url", base_url)
         self.api_key = check_optional_str("api_key", api_key)
         self.organization = check_optional_str("organization", organization)
@@ -118,13 +118,10 @@ class ChatOpenAI(BaseChatModel):
         return f"ChatOpenAI({', '.join(args)})"  # never the API key
 
     def check_call_options(self, options: Mapping[str, Any]) -> None:
-        """Check bound call options now: `stop`, `temperature`, `max_tokens` values, and that
-        every other name is a field of `chat.completions.create`."""
+        """Check bound call options now: the common ones as every model does
+        (`check_common_options`), and that every other name is a field of
+        `chat.completions.create`."""
         super().check_call_options(options)
-        if "temperature" in options:
-            _temperature(options["temperature"])
-        if "max_tokens" in options:
-            _max_tokens(options["max_tokens"])
         rest = {k: v for k, v in options.items() if k not in ("stop", "temperature", "max_tokens")}
         if rest:
             _check_model_kwargs(rest, what="call options")
@@ -142,7 +139,7 @@ class ChatOpenAI(BaseChatModel):
     def _request(
         self, messages: list[BaseMessage], stop: list[str] | None, options: dict[str, Any]
     ) -> dict[str, Any]:
-        body: dict[str, Any] = {"model": self.model, "messages": _to_openai(messages)}
+        body: dict[str, Any] = {"model": self.model, "messages": to_openai_messages(messages)}
         if self.temperature is not None:
             body["temperature"] = self.temperature
         if self.max_tokens is not None:
@@ -151,9 +148,9 @@ class ChatOpenAI(BaseChatModel):
         if stop is not None:
             body["stop"] = stop
         if "temperature" in options:
-            options["temperature"] = _temperature(options["temperature"])
+            options["temperature"] = check_temperature(options["temperature"])
         if "max_tokens" in options:
-            options["max_tokens"] = _max_tokens(options["max_tokens"])
+            options["max_tokens"] = check_max_tokens(options["max_tokens"])
         body.update(options)
         return body
 
@@ -162,8 +159,10 @@ class ChatOpenAI(BaseChatModel):
     ) -> AIMessage:
         body = self._request(messages, stop, options)
         async with openai_client(self._settings()) as client:
-            completion: ChatCompletion = await client.chat.completions.create(**body)
-        return _to_message(completion)
+            # The raw form, so a reply that is not a chat completion (an SSE body, text, JSON
+            # without choices) is reported as such rather than handed on as a string.
+            raw = await client.chat.completions.with_raw_response.create(**body)
+        return to_message(parse_completion(raw))
 
     async def _astream_chunks(
         self, messages: list[BaseMessage], *, stop: list[str] | None = None, **options: Any
@@ -183,57 +182,9 @@ class ChatOpenAI(BaseChatModel):
                         chunk: ChatCompletionChunk = await anext(stream)
                     except StopAsyncIteration:
                         break
-                    message = _to_chunk(chunk)
+                    message = to_chunk(chunk)
                     if message is not None:
                         yield message
-
-    def with_structured_output(
-        self, schema: type[M], *, strict: bool = False
-    ) -> Runnable[LanguageModelInput, M]:
-        """A runnable that asks for JSON matching `schema` and returns a validated instance.
-
-        The request carries `response_format={"type": "json_schema", ...}` with the model's
-        JSON schema; the reply is parsed by `PydanticOutputParser(pydantic_object=schema)`.
-
-        Args:
-            schema: A pydantic model class.
-            strict: Ask the server to enforce the schema exactly (OpenAI's structured outputs;
-                objects are sent with `additionalProperties: false`, and OpenAI then requires
-                every field to be required).
-
-        Raises:
-            TypeError: `schema` is not a pydantic model class, or `strict` is not a bool.
-
-        A reply that does not validate raises `OutputParserError` carrying the raw text.
-        """
-        from llm._parsers import PydanticOutputParser
-
-        if not (isinstance(schema, type) and issubclass(schema, BaseModel)):
-            raise TypeError(f'Invalid "schema" argument: {schema!r}; expected a pydantic model')
-        if not isinstance(strict, bool):
-            raise TypeError(f'Invalid "strict" argument: {strict!r}; expected a bool')
-        json_schema = schema.model_json_schema()
-        if strict:
-            _forbid_extra_properties(json_schema)
-        response_format = {
-            "type": "json_schema",
-            "json_schema": {
-                "name": re.sub(r"[^a-zA-Z0-9_-]", "_", schema.__name__)[:64],
-                "schema": json_schema,
-                "strict": strict,
-            },
-        }
-        return self.bind(response_format=response_format) | PydanticOutputParser(
-            pydantic_object=schema
-        )
-
-
-def _temperature(value: object) -> float | None:
-    return None if value is None else check_number("temperature", value, low=0.0, high=2.0)
-
-
-def _max_tokens(value: object) -> int | None:
-    return None if value is None else check_int("max_tokens", value, low=1)
 
 
 def _check_model_kwargs(model_kwargs: dict[str, Any], what: str = "model_kwargs") -> None:
@@ -251,67 +202,3 @@ def _check_model_kwargs(model_kwargs: dict[str, Any], what: str = "model_kwargs"
             f"Invalid {what} {unknown!r}: not fields of chat.completions.create; "
             "send server-specific fields with extra_body={...}"
         )
-
-
-def _to_openai(messages: list[BaseMessage]) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for m in messages:
-        item: dict[str, Any] = {"role": m.role, "content": m.content}
-        if m.name is not None:
-            item["name"] = m.name
-        out.append(item)
-    return out
-
-
-def _usage(usage: CompletionUsage | None) -> Usage | None:
-    if usage is None:
-        return None
-    return Usage(
-        input_tokens=usage.prompt_tokens,
-        output_tokens=usage.completion_tokens,
-        total_tokens=usage.total_tokens,
-    )
-
-
-def _to_message(completion: ChatCompletion) -> AIMessage:
-    choice = completion.choices[0]
-    metadata: dict[str, Any] = {
-        "model": completion.model,
-        "finish_reason": choice.finish_reason,
-        "id": completion.id,
-    }
-    if choice.message.refusal:
-        metadata["refusal"] = choice.message.refusal
-    return AIMessage(
-        content=choice.message.content or "",
-        id=completion.id,
-        usage=_usage(completion.usage),
-        response_metadata=metadata,
-    )
-
-
-def _to_chunk(chunk: ChatCompletionChunk) -> AIMessageChunk | None:
-    """The chunk as an `AIMessageChunk`, or None when it carries nothing (a role-only delta)."""
-    metadata: dict[str, Any] = {"model": chunk.model, "id": chunk.id}
-    content = ""
-    if chunk.choices:
-        choice = chunk.choices[0]
-        content = choice.delta.content or ""
-        if choice.finish_reason is not None:
-            metadata["finish_reason"] = choice.finish_reason
-    usage = _usage(chunk.usage)
-    if not content and usage is None and len(metadata) == 2:
-        return None
-    return AIMessageChunk(content=content, id=chunk.id, usage=usage, response_metadata=metadata)
-
-
-def _forbid_extra_properties(schema: Any) -> None:
-    """Set `additionalProperties: false` on every object schema (OpenAI's strict mode needs it)."""
-    if isinstance(schema, dict):
-        if schema.get("type") == "object" or "properties" in schema:
-            schema.setdefault("additionalProperties", False)
-        for value in schema.values():
-            _forbid_extra_properties(value)
-    elif isinstance(schema, list):
-        for item in schema:
-            _forbid_extra_properties(item)

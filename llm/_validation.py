@@ -60,3 +60,13 @@ def check_optional_str(name: str, value: object) -> str | None:
     if not value:
         raise ValueError(f'Invalid "{name}" argument: {value!r}; expected a non-empty string')
     return value
+
+
+def check_temperature(value: object) -> float | None:
+    """A sampling temperature in [0, 2], or None."""
+    return None if value is None else check_number("temperature", value, low=0.0, high=2.0)
+
+
+def check_max_tokens(value: object) -> int | None:
+    """A positive token count, or None."""
+    return None if value is None else check_int("max_tokens", value, low=1)

@@ -13,10 +13,19 @@ from prompts._messages import (
     BaseMessage,
     HumanMessage,
     SystemMessage,
+    ToolMessage,
     Usage,
 )
 from prompts._prompt import BasePromptTemplate, PromptTemplate
 from prompts._template import MissingVariablesError
+from prompts._tool_calls import (
+    InvalidToolCall,
+    ToolCall,
+    ToolCallChunk,
+    invalid_tool_call,
+    tool_call,
+    tool_call_chunk,
+)
 from prompts._values import ChatPromptValue, PromptValue, StringPromptValue, get_buffer_string
 
 __all__ = [
@@ -27,6 +36,7 @@ __all__ = [
     "ChatPromptTemplate",
     "ChatPromptValue",
     "HumanMessage",
+    "InvalidToolCall",
     "MessageLike",
     "MessageTemplate",
     "MessagesPlaceholder",
@@ -35,6 +45,12 @@ __all__ = [
     "PromptValue",
     "StringPromptValue",
     "SystemMessage",
+    "ToolCall",
+    "ToolCallChunk",
+    "ToolMessage",
     "Usage",
     "get_buffer_string",
+    "invalid_tool_call",
+    "tool_call",
+    "tool_call_chunk",
 ]

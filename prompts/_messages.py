@@ -1,15 +1,27 @@
 """Chat messages as pydantic models.
 
-`SystemMessage`, `HumanMessage` and `AIMessage` carry `content`; `AIMessage` also carries token
-`usage` and `response_metadata` when the model reports them. `AIMessageChunk`s (streamed pieces
-of an AI message) add with `+` and turn into a whole message with `to_message()`.
+`SystemMessage`, `HumanMessage` and `AIMessage` carry `content`; `AIMessage` also carries the
+model's `tool_calls` (and `invalid_tool_calls`, whose arguments could not be read), token `usage`
+and `response_metadata` when the model reports them. `AIMessageChunk`s (streamed pieces of an AI
+message) add with `+`, their `tool_call_chunks` adding up by index, and turn into a whole message
+with `to_message()`. A `ToolMessage` carries a tool's result back to the model.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, TypeAlias
+import json
+from typing import Any, ClassVar, Literal, TypeAlias
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from prompts._tool_calls import (
+    InvalidToolCall,
+    ToolCall,
+    ToolCallChunk,
+    merge_tool_call_chunks,
+    parse_tool_call_chunks,
+    tool_call_chunk,
+)
 
 
 class Usage(BaseModel):
@@ -76,19 +88,82 @@ class HumanMessage(BaseMessage):
 
 
 class AIMessage(BaseMessage):
-    """A reply from the model, with token usage and response metadata when known."""
+    """A reply from the model, with its tool calls, token usage and response metadata.
+
+    Attributes:
+        tool_calls: The tools the model asks to call, `{"name", "args", "id", "type"}` each.
+        invalid_tool_calls: Calls whose arguments were not a JSON object, kept with the raw
+            arguments and the error (`{"name", "args", "id", "error", "type"}`).
+    """
 
     type: ClassVar[str] = "ai"
     role: ClassVar[str] = "assistant"
 
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    invalid_tool_calls: list[InvalidToolCall] = Field(default_factory=list)
     usage: Usage | None = None
     response_metadata: dict[str, Any] = Field(default_factory=dict)
 
+    @field_validator("tool_calls")
+    @classmethod
+    def _typed_calls(cls, calls: list[ToolCall]) -> list[ToolCall]:
+        # Given as plain dicts ({"name", "args", "id"}), calls get their `type` as LangChain's do.
+        # (A field validator runs only when the field is given: free for plain replies.)
+        for call in calls:
+            call.setdefault("type", "tool_call")
+        return calls
+
+    @field_validator("invalid_tool_calls")
+    @classmethod
+    def _typed_invalid_calls(cls, calls: list[InvalidToolCall]) -> list[InvalidToolCall]:
+        for bad in calls:
+            bad.setdefault("type", "invalid_tool_call")
+        return calls
+
+    def pretty(self) -> str:
+        """`ai: content`, then one line per tool call."""
+        lines = [super().pretty()]
+        lines += [
+            f"  tool call {c['name']}({json.dumps(c['args'])}) id={c['id']}"
+            for c in self.tool_calls
+        ]
+        lines += [f"  invalid tool call {c['name']}: {c['error']}" for c in self.invalid_tool_calls]
+        return "\n".join(lines)
+
 
 class AIMessageChunk(AIMessage):
-    """A streamed piece of an AI message. Chunks add with `+`; `to_message()` makes it whole."""
+    """A streamed piece of an AI message. Chunks add with `+`; `to_message()` makes it whole.
+
+    `tool_call_chunks` hold the streamed pieces of tool calls (`args` as JSON text fragments);
+    chunks with the same `index` add up. `tool_calls` shows what the pieces so far parse to
+    (partial JSON is read as far as it goes); `to_message()` parses them strictly.
+    """
 
     type: ClassVar[str] = "AIMessageChunk"
+
+    tool_call_chunks: list[ToolCallChunk] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _sync_tool_calls(self) -> AIMessageChunk:
+        if not (self.tool_call_chunks or self.tool_calls or self.invalid_tool_calls):
+            return self  # the common case: a piece of text
+        if self.tool_call_chunks:
+            for chunk in self.tool_call_chunks:
+                chunk.setdefault("type", "tool_call_chunk")
+            if not self.tool_calls and not self.invalid_tool_calls:
+                self.tool_calls, self.invalid_tool_calls = parse_tool_call_chunks(
+                    self.tool_call_chunks, partial=True
+                )
+        elif self.tool_calls or self.invalid_tool_calls:
+            # A whole message made into one chunk: its calls become chunks, so sums keep them.
+            self.tool_call_chunks = [
+                tool_call_chunk(name=c["name"], args=json.dumps(c["args"]), id=c["id"], index=i)
+                for i, c in enumerate(self.tool_calls)
+            ] + [
+                tool_call_chunk(name=c["name"], args=c["args"], id=c["id"], index=i)
+                for i, c in enumerate(self.invalid_tool_calls, start=len(self.tool_calls))
+            ]
+        return self
 
     def __add__(self, other: AIMessageChunk) -> AIMessageChunk:
         if not isinstance(other, AIMessageChunk):
@@ -103,23 +178,54 @@ class AIMessageChunk(AIMessage):
             content=self.content + other.content,
             name=self.name or other.name,
             id=self.id or other.id,
+            tool_call_chunks=(
+                merge_tool_call_chunks(self.tool_call_chunks, other.tool_call_chunks)
+                if self.tool_call_chunks or other.tool_call_chunks
+                else []
+            ),
             usage=usage,
             response_metadata={**self.response_metadata, **other.response_metadata},
         )
 
     def to_message(self) -> AIMessage:
-        """The whole `AIMessage` this chunk (usually a sum of chunks) stands for."""
+        """The whole `AIMessage` this chunk (usually a sum of chunks) stands for.
+
+        Tool call arguments must now be complete JSON objects; those that are not go to
+        `invalid_tool_calls` with the error.
+        """
+        calls, invalid = parse_tool_call_chunks(self.tool_call_chunks, partial=False)
         return AIMessage(
             content=self.content,
             name=self.name,
             id=self.id,
+            tool_calls=calls,
+            invalid_tool_calls=invalid,
             usage=self.usage,
             response_metadata=dict(self.response_metadata),
         )
 
 
-AnyMessage: TypeAlias = SystemMessage | HumanMessage | AIMessage
+class ToolMessage(BaseMessage):
+    """A tool's result, sent back to the model in answer to one of its tool calls.
+
+    Attributes:
+        tool_call_id: The `id` of the tool call this answers.
+        status: `"success"`, or `"error"` when the content describes the tool's failure.
+        artifact: The tool's full output, when `content` is only what the model should see
+            (never sent to the model).
+    """
+
+    type: ClassVar[str] = "tool"
+    role: ClassVar[str] = "tool"
+
+    tool_call_id: str
+    status: Literal["success", "error"] = "success"
+    artifact: Any = None
+
+
+AnyMessage: TypeAlias = SystemMessage | HumanMessage | AIMessage | ToolMessage
 """Any concrete message, as schemas list them (a chunk is an `AIMessage`)."""
+
 
 MESSAGE_TYPES: dict[str, type[BaseMessage]] = {
     "system": SystemMessage,

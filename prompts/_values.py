@@ -16,7 +16,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from prompts._messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from prompts._messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 
 
 class PromptValue(ABC):
@@ -104,8 +104,8 @@ def get_buffer_string(
 ) -> str:
     """Render messages as a transcript, one `Role: content` line per message.
 
-    Roles are `System`, `human_prefix` and `ai_prefix` (an `AIMessageChunk` counts as AI); any
-    other message type is shown by its `type`.
+    Roles are `System`, `Tool`, `human_prefix` and `ai_prefix` (an `AIMessageChunk` counts as
+    AI); any other message type is shown by its `type`.
 
     Args:
         messages: The messages to render.
@@ -123,6 +123,8 @@ def get_buffer_string(
             role = ai_prefix
         elif isinstance(message, SystemMessage):
             role = "System"
+        elif isinstance(message, ToolMessage):
+            role = "Tool"
         else:
             role = message.type
         lines.append(f"{role}: {message.content}")

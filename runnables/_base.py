@@ -55,6 +55,7 @@ __all__ = ["AddableDict", "Runnable", "add_chunks", "coerce_to_runnable", "colle
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
+    from llm._tools import BaseTool
     from runnables._binding import RunnableBinding, RunnableEach
     from runnables._fallbacks import RunnableWithFallbacks
     from runnables._graph import Graph
@@ -631,6 +632,25 @@ class Runnable(Generic[In, Out]):
         from runnables._binding import RunnableEach
 
         return RunnableEach(self)
+
+    def as_tool(
+        self,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        args_schema: type[Any] | None = None,
+    ) -> BaseTool:
+        """This step as a tool a model can call (an `llm.BaseTool`; see `llm.tool`).
+
+        With `args_schema` (a pydantic model), the step receives the validated arguments as a
+        dict; without it, a prompt gets one string argument per variable, any other step one
+        argument, `input`. The name defaults to the step's, which must be a valid tool name.
+        """
+        # Tools answer tool calls with ToolMessages, which belong to the layers above; this is
+        # the core's only reference to them, imported when a tool is asked for.
+        from llm._tools import tool_from_runnable
+
+        return tool_from_runnable(self, name=name, description=description, args_schema=args_schema)
 
 
 def _check_inputs(inputs: object) -> None:

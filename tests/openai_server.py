@@ -115,6 +115,29 @@ class Gate:
 
 
 @dataclass(frozen=True)
+class ToolCallSpec:
+    """One tool call in a `Reply`, as the server sends it.
+
+    Attributes:
+        name: The function's name.
+        arguments: The arguments: a dict is sent as its JSON text, a str exactly as given (so
+            tests can send invalid JSON).
+        id: The call's id; default ``call_<n>`` by position.
+        fragment: Characters of ``arguments`` per streamed delta.
+    """
+
+    name: str
+    arguments: dict[str, Any] | str = "{}"
+    id: str | None = None
+    fragment: int = 7
+
+    @property
+    def text(self) -> str:
+        """The arguments as sent."""
+        return self.arguments if isinstance(self.arguments, str) else json.dumps(self.arguments)
+
+
+@dataclass(frozen=True)
 class Reply:
     """A successful completion; sent as SSE when the request has ``"stream": true``.
 
@@ -130,12 +153,15 @@ class Reply:
         pause_after: Content chunks sent before waiting on ``gate`` (stream only).
         fault: Misbehave, see `Fault`. JSON replies drop or truncate the body half-way.
         fault_after: Content chunks sent before the fault (stream only).
+        tool_calls: Tool calls after the content (``finish_reason`` "tool_calls" by default);
+            streamed as OpenAI does: the id and name first, then the arguments in fragments.
     """
 
     content: str = ""
     _: KW_ONLY
     chunks: Sequence[str] | None = None
-    finish_reason: str = "stop"
+    finish_reason: str | None = None
+    tool_calls: Sequence[ToolCallSpec] = ()
     usage: tuple[int, int] | None = None
     delay: float = 0.0
     chunk_delay: float = 0.0
@@ -156,6 +182,38 @@ class Reply:
     def text(self) -> str:
         """The full message text."""
         return self.content or "".join(self.pieces)
+
+    @property
+    def finish(self) -> str:
+        """The finish reason sent: as given, else "tool_calls" or "stop"."""
+        return self.finish_reason or ("tool_calls" if self.tool_calls else "stop")
+
+    def wire_tool_calls(self) -> list[dict[str, Any]]:
+        """The tool calls as they appear in a JSON reply's ``message.tool_calls``."""
+        return [
+            {
+                "id": call.id or f"call_{i}",
+                "type": "function",
+                "function": {"name": call.name, "arguments": call.text},
+            }
+            for i, call in enumerate(self.tool_calls)
+        ]
+
+
+@dataclass(frozen=True)
+class RawReply:
+    """A body sent exactly as given, whatever the request asked for (malformed replies).
+
+    Attributes:
+        body: The bytes of the body.
+        content_type: The ``content-type`` header.
+        status: The HTTP status.
+    """
+
+    body: bytes
+    _: KW_ONLY
+    content_type: str = "application/json"
+    status: int = 200
 
 
 @dataclass(frozen=True)
@@ -183,7 +241,7 @@ class ErrorReply:
     gate: Gate | None = None
 
 
-Spec = Reply | ErrorReply
+Spec = Reply | ErrorReply | RawReply
 
 
 @dataclass(frozen=True)
@@ -513,6 +571,9 @@ class _Exchange(Response):
         spec = self._spec
         if self._hold is not None:
             await self._hold._wait_released()  # arrival was counted when the request was recorded
+        if isinstance(spec, RawReply):
+            await self._send_raw(send, spec)
+            return
         if spec.delay:
             await anyio.sleep(spec.delay)
         if isinstance(spec, ErrorReply):
@@ -530,9 +591,12 @@ class _Exchange(Response):
         else:
             if spec.gate is not None:
                 await spec.gate._pass()
-            message = {"role": "assistant", "content": spec.text, "refusal": None}
+            message: dict[str, Any] = {"role": "assistant", "content": spec.text, "refusal": None}
+            if spec.tool_calls:
+                message["content"] = spec.text or None
+                message["tool_calls"] = spec.wire_tool_calls()
             choice = {"index": 0, "message": message, "logprobs": None}
-            choice["finish_reason"] = spec.finish_reason
+            choice["finish_reason"] = spec.finish
             completion = self._envelope("chat.completion", [choice], self._usage(spec))
             payload = json.dumps(completion).encode()
             if spec.fault == "drop":
@@ -561,11 +625,23 @@ class _Exchange(Response):
                 if i and spec.chunk_delay:
                     await anyio.sleep(spec.chunk_delay)
                 await self._event(send, self._delta({"content": pieces[i]}, None) | extra)
-        await self._event(send, self._delta({}, spec.finish_reason) | extra)
+        for delta in _tool_call_deltas(spec):
+            await self._event(send, self._delta({"tool_calls": [delta]}, None) | extra)
+        await self._event(send, self._delta({}, spec.finish) | extra)
         if include_usage:
             await self._event(send, self._envelope("chat.completion.chunk", [], self._usage(spec)))
         self._complete = True
         await self._write(send, b"data: [DONE]\n\n", more_body=False)
+
+    async def _send_raw(self, send: Send, spec: RawReply) -> None:
+        headers = [
+            (b"content-type", spec.content_type.encode()),
+            (b"content-length", str(len(spec.body)).encode()),
+        ]
+        await send({"type": "http.response.start", "status": spec.status, "headers": headers})
+        self._started = True
+        self._complete = True
+        await self._write(send, spec.body, more_body=False)
 
     async def _event(self, send: Send, data: dict[str, Any]) -> None:
         await self._write(send, b"data: " + json.dumps(data).encode() + b"\n\n")
@@ -621,6 +697,20 @@ class _Exchange(Response):
         return dict(
             prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion
         )
+
+
+def _tool_call_deltas(spec: Reply) -> list[dict[str, Any]]:
+    """A reply's tool calls as OpenAI streams them: per call, a delta with its index, id, type
+    and name (empty arguments), then deltas carrying only the index and an argument fragment."""
+    deltas: list[dict[str, Any]] = []
+    for index, call in enumerate(spec.tool_calls):
+        head = {"index": index, "id": call.id or f"call_{index}", "type": "function"}
+        deltas.append(head | {"function": {"name": call.name, "arguments": ""}})
+        text = call.text
+        for start in range(0, len(text), call.fragment):
+            piece = text[start : start + call.fragment]
+            deltas.append({"index": index, "function": {"arguments": piece}})
+    return deltas
 
 
 async def _poll_until(predicate: Callable[[], bool], what: Callable[[], str]) -> None:

@@ -30,7 +30,7 @@ import trio
 from llm import ChatOpenAI, StrOutputParser
 from prompts import AIMessage, ChatPromptTemplate
 from runnables import BranchError, QuorumError, Runnable, RunnableLambda, RunnableParallel
-from tests.openai_server import ErrorReply, Gate, OpenAIServer, Reply
+from tests.openai_server import ErrorReply, Gate, OpenAIServer, RawReply, Reply
 
 # The SDK leaves httpx2's response-body generator suspended when a stream ends early (malformed
 # SSE, [DONE], an early close), like the generators tests/conftest.py already excuses. Rarely (2 of
@@ -552,12 +552,81 @@ async def test_malformed_sse_is_a_json_decode_error_not_an_openai_error(
 
 
 @pytest.mark.anyio
-async def test_malformed_json_body_is_a_json_decode_error(openai_server: OpenAIServer) -> None:
+async def test_malformed_json_body_is_an_api_response_validation_error(
+    openai_server: OpenAIServer,
+) -> None:
     openai_server.queue(Reply("whole reply", fault="malformed"))  # body cut in half
-    with pytest.raises(json.JSONDecodeError) as info:
+    with pytest.raises(openai.APIResponseValidationError) as info:
         await prompt_chain(make_model(openai_server)).ainvoke({"question": "q"})
-    assert type(info.value) is json.JSONDecodeError
-    assert info.value.__notes__ == ["in step 2 of 3 (ChatOpenAI) of RunnableSequence"]
+    error = info.value
+    assert type(error) is openai.APIResponseValidationError
+    assert isinstance(error, openai.APIError)  # `except openai.APIError` catches it
+    assert str(error).startswith(
+        "Invalid chat completion from the server: the body is not valid JSON ("
+    )
+    assert 'it starts \'{"id": "chatcmpl-' in str(error)
+    assert type(error.__cause__) is json.JSONDecodeError
+    assert error.__notes__ == ["in step 2 of 3 (ChatOpenAI) of RunnableSequence"]
+
+
+SSE_BODY = (
+    b'data: {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m", '
+    b'"choices": [{"index": 0, "delta": {"content": "hi"}, "finish_reason": null}]}\n\n'
+    b"data: [DONE]\n\n"
+)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        pytest.param(
+            RawReply(SSE_BODY, content_type="text/event-stream"),
+            "expected a JSON body, got content-type 'text/event-stream' (a stream sent to a "
+            'request that did not ask for one?); it starts \'data: {"id": "c"',
+            id="sse-body",
+        ),
+        pytest.param(
+            RawReply(b"<html>Bad gateway</html>", content_type="text/html"),
+            "expected a JSON body, got content-type 'text/html' (a stream sent to a request "
+            "that did not ask for one?); it starts '<html>Bad gateway</html>'",
+            id="html-body",
+        ),
+        pytest.param(
+            RawReply(b"Service unavailable", content_type="application/json"),
+            "the body is not valid JSON (Expecting value: line 1 column 1 (char 0)); "
+            "it starts 'Service unavailable'",
+            id="not-json",
+        ),
+        pytest.param(
+            RawReply(b'{"id": "x", "object": "chat.completion", "model": "m"}'),
+            'the JSON has no "choices"; it starts \'{"id": "x", "object"',
+            id="no-choices",
+        ),
+        pytest.param(
+            RawReply(b'{"id": "x", "choices": []}'),
+            'the JSON has no "choices"; it starts \'{"id": "x", "choices": []}\'',
+            id="empty-choices",
+        ),
+        pytest.param(
+            RawReply(b'["not", "an", "object"]'),
+            'the JSON has no "choices"; it starts \'["not", "an", "object"]\'',
+            id="json-list",
+        ),
+    ],
+)
+async def test_a_reply_that_is_no_chat_completion_names_what_was_wrong(
+    openai_server: OpenAIServer, raw: RawReply, message: str
+) -> None:
+    openai_server.queue(raw)
+    with pytest.raises(openai.APIResponseValidationError) as info:
+        await make_model(openai_server).ainvoke("x")
+    error = info.value
+    assert type(error) is openai.APIResponseValidationError
+    assert str(error).startswith(f"Invalid chat completion from the server: {message}")
+    assert error.status_code == 200
+    assert error.body is not None
+    assert len(openai_server.requests) == 1
 
 
 # -- nothing left behind after many failing runs ----------------------------------------------

@@ -1,11 +1,13 @@
 """The example scripts, run as a user would: `python examples/<name>.py [flags]` from the root.
 
 Offline runs get an environment without `OPENAI_API_KEY`/`OPENAI_BASE_URL` and small latencies;
-`parallel_topic.py` and `parallel_research.py` also run against the loopback OpenAI server.
+`parallel_topic.py`, `parallel_research.py` and `tool_calling.py` also run against the loopback
+OpenAI server.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -16,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.openai_server import OpenAIServer
+from tests.openai_server import OpenAIServer, Reply, ToolCallSpec
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = [
@@ -24,9 +26,17 @@ EXAMPLES = [
     "parallel_research.py",
     "parallel_batch.py",
     "parallel_batch_flow.py",
+    "tool_calling.py",
 ]
 TIMEOUT = 30.0
 BRANCHES = {"summary": "Summary", "questions": "Questions", "key_terms": "Key Terms"}
+INSTRUCTIONS = {
+    "summary": "Summarize the following topic concisely:",
+    "questions": "Generate three interesting questions about the following topic:",
+    "key_terms": "Identify 5-10 key terms from the following topic, separated by commas:",
+}
+"""Each branch's system message: the offline model's reply restates it, then the topic."""
+REQUEST = "Give me a short briefing on sustainable technology."
 RESEARCH_KEYS = {
     "renewable_energy_result": "Renewable Energy",
     "ev_technology_result": "Electric Vehicles",
@@ -121,12 +131,23 @@ def check_topic_output(output: str, topic: str) -> None:
     lines = output.splitlines()
     assert lines[0].startswith("Model: offline (OfflineChatModel, no OPENAI_API_KEY set)")
     assert f"Topic: {topic}" in lines
+    replies = set()
     for key, title in BRANCHES.items():
         assert f"--- {title} ({key}) ---" in lines
-        assert section(output, f"({key}) ---") == f"[offline model] reply to: {topic}"
+        # Each branch visibly does its own task: its instruction, then the topic.
+        reply = section(output, f"({key}) ---")
+        assert reply == f"[offline model] {INSTRUCTIONS[key]} | {topic}"
+        replies.add(reply)
+    assert len(replies) == 3
     final = [i for i, line in enumerate(lines) if "Final Response" in line]
     assert len(final) == 1
-    assert lines[final[0] + 1] == f"[offline model] reply to: Original topic: {topic}"
+    # The synthesis visibly combines the three: each branch's result appears in its reply.
+    synthesis = lines[final[0] + 1]
+    assert synthesis.startswith("[offline model] Based on the following information: / Summary: ")
+    assert synthesis.endswith(f"Synthesize a comprehensive answer. | Original topic: {topic}")
+    for label, key in [("Summary", "summary"), ("Related Questions", "questions")]:
+        assert f"/ {label}: {INSTRUCTIONS[key]} | " in synthesis
+    assert f"/ Key Terms: {INSTRUCTIONS['key_terms'][:-1].rsplit(' ', 1)[0]}" in synthesis
     assert re.search(r"^Done in [0-9.]+ s: 4 model calls", output, flags=re.M)
 
 
@@ -275,8 +296,14 @@ def test_research_offline() -> None:
     assert "no web search" in out
     for key, heading in RESEARCH_KEYS.items():
         assert f"## {heading} ({key})" in lines
-        assert section(out, f"({key})").startswith("[offline model] reply to: Describe")
-    assert section(out, "Final Report").startswith("[offline model] reply to: Write the report")
+        finding = section(out, f"({key})")
+        assert finding.startswith("[offline model] You are an AI Research Assistant specializing")
+        assert " | Describe " in finding
+    report = section(out, "Final Report")
+    assert report.startswith("[offline model] You are an AI Assistant responsible for combining")
+    for heading in RESEARCH_KEYS.values():  # the merger's reply shows each researcher's result
+        assert f"* **{heading}:** You are an AI Research Assistant specializing" in report
+    assert report.endswith("| Write the report for this request: " + REQUEST)
     assert "3 researchers at the same time, then the merger" in out
 
 
@@ -308,7 +335,9 @@ def test_batch_offline() -> None:
     assert out.splitlines()[0].startswith("Model: offline (OfflineChatModel, no OPENAI_API_KEY")
     summaries = section(out, "Summaries (in input order)").splitlines()
     assert [line.split(":")[0] for line in summaries] == ["apollo.txt", "coral.txt", "bees.txt"]
-    assert all("[offline model] reply to: " in line for line in summaries)
+    for line in summaries:  # each file's own instruction, then its text
+        name = line.split(":")[0]
+        assert f"[offline model] Summarize the text from the file {name} in one short" in line
     # Timings and the speed-up are printed, not asserted (wall-clock belongs in benchmarks);
     # abatch concurrency and max_concurrency are tested with events in tests/runnables.
     assert seconds(out, "One at a time:") > 0
@@ -344,3 +373,78 @@ def test_batch_flow_grayscale_is_gray(tmp_path: Path) -> None:
     pixels = (tmp_path / "cat_grayscale.ppm").read_bytes()[len(b"P6\n8 8\n255\n") :]
     assert all(pixels[i] == pixels[i + 1] == pixels[i + 2] for i in range(0, len(pixels), 3))
     assert pixels != (tmp_path / "cat_sepia.ppm").read_bytes()[len(b"P6\n8 8\n255\n") :]
+
+
+# -- tool_calling.py -----------------------------------------------------------------------------
+
+QUESTION = "What is the weather in Paris and in Tokyo, and how much warmer is the warmer?"
+
+
+@pytest.mark.parametrize("flags", [[], ["--sync"]], ids=["async", "sync"])
+def test_tool_calling_offline(flags: list[str]) -> None:
+    proc = run_example("tool_calling.py", "--latency", "0", *flags)
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("Model: offline (OfflineChatModel, no OPENAI_API_KEY set)")
+    assert lines[1] == "Tools: get_weather, subtract"
+    start = lines.index("") + 1
+    assert lines[start : start + 6] == [
+        'model calls get_weather({"city": "Paris"}) [call_paris]',
+        'model calls get_weather({"city": "Tokyo"}) [call_tokyo]',
+        '  <- get_weather [call_paris]: {"city": "Paris", "celsius": 18, "sky": "cloudy"}',
+        '  <- get_weather [call_tokyo]: {"city": "Tokyo", "celsius": 24, "sky": "sunny"}',
+        'model calls subtract({"a": 24, "b": 18}) [call_diff]',
+        "  <- subtract [call_diff]: 6.0",
+    ]
+    # The answer is built from what the tools returned.
+    assert (
+        "Answer: [offline model] Tokyo is 24 °C and sunny, Paris 18 °C and cloudy: "
+        "Tokyo is 6 °C warmer."
+    ) in lines
+    assert "2 round(s) of tool calls, 6 messages after the question." in lines
+
+
+def test_tool_calling_rounds_are_bounded_by_the_recursion_limit() -> None:
+    proc = subprocess.run(
+        command("tool_calling.py", "--latency", "0", "--max-rounds", "1"),
+        cwd=ROOT,
+        env=example_env(),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert "Stopped: the model was still calling tools after 1 round(s)." in proc.stdout
+    assert "Answer:" not in proc.stdout
+
+
+def test_tool_calling_against_openai_server(openai_server: OpenAIServer) -> None:
+    openai_server.queue(
+        Reply(
+            tool_calls=[
+                ToolCallSpec("get_weather", {"city": "Lima"}, id="w1"),
+                ToolCallSpec("get_weather", {"city": "Atlantis"}, id="w2"),  # the tool fails
+            ]
+        ),
+        Reply(tool_calls=[ToolCallSpec("subtract", {"a": 20, "b": 9}, id="s1")]),
+        Reply("Lima is 11 degrees warmer than Oslo."),
+    )
+    env = {"OPENAI_API_KEY": "test", "OPENAI_BASE_URL": openai_server.base_url}
+    proc = run_example("tool_calling.py", "--question", "Lima vs Atlantis?", env=env)
+    assert proc.stdout.startswith("Model: ChatOpenAI gpt-4o-mini at ")
+    assert "Answer: Lima is 11 degrees warmer than Oslo." in proc.stdout
+
+    first, second, third = openai_server.requests
+    assert [t["function"]["name"] for t in first["tools"]] == ["get_weather", "subtract"]
+    assert first["tools"][0]["function"]["parameters"]["required"] == ["city"]
+    assert [m["role"] for m in first["messages"]] == ["system", "user"]
+    assert first["messages"][1]["content"] == "Lima vs Atlantis?"
+    # The model's calls go back with the tools' answers, in call order, the failure included.
+    assistant, lima, atlantis = second["messages"][2:]
+    assert [c["id"] for c in assistant["tool_calls"]] == ["w1", "w2"]
+    assert (lima["role"], lima["tool_call_id"]) == ("tool", "w1")
+    assert json.loads(lima["content"]) == {"city": "Lima", "celsius": 20, "sky": "overcast"}
+    assert atlantis["tool_call_id"] == "w2"
+    assert atlantis["content"].startswith("Error: ValueError: no weather for 'Atlantis'")
+    assert third["messages"][-1] == {"role": "tool", "content": "11.0", "tool_call_id": "s1"}
+    assert len(third["messages"]) == 7

@@ -5,6 +5,7 @@ def test_all_is_exact_and_importable() -> None:
     assert sorted(llm.__all__) == [
         "BaseChatModel",
         "BaseOutputParser",
+        "BaseTool",
         "ChatOpenAI",
         "CommaSeparatedListOutputParser",
         "JsonOutputParser",
@@ -15,6 +16,11 @@ def test_all_is_exact_and_importable() -> None:
         "PromptValueLike",
         "PydanticOutputParser",
         "StrOutputParser",
+        "StructuredTool",
+        "ToolArgumentsError",
+        "ToolExecutor",
+        "convert_to_openai_tool",
+        "tool",
     ]
     for name in llm.__all__:
         assert getattr(llm, name) is not None

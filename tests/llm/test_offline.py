@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import pickle
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 import pytest
@@ -29,12 +29,40 @@ async def test_a_batch_consumes_each_scripted_reply_once() -> None:
 
 async def test_default_reply_is_marked_and_echoes_the_last_human_message() -> None:
     model = OfflineChatModel()
-    reply = await model.ainvoke(
-        [("system", "You are terse."), ("human", "first"), ("ai", "ok"), ("human", "what is   AI?")]
-    )
+    reply = await model.ainvoke([("human", "first"), ("ai", "ok"), ("human", "what is   AI?")])
     assert reply.content == "[offline model] reply to: what is AI?"
     assert reply.response_metadata == {"model": "offline", "finish_reason": "stop"}
     assert (await model.ainvoke("what is AI?")).content == reply.content  # deterministic
+
+
+async def test_default_reply_shows_the_instruction_and_the_input() -> None:
+    model = OfflineChatModel()
+    messages: list[Any] = [
+        ("system", "You are terse."),
+        ("human", "first"),
+        ("ai", "ok"),
+        ("human", "what is   AI?"),
+    ]
+    reply = await model.ainvoke(messages)
+    assert reply.content == "[offline model] You are terse. | what is AI?"
+    assert (await model.ainvoke(messages)).content == reply.content  # deterministic
+    other = await model.ainvoke([("system", "Summarize this:"), ("human", "what is AI?")])
+    assert other.content == "[offline model] Summarize this: | what is AI?"
+
+
+async def test_default_reply_shortens_each_instruction_line() -> None:
+    system = (
+        "Based on the following information:\n"
+        "Summary: [offline model] one two three four five six seven eight nine ten eleven\n"
+        "Key Terms: a, b\n"
+        "Synthesize a comprehensive answer."
+    )
+    reply = await OfflineChatModel().ainvoke([("system", system), ("human", "Original topic: X")])
+    assert reply.content == (
+        "[offline model] Based on the following information: / "
+        "Summary: one two three four five six seven eight nine ten eleven / Key Terms: a, b / "
+        "Synthesize a comprehensive answer. | Original topic: X"
+    )
 
 
 async def test_default_reply_shortens_long_input() -> None:
@@ -44,7 +72,8 @@ async def test_default_reply_shortens_long_input() -> None:
 
 
 async def test_default_reply_without_human_text() -> None:
-    assert (await OfflineChatModel().ainvoke([("system", "rules")])).content.endswith("rules")
+    reply = await OfflineChatModel().ainvoke([("system", "rules")])
+    assert reply.content == "[offline model] rules | (no input)"
     assert (await OfflineChatModel().ainvoke([])).content.endswith("(empty input)")
 
 
@@ -200,3 +229,76 @@ def test_bad_arguments_are_rejected(
 ) -> None:
     with pytest.raises(error, match=name):
         OfflineChatModel(**kwargs)
+
+
+# -- tools and structured output ------------------------------------------------------------------
+
+
+async def test_scripted_tool_calls_come_back_as_tool_calls() -> None:
+    from llm import ToolExecutor, tool
+    from prompts import ToolMessage, tool_call
+
+    @tool
+    def double(x: int) -> int:
+        """Double x."""
+        return 2 * x
+
+    call = tool_call(name="double", args={"x": 21}, id="c1")
+    model = OfflineChatModel(responses=[AIMessage(content="", tool_calls=[call]), "It is 42."])
+    bound = model.bind_tools([double])
+    first = await bound.ainvoke("double 21")
+    assert first.tool_calls == [call]
+    assert first.response_metadata["finish_reason"] == "tool_calls"
+    results = await ToolExecutor([double]).ainvoke(first)
+    assert results == [ToolMessage(content="42", tool_call_id="c1", name="double")]
+    assert (await bound.ainvoke(["double 21", first, *results])).content == "It is 42."
+
+
+async def test_streamed_scripted_tool_calls_add_up() -> None:
+    from prompts import tool_call
+
+    call = tool_call(name="f", args={"a": [1, 2]}, id="c1")
+    model = OfflineChatModel(responses=[AIMessage(content="calling f", tool_calls=[call])])
+    total: Any = None
+    async for chunk in model.astream("x"):
+        total = chunk if total is None else total + chunk
+    assert total.to_message().tool_calls == [call]
+    assert total.to_message().content == "calling f"
+
+
+async def test_a_responder_function_sees_the_messages() -> None:
+    from prompts import ToolMessage
+
+    def respond(messages: list[BaseMessage]) -> str:
+        results = [m.content for m in messages if isinstance(m, ToolMessage)]
+        return f"results: {results}"
+
+    model = OfflineChatModel(responses=respond)
+    reply = await model.ainvoke(["q", ToolMessage(content="7", tool_call_id="c")])
+    assert reply.content == "results: ['7']"
+    with pytest.raises(TypeError, match="responses function returned 5"):
+        await OfflineChatModel(responses=lambda m: 5).ainvoke("x")  # type: ignore[arg-type, return-value]
+
+
+async def test_structured_output_offline_gives_a_value_of_the_schema() -> None:
+    from pydantic import BaseModel
+
+    class Point(BaseModel):
+        label: str
+        x: int
+        tags: list[str]
+        kind: Literal["a", "b"] = "b"
+
+    for method in ("json_schema", "function_calling"):
+        value = await OfflineChatModel().with_structured_output(Point, method=method).ainvoke("x")
+        assert value == Point(label="[offline model] label", x=0, tags=[], kind="b")
+    scripted = OfflineChatModel(responses=['{"label": "p", "x": 3, "tags": ["t"]}'])
+    assert await scripted.with_structured_output(Point).ainvoke("x") == Point(
+        label="p", x=3, tags=["t"]
+    )
+    schema = {"title": "Any", "type": "object", "properties": {}}
+    json_mode = OfflineChatModel().with_structured_output(schema, method="json_mode")
+    assert await json_mode.ainvoke("x") == {"reply": "[offline model]"}
+    raw = await OfflineChatModel().with_structured_output(Point, include_raw=True).ainvoke("x")
+    assert raw["parsing_error"] is None
+    assert isinstance(raw["raw"], AIMessage)

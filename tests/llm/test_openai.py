@@ -293,7 +293,7 @@ async def test_structured_output_that_does_not_validate_carries_the_raw_text(
 
 def test_structured_output_rejects_a_non_model() -> None:
     with pytest.raises(TypeError, match="schema"):
-        ChatOpenAI().with_structured_output(dict)  # type: ignore[type-var]
+        ChatOpenAI().with_structured_output(dict)
 
 
 # -- one instance, many event loops ------------------------------------------------------------

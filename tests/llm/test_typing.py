@@ -33,3 +33,26 @@ def test_model_and_parser_types_flow_through_pipes() -> None:
     assert_type((model | CommaSeparatedListOutputParser()).invoke("x"), list[str])
     structured = ChatOpenAI(api_key="k").with_structured_output(Answer)
     assert_type(structured, Runnable[LanguageModelInput, Answer])
+
+
+def test_tool_calling_types() -> None:
+    from llm import BaseTool, StructuredTool, ToolExecutor, tool
+    from prompts import ToolCall, ToolMessage
+    from runnables import RunnableBinding, RunnableLambda
+
+    @tool
+    def double(x: int) -> int:
+        """Double x."""
+        return 2 * x
+
+    assert_type(double, StructuredTool)
+    assert_type(RunnableLambda(lambda x: x).as_tool(name="same"), BaseTool)
+    model = OfflineChatModel(responses=["no calls"])
+    bound = model.bind_tools([double])
+    assert_type(bound, RunnableBinding[LanguageModelInput, AIMessage])
+    reply = bound.invoke("x")
+    assert_type(reply.tool_calls, list[ToolCall])
+    assert_type(ToolExecutor([double]).invoke(reply), list[ToolMessage])
+    assert_type(model.with_structured_output(Answer), Runnable[LanguageModelInput, Answer])
+    raw = model.with_structured_output(Answer, include_raw=True)
+    assert_type(raw, Runnable[LanguageModelInput, Any])

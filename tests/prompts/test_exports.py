@@ -10,6 +10,7 @@ def test_all_is_exact_and_importable() -> None:
         "ChatPromptTemplate",
         "ChatPromptValue",
         "HumanMessage",
+        "InvalidToolCall",
         "MessageLike",
         "MessageTemplate",
         "MessagesPlaceholder",
@@ -18,8 +19,14 @@ def test_all_is_exact_and_importable() -> None:
         "PromptValue",
         "StringPromptValue",
         "SystemMessage",
+        "ToolCall",
+        "ToolCallChunk",
+        "ToolMessage",
         "Usage",
         "get_buffer_string",
+        "invalid_tool_call",
+        "tool_call",
+        "tool_call_chunk",
     ]
     assert prompts.__all__ == sorted(prompts.__all__)
     for name in prompts.__all__:
