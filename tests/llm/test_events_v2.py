@@ -122,3 +122,20 @@ async def test_only_v2_is_spoken() -> None:
         await collect(prompt(), {"topic": "t"}, version="v1")
     with pytest.raises(TypeError, match='"include_types"'):
         await collect(prompt(), {"topic": "t"}, include_types="chat_model")
+
+
+async def test_tools_report_as_tools() -> None:
+    from llm import tool
+
+    @tool
+    def double(n: int) -> int:
+        """Double a number."""
+        return n * 2
+
+    events = await collect(RunnableParallel(d=double), {"n": 4})
+    seen = names(events)
+    assert ("on_tool_start", "double") in seen
+    assert ("on_tool_end", "double") in seen
+    assert not [e for e, _ in seen if e == "on_tool_stream"]
+    (end,) = [e for e in events if e["event"] == "on_tool_end"]
+    assert end["data"]["output"] == 8

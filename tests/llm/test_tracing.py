@@ -191,3 +191,20 @@ async def test_a_stream_closed_early_ends_its_spans(
     await stream.aclose()
     names = sorted(s.name for s in exporter.get_finished_spans())
     assert names == ["StrOutputParser", "chat offline", "invoke_workflow RunnableSequence"]
+
+
+@pytest.mark.anyio
+async def test_a_tool_gets_an_execute_tool_span(
+    handler: OpenTelemetryHandler, exporter: InMemorySpanExporter
+) -> None:
+    from llm import tool
+
+    @tool
+    def double(n: int) -> int:
+        """Double a number."""
+        return n * 2
+
+    assert await double.ainvoke({"n": 2}, {"callbacks": [handler]}) == 4
+    (span,) = exporter.get_finished_spans()
+    assert span.name == "execute_tool double"
+    assert dict(span.attributes or {})["gen_ai.tool.name"] == "double"
