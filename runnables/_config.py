@@ -75,8 +75,9 @@ def validate_config(config: Mapping[str, Any], *, param: str = "config") -> Runn
             f'Invalid "max_concurrency" in {param}: {mc!r}; expected a positive int or None'
         )
     rl = config.get("recursion_limit")
-    if rl is not None and (isinstance(rl, bool) or not isinstance(rl, int) or rl < 1):
-        raise ValueError(f'Invalid "recursion_limit" in {param}: {rl!r}; expected a positive int')
+    # 0 is valid: a lambda at the last allowed level passes it on to what it calls.
+    if rl is not None and (isinstance(rl, bool) or not isinstance(rl, int) or rl < 0):
+        raise ValueError(f'Invalid "recursion_limit" in {param}: {rl!r}; expected an int >= 0')
     timeout = config.get("timeout")
     if timeout is not None and (
         isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0

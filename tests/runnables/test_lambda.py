@@ -199,3 +199,16 @@ def test_sync_invoke_of_a_function_returning_a_coroutine_is_the_same_type_error(
         RunnableLambda(lambda x: keep(made, fetch(x))).invoke(1)
 
     assert inspect.getcoroutinestate(made[0]) == inspect.CORO_CLOSED
+
+
+async def test_a_step_at_the_last_recursion_level_can_still_call_others() -> None:
+    inner = RunnableLambda(lambda x: x + 1)
+
+    async def uses_config(x: int, config: Any) -> int:
+        # Run at recursion level 0 (its caller returned it), it passes its config on.
+        return await inner.ainvoke(x, config)
+
+    returning = RunnableLambda(lambda x: RunnableLambda(uses_config))
+    assert await returning.ainvoke(1, {"recursion_limit": 1}) == 2
+    with pytest.raises(ValueError, match="recursion_limit"):
+        await inner.ainvoke(1, {"recursion_limit": -1})
