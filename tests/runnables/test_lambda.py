@@ -206,7 +206,8 @@ async def test_a_step_at_the_last_recursion_level_can_still_call_others() -> Non
 
     async def uses_config(x: int, config: Any) -> int:
         # Run at recursion level 0 (its caller returned it), it passes its config on.
-        return await inner.ainvoke(x, config)
+        result: int = await inner.ainvoke(x, config)
+        return result
 
     returning = RunnableLambda(lambda x: RunnableLambda(uses_config))
     assert await returning.ainvoke(1, {"recursion_limit": 1}) == 2
