@@ -25,7 +25,7 @@ from prompts._messages import (
     HumanMessage,
 )
 from prompts._values import ChatPromptValue, StringPromptValue
-from runnables import RateLimiter, Reservation, Runnable, RunnableConfig, leaf_slot
+from runnables import RateLimiter, Reservation, Runnable, RunnableConfig, current_run, leaf_slot
 
 __all__ = ["BaseChatModel", "LanguageModelInput", "PromptValueLike", "coerce_messages"]
 
@@ -203,10 +203,17 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
 
     async def _acall(self, input: Any, config: RunnableConfig, **kwargs: Any) -> AIMessage:
         messages = coerce_messages(input)
-        stop = _coerce_stop(kwargs.pop("stop", None))
-        async with leaf_slot():
+        stop = _coerce_stop(kwargs.pop("stop", None)) if kwargs else None
+        state = current_run()
+        if state is None or state.limiter is None:
+            if self.rate_limiter is None:
+                return await self._agenerate(messages, stop=stop, **kwargs)
             reservation = await self._reserve(messages, kwargs)
             message = await self._agenerate(messages, stop=stop, **kwargs)
+        else:
+            async with leaf_slot():
+                reservation = await self._reserve(messages, kwargs)
+                message = await self._agenerate(messages, stop=stop, **kwargs)
         if reservation is not None and message.usage is not None:
             reservation.settle(message.usage.total_tokens)
         return message

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, overload
 
 from runnables._bridge import iter_sync, run_sync
 from runnables._chunks import AddableDict, add_chunks, collect_chunks
-from runnables._concurrency import as_completed, closing, gather
+from runnables._concurrency import as_completed, closing, gather_calls
 from runnables._config import (
     EMPTY_CONFIG,
     RunnableConfig,
@@ -44,11 +44,12 @@ from runnables._events import (
     EventFilter,
     batch_started,
     call_child,
+    events_on,
     stream_child,
     stream_events,
     transform_child,
 )
-from runnables._run import call_in_run, detached_context, needs_run, stream_in_run
+from runnables._run import call_in_run, current_run, detached_context, needs_run, stream_in_run
 
 __all__ = ["AddableDict", "Runnable", "add_chunks", "coerce_to_runnable", "collect_chunks"]
 
@@ -290,7 +291,16 @@ class Runnable(Generic[In, Out]):
 
         async def run_all(cfg: RunnableConfig) -> list[Any]:
             await batch_started(self, len(inputs), cfg)
-            return await gather(self._item_calls(inputs, configs, return_exceptions, kwargs))
+            state = current_run()
+            limiter = state.limiter if state is not None else None
+            return await gather_calls(
+                self._item_call(inputs, configs, kwargs),
+                len(inputs),
+                # With a run-wide limit, keep only about as many items going as it lets run.
+                width=len(inputs) if limiter is None else BATCH_WIDTH * limiter.total_tokens,
+                note=lambda i: f"in batch item {i} of {self.name}",
+                return_exceptions=return_exceptions,
+            )
 
         return await call_in_run(configs[0], f"batch of {self.name}", run_all)
 
@@ -374,6 +384,26 @@ class Runnable(Generic[In, Out]):
             ),
             detached_context(),
         )
+
+    def _item_call(
+        self, inputs: Sequence[Any], configs: list[RunnableConfig], kwargs: Mapping[str, Any]
+    ) -> Callable[[int], Coroutine[Any, Any, Any]]:
+        """What runs batch item i, as a function of i."""
+        if any("timeout" in c for c in configs):
+            # The batch's run applied the timeout: the items must not apply it again.
+            configs = _without_timeouts(configs)
+        if events_on():
+
+            def traced(i: int) -> Coroutine[Any, Any, Any]:
+                return call_child(self, inputs[i], configs[i], root=True, **kwargs)
+
+            return traced
+        acall = self._acall
+
+        def call(i: int) -> Coroutine[Any, Any, Any]:
+            return acall(inputs[i], configs[i], **kwargs)
+
+        return call
 
     def _item_calls(
         self,
@@ -631,6 +661,23 @@ class Runnable(Generic[In, Out]):
         from runnables._binding import RunnableEach
 
         return RunnableEach(self)
+
+
+BATCH_WIDTH = 2
+"""With a run-wide `max_concurrency` of n, a batch keeps about this many times n items going:
+enough that a slot given back finds an item waiting for it, few enough that a huge batch does not
+hold a waiting task per item."""
+
+
+def _without_timeouts(configs: list[RunnableConfig]) -> list[RunnableConfig]:
+    made: dict[int, RunnableConfig] = {}  # the same config for every item is copied once
+    out = []
+    for c in configs:
+        new = made.get(id(c))
+        if new is None:
+            new = made[id(c)] = without_timeout(c) if "timeout" in c else c
+        out.append(new)
+    return out
 
 
 def _check_inputs(inputs: object) -> None:

@@ -20,7 +20,7 @@ from runnables._chunks import collect_chunks, sum_chunks
 from runnables._concurrency import closing, run_in_thread
 from runnables._config import DEFAULT_RECURSION_LIMIT, RunnableConfig
 from runnables._events import call_child
-from runnables._run import current_run, leaf_slot, run_leaf
+from runnables._run import _run, enter_leaf, enter_leaf_nowait, exit_leaf, leaf_slot
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -137,6 +137,7 @@ class RunnableLambda(Runnable[In, Out]):
         self._gen = inspect.isgeneratorfunction(inner)
         self._agen = inspect.isasyncgenfunction(inner)
         self._config_arg = _accepts_config(self.afunc or func)
+        self._direct = self.afunc is not None and not self._agen and not self._config_arg
         self._name = name or _display_name(func)
 
     _kind = "lambda"
@@ -180,11 +181,23 @@ class RunnableLambda(Runnable[In, Out]):
         return await run_in_thread(_call_sync, self.func, input, kwargs)
 
     async def _acall(self, input: Any, config: RunnableConfig, **kwargs: Any) -> Out:
-        state = current_run()
+        # The common case, an `async def` taking only the input, is awaited right here: no
+        # coroutine layer of ours between the step and the function.
+        state = _run.get()
         if state is None or state.limiter is None:
-            out = await self._call_func(input, config, kwargs)
+            if self._direct and not kwargs:
+                out = await self.afunc(input)  # type: ignore[misc]
+            else:
+                out = await self._call_func(input, config, kwargs)
         else:
-            out = await run_leaf(lambda: self._call_func(input, config, kwargs))
+            held = enter_leaf_nowait(state) or await enter_leaf(state)
+            try:
+                if self._direct and not kwargs:
+                    out = await self.afunc(input)  # type: ignore[misc]
+                else:
+                    out = await self._call_func(input, config, kwargs)
+            finally:
+                exit_leaf(state, held)
         if isinstance(out, Runnable):
             return await _run_returned(self, out, input, config)  # type: ignore[no-any-return]
         return out  # type: ignore[no-any-return]

@@ -120,22 +120,15 @@ class RunnableParallel(Runnable[In, dict[str, Any]], Generic[In]):
                 assert self.min_successes is not None
                 values = await run_quorum(keys, calls, self.min_successes)
             return dict(zip(keys, values, strict=True))
-        results = await gather(
-            [self._branch(k, s, input, cfg) for k, s in zip(keys, self._steps, strict=True)]
-        )
+        if events_on():
+            calls = [call_child(s, input, cfg) for s in self._steps]
+        else:
+            calls = [s._acall(input, cfg) for s in self._steps]
+        results = await gather(calls, note=self._branch_note)
         return dict(zip(keys, results, strict=True))
 
-    @staticmethod
-    async def _branch(
-        key: str, step: Runnable[Any, Any], input: Any, config: RunnableConfig
-    ) -> Any:
-        try:
-            if events_on():
-                return await call_child(step, input, config)
-            return await step._acall(input, config)
-        except Exception as exc:
-            exc.add_note(f"in branch {key!r} of RunnableParallel")
-            raise
+    def _branch_note(self, index: int) -> str:
+        return f"in branch {self._keys[index]!r} of RunnableParallel"
 
     async def _astream(
         self, input: Any, config: RunnableConfig, **kwargs: Any
