@@ -29,7 +29,7 @@ from collections.abc import (
 )
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, overload
 
-from runnables._bridge import iter_sync, run_sync
+from runnables._bridge import iter_sync, run_inline, run_sync
 from runnables._chunks import AddableDict, add_chunks, collect_chunks
 from runnables._concurrency import as_completed, closing, gather_calls
 from runnables._config import (
@@ -49,7 +49,14 @@ from runnables._events import (
     stream_events,
     transform_child,
 )
-from runnables._run import call_in_run, current_run, detached_context, needs_run, stream_in_run
+from runnables._run import (
+    call_in_run,
+    current_run,
+    detached_context,
+    inline_context,
+    needs_run,
+    stream_in_run,
+)
 
 __all__ = ["AddableDict", "Runnable", "add_chunks", "coerce_to_runnable", "collect_chunks"]
 
@@ -79,11 +86,17 @@ class Runnable(Generic[In, Out]):
     _transforms: bool = False
     """Whether the step transforms a stream chunk by chunk (it overrides `_atransform`), rather
     than gathering its whole input first."""
+    _sync_inline: bool = False
+    """Whether a sync `invoke` may run the step's `_acall` inline, without an event loop: it
+    never waits on anything but such steps of its own and sync functions (which then run in the
+    calling thread). A subclass that overrides `_acall` loses it unless it sets it again."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "_transforms" not in cls.__dict__:
             cls._transforms = cls._atransform is not Runnable._atransform
+        if "_acall" in cls.__dict__ and "_sync_inline" not in cls.__dict__:
+            cls._sync_inline = False
 
     # -- the async core, stated once per subclass ---------------------------------------------
 
@@ -240,7 +253,16 @@ class Runnable(Generic[In, Out]):
         )
 
     def invoke(self, input: In, config: RunnableConfig | None = None, **kwargs: Any) -> Out:
-        """Run the step on one input, blocking until done (works inside a running loop too)."""
+        """Run the step on one input, blocking until done (works inside a running loop too).
+
+        A step that only runs sync functions one after another (sync lambdas, prompts,
+        parsers, passthrough, in a sequence) runs them right here, in the calling thread: with
+        nothing running concurrently, a worker thread per function would buy no overlap.
+        """
+        if self._sync_inline:
+            context = inline_context(config)
+            if context is not None:
+                return run_inline(self.ainvoke(input, config, **kwargs), context)
         return run_sync(lambda: self.ainvoke(input, config, **kwargs), detached_context())
 
     @overload

@@ -44,7 +44,7 @@ from typing import Any, Generic, TypeVar
 import anyio
 from anyio.lowlevel import RunVar
 
-__all__ = ["iter_sync", "loop_resource", "run_sync"]
+__all__ = ["iter_sync", "loop_resource", "run_inline", "run_sync"]
 
 T = TypeVar("T")
 
@@ -166,6 +166,23 @@ def _forget_loops_after_fork() -> None:
 
 
 os.register_at_fork(after_in_child=_forget_loops_after_fork)
+
+
+def run_inline(coro: Coroutine[Any, Any, T], context: contextvars.Context) -> T:
+    """Run a coroutine that never waits to its end, right here in `context`: no loop, no thread.
+
+    For sync calls of chains that only run functions one after another (see
+    `runnables._run.inline_context`): their coroutine completes at its first step.
+
+    Raises:
+        RuntimeError: The coroutine waited for something after all (it is closed).
+    """
+    try:
+        context.run(coro.send, None)
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
+    coro.close()
+    raise RuntimeError(f"{coro!r} waited during a sync call run inline; it needs an event loop")
 
 
 def run_sync(make_coro: Callable[[], Coroutine[Any, Any, T]], context: contextvars.Context) -> T:

@@ -20,7 +20,15 @@ from runnables._chunks import collect_chunks, sum_chunks
 from runnables._concurrency import closing, run_in_thread
 from runnables._config import DEFAULT_RECURSION_LIMIT, RunnableConfig
 from runnables._events import call_child
-from runnables._run import _run, enter_leaf, enter_leaf_nowait, exit_leaf, leaf_slot
+from runnables._run import (
+    _inline,
+    _run,
+    enter_leaf,
+    enter_leaf_nowait,
+    exit_leaf,
+    leaf_slot,
+    runs_inline,
+)
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -138,6 +146,7 @@ class RunnableLambda(Runnable[In, Out]):
         self._agen = inspect.isasyncgenfunction(inner)
         self._config_arg = _accepts_config(self.afunc or func)
         self._direct = self.afunc is not None and not self._agen and not self._config_arg
+        self._sync_inline = self.afunc is None and not self._gen
         self._name = name or _display_name(func)
 
     _kind = "lambda"
@@ -178,6 +187,8 @@ class RunnableLambda(Runnable[In, Out]):
             return await self.afunc(input, **kwargs)
         if self._gen:
             return await run_in_thread(_sum_iter, self.func, input, kwargs)
+        if _inline.get() and runs_inline():
+            return _call_sync(self.func, input, kwargs)
         return await run_in_thread(_call_sync, self.func, input, kwargs)
 
     async def _acall(self, input: Any, config: RunnableConfig, **kwargs: Any) -> Out:
@@ -232,7 +243,11 @@ async def _run_returned(
             f"the default limit is {DEFAULT_RECURSION_LIMIT} levels, raise it with "
             "config={'recursion_limit': n} if the depth is intended"
         )
-    return await call_child(runnable, input, {**config, "recursion_limit": limit - 1})
+    config = {**config, "recursion_limit": limit - 1}
+    if _inline.get() and runs_inline():
+        # Inline (no loop here): the returned runnable runs as a sync call of its own.
+        return runnable.invoke(input, config)
+    return await call_child(runnable, input, config)
 
 
 def _call_sync(func: Callable[..., Any], input: Any, kwargs: dict[str, Any]) -> Any:

@@ -227,6 +227,48 @@ class RunState:
 _UNSET: Any = object()
 
 _run: ContextVar[RunState | None] = ContextVar("runnables_run", default=None)
+_inline: ContextVar[bool] = ContextVar("runnables_inline", default=False)
+
+
+def no_loop_here() -> bool:
+    """True when no event loop (asyncio or trio) runs in this thread."""
+    if asyncio._get_running_loop() is not None:
+        return False
+    sniffio = sys.modules.get("sniffio")
+    return sniffio is None or (
+        sniffio.thread_local.name is None and sniffio.current_async_library_cvar.get() is None
+    )
+
+
+def runs_inline() -> bool:
+    """True where a sync function runs in the calling thread rather than a worker thread: in a
+    sync call whose chain does nothing concurrently (see `inline_context`)."""
+    return _inline.get() and no_loop_here()
+
+
+def inline_context(config: RunnableConfig | None) -> contextvars.Context | None:
+    """The context for a sync call that may run inline, in the calling thread without any event
+    loop, or None when it may not.
+
+    The caller (a sync entry point) has checked that its step only runs sync functions, in
+    order, and steps whose work never waits (prompts, parsers, passthrough): nothing in it runs
+    concurrently, so a worker thread per function would buy no overlap. The call also must not
+    open a run that waits (`max_concurrency`, `timeout`, event handlers), and no event loop may
+    run in this thread (inline work would block it, and a function might start a loop itself).
+    """
+    if config is not None and (
+        config.get("max_concurrency") is not None
+        or config.get("timeout") is not None
+        or config.get("callbacks")
+    ):
+        return None
+    if global_sinks() or not no_loop_here():
+        return None
+    context = detached_context()
+    if context.get(_run) is not None:  # handlers carried over from the caller's run
+        return None
+    context.run(_inline.set, True)
+    return context
 
 
 def current_run() -> RunState | None:
@@ -427,6 +469,8 @@ def detached_context() -> contextvars.Context:
     event loop, not the one the call runs on.
     """
     context = contextvars.copy_context()
+    if context.get(_inline):
+        context.run(_inline.set, False)  # a nested sync call decides for itself
     state = context.get(_run)
     if state is not None:
         portable = tuple(sink for sink in state.handlers if sink.portable)
