@@ -421,9 +421,15 @@ class Runnable(Generic[In, Out]):
 
             return traced
         acall = self._acall
+        if kwargs:
+
+            def call_with_options(i: int) -> Coroutine[Any, Any, Any]:
+                return acall(inputs[i], configs[i], **kwargs)
+
+            return call_with_options
 
         def call(i: int) -> Coroutine[Any, Any, Any]:
-            return acall(inputs[i], configs[i], **kwargs)
+            return acall(inputs[i], configs[i])
 
         return call
 

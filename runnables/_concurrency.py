@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from types import TracebackType
 from typing import Any, Protocol, TypeVar
@@ -227,9 +228,11 @@ class _AsyncioGather:
         self.waiter: asyncio.Future[None] = loop.create_future()
         self.tasks: list[asyncio.Task[Any]] = []
         create_task, done = loop.create_task, self._done
+        # `_done` reads no context variable: one context for all its calls, not a copy each.
+        context = contextvars.Context()
         for coro in coros:
             task = create_task(coro)
-            task.add_done_callback(done)
+            task.add_done_callback(done, context=context)
             self.tasks.append(task)
 
     def _done(self, task: asyncio.Task[Any]) -> None:

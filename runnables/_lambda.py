@@ -23,9 +23,6 @@ from runnables._events import call_child
 from runnables._run import (
     _inline,
     _run,
-    enter_leaf,
-    enter_leaf_nowait,
-    exit_leaf,
     leaf_slot,
     runs_inline,
 )
@@ -193,22 +190,34 @@ class RunnableLambda(Runnable[In, Out]):
 
     async def _acall(self, input: Any, config: RunnableConfig, **kwargs: Any) -> Out:
         # The common case, an `async def` taking only the input, is awaited right here: no
-        # coroutine layer of ours between the step and the function.
+        # coroutine layer of ours between the step and the function. (`kwargs` is always a new
+        # dict: when empty it is dropped, not kept alive while the function waits.)
+        direct = self._direct and not kwargs
+        if direct:
+            del kwargs
+            kwargs = _NO_KWARGS
         state = _run.get()
         if state is None or state.limiter is None:
-            if self._direct and not kwargs:
+            if direct:
                 out = await self.afunc(input)  # type: ignore[misc]
             else:
                 out = await self._call_func(input, config, kwargs)
         else:
-            held = enter_leaf_nowait(state) or await enter_leaf(state)
+            # A leaf: hold a slot while the function runs. This coroutine runs in one task, so
+            # the run state is put back with `set` (no token to keep alive meanwhile).
+            limiter = state.limiter
+            slot = limiter.acquire_nowait()
+            if slot is None:
+                slot = await limiter.acquire()
+            _run.set(state.without_limiter())
             try:
-                if self._direct and not kwargs:
+                if direct:
                     out = await self.afunc(input)  # type: ignore[misc]
                 else:
                     out = await self._call_func(input, config, kwargs)
             finally:
-                exit_leaf(state, held)
+                _run.set(state)
+                limiter.release(slot)
         if isinstance(out, Runnable):
             return await _run_returned(self, out, input, config)  # type: ignore[no-any-return]
         return out  # type: ignore[no-any-return]
@@ -248,6 +257,9 @@ async def _run_returned(
         # Inline (no loop here): the returned runnable runs as a sync call of its own.
         return runnable.invoke(input, config)
     return await call_child(runnable, input, config)
+
+
+_NO_KWARGS: dict[str, Any] = {}
 
 
 def _call_sync(func: Callable[..., Any], input: Any, kwargs: dict[str, Any]) -> Any:
