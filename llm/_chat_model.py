@@ -56,6 +56,8 @@ def coerce_messages(value: object) -> list[BaseMessage]:
         TypeError: `value`, or an item of it, is none of those; the message names what it got.
         ValueError: a `(role, text)` pair has an unknown role.
     """
+    if type(value) is ChatPromptValue:  # checked when it was made: the common, fast case
+        return list(value.messages)
     if isinstance(value, str):
         return [HumanMessage(content=value)]
     if isinstance(value, list | tuple):

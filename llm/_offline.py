@@ -14,7 +14,14 @@ import anyio
 
 from llm._chat_model import BaseChatModel, check_rate_limiter
 from llm._validation import check_int, check_number
-from prompts._messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage, Usage
+from prompts._messages import (
+    AIMessage,
+    AIMessageChunk,
+    BaseMessage,
+    HumanMessage,
+    Usage,
+    trusted,
+)
 from runnables import RateLimiter
 
 __all__ = ["OfflineChatModel"]
@@ -108,11 +115,13 @@ class OfflineChatModel(BaseChatModel):
             words = _words(text)
             if len(words) > check_int("max_tokens", max_tokens, low=1):
                 text, finish_reason = "".join(words[:max_tokens]), "length"
-        input_tokens = sum(len(m.content.split()) for m in messages)
+        input_tokens = sum([len(m.content.split()) for m in messages])
         output_tokens = len(text.split())
-        return AIMessage(
+        return trusted(  # built here from checked values: no validation needed
+            AIMessage,
             content=text,
-            usage=Usage(
+            usage=trusted(
+                Usage,
                 input_tokens=input_tokens,
                 output_tokens=output_tokens,
                 total_tokens=input_tokens + output_tokens,
@@ -139,10 +148,13 @@ class OfflineChatModel(BaseChatModel):
             if i and self.chunk_delay:
                 await anyio.sleep(self.chunk_delay)
             if i < len(pieces) - 1:
-                yield AIMessageChunk(content=piece)
+                yield trusted(AIMessageChunk, content=piece)
             else:  # the last chunk carries what describes the whole reply
-                yield AIMessageChunk(
-                    content=piece, usage=reply.usage, response_metadata=reply.response_metadata
+                yield trusted(
+                    AIMessageChunk,
+                    content=piece,
+                    usage=reply.usage,
+                    response_metadata=reply.response_metadata,
                 )
 
     def _pieces(self, text: str) -> list[str]:

@@ -45,7 +45,7 @@ class BaseOutputParser(Runnable[str | BaseMessage, T], Generic[T]):
     """A step that parses a model reply; subclasses implement `parse(text)`."""
 
     _kind = "parser"
-    _sync_inline = True  # parsing never waits
+    _sync_inline = _instant = True  # parsing never waits
 
     @property
     def InputType(self) -> Any:  # LCEL's name

@@ -90,13 +90,19 @@ class Runnable(Generic[In, Out]):
     """Whether a sync `invoke` may run the step's `_acall` inline, without an event loop: it
     never waits on anything but such steps of its own and sync functions (which then run in the
     calling thread). A subclass that overrides `_acall` loses it unless it sets it again."""
+    _instant: bool = False
+    """Whether the step's `_acall` returns without ever waiting or running user code that
+    might (prompts, parsers, passthrough, pick): a parallel runs such a branch on the spot,
+    without a task. A subclass that overrides `_acall` loses it unless it sets it again."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "_transforms" not in cls.__dict__:
             cls._transforms = cls._atransform is not Runnable._atransform
-        if "_acall" in cls.__dict__ and "_sync_inline" not in cls.__dict__:
-            cls._sync_inline = False
+        if "_acall" in cls.__dict__:
+            for flag in ("_sync_inline", "_instant"):
+                if flag not in cls.__dict__:
+                    setattr(cls, flag, False)
 
     # -- the async core, stated once per subclass ---------------------------------------------
 

@@ -44,6 +44,8 @@ from typing import Any, Generic, TypeVar
 import anyio
 from anyio.lowlevel import RunVar
 
+from runnables._concurrency import finish_now
+
 __all__ = ["iter_sync", "loop_resource", "run_inline", "run_sync"]
 
 T = TypeVar("T")
@@ -177,12 +179,7 @@ def run_inline(coro: Coroutine[Any, Any, T], context: contextvars.Context) -> T:
     Raises:
         RuntimeError: The coroutine waited for something after all (it is closed).
     """
-    try:
-        context.run(coro.send, None)
-    except StopIteration as stop:
-        return stop.value  # type: ignore[no-any-return]
-    coro.close()
-    raise RuntimeError(f"{coro!r} waited during a sync call run inline; it needs an event loop")
+    return context.run(finish_now, coro)
 
 
 def run_sync(make_coro: Callable[[], Coroutine[Any, Any, T]], context: contextvars.Context) -> T:

@@ -176,6 +176,20 @@ def clock() -> tuple[object, float]:
     return anyio.lowlevel.current_token(), anyio.current_time()
 
 
+def finish_now(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine that never waits to its end, here and now (no task, no loop needed).
+
+    Raises:
+        RuntimeError: It waited after all (it is closed).
+    """
+    try:
+        coro.send(None)
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
+    coro.close()
+    raise RuntimeError(f"{coro!r} waited, where it was expected to finish at once")
+
+
 # -- fan-out --------------------------------------------------------------------------------------
 
 

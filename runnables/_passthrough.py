@@ -44,6 +44,7 @@ class RunnablePassthrough(Runnable[T, T]):
         self.func = func
         self._name = name
         self._sync_inline = self._side is None or self._side._sync_inline
+        self._instant = self._side is None
 
     def __repr__(self) -> str:
         return "RunnablePassthrough()"
@@ -190,7 +191,7 @@ class RunnablePick(Runnable[dict[str, Any], Any]):
         # Keyed stream chunks stay addable, so a picked stream still adds up.
         return AddableDict(picked) if isinstance(data, AddableDict) else picked
 
-    _sync_inline = True  # picking never waits
+    _sync_inline = _instant = True  # picking never waits
 
     async def _acall(self, input: Any, config: RunnableConfig, **kwargs: Any) -> Any:
         return self._pick(input)

@@ -48,6 +48,7 @@ class RunnableSequence(Runnable[In, Out]):
         self.steps = tuple(flat)
         self._name = name
         self._sync_inline = all(step._sync_inline for step in flat)
+        self._instant = all(step._instant for step in flat)
 
     @property
     def first(self) -> Runnable[In, Any]:
