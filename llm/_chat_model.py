@@ -220,11 +220,23 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
             reservation.settle(message.usage.total_tokens)
         return message
 
-    async def _astream(
+    def _astream(
         self, input: Any, config: RunnableConfig, **kwargs: Any
     ) -> AsyncIterator[AIMessageChunk]:
-        messages = coerce_messages(input)
-        stop = _coerce_stop(kwargs.pop("stop", None))
+        try:
+            messages = coerce_messages(input)
+            stop = _coerce_stop(kwargs.pop("stop", None))
+        except Exception as exc:
+            return _failing(exc)  # raised when the stream is read, as from a generator
+        state = current_run()
+        if (state is None or state.limiter is None) and self.rate_limiter is None:
+            # Nothing to hold or settle: the model's own stream, with no layer of ours.
+            return self._astream_chunks(messages, stop=stop, **kwargs)
+        return self._astream_held(messages, stop, kwargs)
+
+    async def _astream_held(
+        self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
+    ) -> AsyncIterator[AIMessageChunk]:
         async with leaf_slot():
             reservation = await self._reserve(messages, kwargs)
             chunks = self._astream_chunks(messages, stop=stop, **kwargs)
@@ -239,6 +251,11 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
                 aclose = getattr(chunks, "aclose", None)
                 if aclose is not None:
                     await aclose()
+
+
+async def _failing(exc: Exception) -> AsyncIterator[AIMessageChunk]:
+    raise exc
+    yield  # an async generator  # type: ignore[unreachable]
 
 
 def estimate_tokens(messages: list[BaseMessage], options: dict[str, Any]) -> int:

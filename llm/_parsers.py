@@ -88,7 +88,8 @@ class StrOutputParser(BaseOutputParser[str]):
     ) -> AsyncIterator[str]:
         try:
             async for chunk in chunks:
-                yield self._text(chunk)
+                # A message first: the common case on the per-chunk hot path.
+                yield chunk.content if isinstance(chunk, BaseMessage) else self._text(chunk)
         finally:
             await _aclose(chunks)
 

@@ -470,13 +470,22 @@ class Runnable(Generic[In, Out]):
             exc.add_note(f"in batch item {index} of {self.name}")
             raise
 
-    async def astream(
+    def astream(
         self, input: In, config: RunnableConfig | None = None, **kwargs: Any
     ) -> AsyncGenerator[Out, None]:
         """Run the step on one input, yielding output chunks as they are produced.
 
         A step that cannot stream yields its one output.
         """
+        if not needs_run(config):
+            stream = self._astream(input, EMPTY_CONFIG, **kwargs)
+            if isinstance(stream, AsyncGenerator):
+                return stream  # the step's own generator: no layer of ours per chunk
+        return self._astream_in_run(input, config, **kwargs)
+
+    async def _astream_in_run(
+        self, input: In, config: RunnableConfig | None, **kwargs: Any
+    ) -> AsyncGenerator[Out, None]:
         stream: AsyncIterator[Out]
         if not needs_run(config):
             stream = self._astream(input, EMPTY_CONFIG, **kwargs)
