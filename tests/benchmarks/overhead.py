@@ -13,6 +13,10 @@ Run: `python tests/benchmarks/overhead.py`. Not collected by pytest (no `test_` 
    the three branches in an `asyncio.TaskGroup`. None of the project's code (no message
    objects, no model class) runs on the baseline's side.
 
+A third row measures a floor: the same plain asyncio, but building the project's pydantic
+messages as a user would (validated constructors: `SystemMessage`, `HumanMessage`, an
+`AIMessage` reply whose `.content` is the output), which the public API requires.
+
 Rounds alternate between the baseline and the chain (A, B, A, B, ...); each figure is the best
 round. Prints microseconds per call and ratios against the baseline measured in the same run.
 """
@@ -25,7 +29,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from llm import OfflineChatModel, StrOutputParser
-from prompts import ChatPromptTemplate
+from prompts import AIMessage, BaseMessage, ChatPromptTemplate, HumanMessage, SystemMessage
 from runnables import RunnableLambda, RunnableParallel, RunnablePassthrough
 
 
@@ -130,6 +134,33 @@ def plain_seed(model: object = None) -> Callable[[str], Awaitable[str]]:
     return plain
 
 
+def plain_seed_messages() -> Callable[[str], Awaitable[str]]:
+    """`plain_seed` building the project's message objects (the floor pydantic messages set)."""
+
+    async def model(messages: list[BaseMessage]) -> AIMessage:
+        text = await plain_model([{"role": m.role, "content": m.content} for m in messages])
+        return AIMessage(content=text)
+
+    async def plain(topic: str) -> str:
+        async with asyncio.TaskGroup() as tg:
+            tasks = {
+                key: tg.create_task(
+                    model([SystemMessage(content=task), HumanMessage(content=topic)])
+                )
+                for key, task in TASKS.items()
+            }
+        values = {key: t.result().content for key, t in tasks.items()}
+        reply = await model(
+            [
+                SystemMessage(content=SYNTHESIS.format(**values, topic=topic)),
+                HumanMessage(content=f"Original topic: {topic}"),
+            ]
+        )
+        return reply.content
+
+    return plain
+
+
 async def alternate(
     fns: dict[str, Callable[[Any], Awaitable[Any]]], n: int, rounds: int = 7
 ) -> dict[str, float]:
@@ -181,14 +212,21 @@ def main(n: int = 2000) -> None:
     seed = build_seed_chain(model)
     plain_fn = plain_seed()
 
+    floor_fn = plain_seed_messages()
+
     async def measure_seed() -> dict[str, float]:
-        assert await seed.ainvoke("topic") == await plain_fn("topic")
-        return await alternate({"plain": plain_fn, "ours": seed.ainvoke}, n // 2)
+        assert await seed.ainvoke("topic") == await plain_fn("topic") == await floor_fn("topic")
+        fns = {"plain": plain_fn, "messages": floor_fn, "ours": seed.ainvoke}
+        return await alternate(fns, n // 2)
 
     times = asyncio.run(measure_seed())
-    seed_base, seed_ours = times["plain"], times["ours"]
+    seed_base, floor, seed_ours = times["plain"], times["messages"], times["ours"]
     print()
     print(f"seed chain, plain asyncio (str.format, message dicts) {seed_base * 1e6:8.1f} us/call")
+    print(
+        f"  the same with the project's pydantic messages       {floor * 1e6:8.1f} us/call   "
+        f"{floor / seed_base:5.2f}x plain"
+    )
     print(
         f"seed chain.ainvoke                                    {seed_ours * 1e6:8.1f} us/call   "
         f"{seed_ours / seed_base:5.2f}x plain (target <= 2.0x)"
