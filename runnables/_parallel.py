@@ -158,13 +158,12 @@ class RunnableParallel(Runnable[In, dict[str, Any]], Generic[In]):
     def _branch_note(self, index: int) -> str:
         return f"in branch {self._keys[index]!r} of RunnableParallel"
 
-    async def _astream(
+    def _astream(
         self, input: Any, config: RunnableConfig, **kwargs: Any
     ) -> AsyncIterator[dict[str, Any]]:
         cfg = child_config(config)
         if not self.branches:
-            yield AddableDict()
-            return
+            return _one(AddableDict())
 
         # One {key: chunk} dict per branch chunk, in arrival order.
         def pump(key: str, step: Runnable[Any, Any]) -> Any:
@@ -172,16 +171,21 @@ class RunnableParallel(Runnable[In, dict[str, Any]], Generic[In]):
                 try:
                     async with closing(stream_child(step, input, cfg)) as chunks:
                         async for chunk in chunks:
-                            emit(AddableDict({key: chunk}))
+                            item = AddableDict()  # (cheaper than AddableDict({key: chunk}))
+                            item[key] = chunk
+                            emit(item)
                 except Exception as exc:
                     exc.add_note(f"in branch {key!r} of RunnableParallel")
                     raise
 
             return run
 
-        async with closing(merge([pump(k, s) for k, s in self.branches.items()])) as items:
-            async for item in items:
-                yield item
+        # The merged stream itself (closing it cancels every branch): no layer of ours per chunk.
+        return merge([pump(k, s) for k, s in self.branches.items()])
+
+
+async def _one(item: Any) -> AsyncIterator[Any]:
+    yield item
 
 
 def _bind_call(step: Runnable[Any, Any], input: Any, config: RunnableConfig) -> Any:
