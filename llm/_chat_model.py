@@ -214,7 +214,7 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
             message = await self._agenerate(messages, stop=stop, **kwargs)
         else:
             async with leaf_slot():
-                reservation = await self._reserve(messages, kwargs)
+                reservation = await self._reserve(messages, kwargs) if self.rate_limiter else None
                 message = await self._agenerate(messages, stop=stop, **kwargs)
         if reservation is not None and message.usage is not None:
             reservation.settle(message.usage.total_tokens)
