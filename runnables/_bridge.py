@@ -8,6 +8,12 @@ loop k's own thread (sync code inside a running chain) goes to loop k + 1, so a 
 on the loop it blocks. Loops are made once, on first need, and closed together at exit; a nested
 call makes no loop of its own.
 
+**No loop at all** (`run_inline`): a sync `invoke` of a chain that only runs sync functions one
+after another (`runnables._run.inline_context` says when) runs its coroutine to the end in the
+calling thread: it never waits, so it needs neither a loop nor worker threads, and nothing in it
+could overlap. Measured on a 50-step sequence of trivial functions: 0.08 ms against about 14 ms
+through a bridge loop with a worker thread per function.
+
 **Context.** The call runs in the context it is given: `runnables._run.detached_context()`, a copy
 of the caller's context variables (request ids, tracing spans), so changes made inside stay
 inside, as with asyncio tasks.
