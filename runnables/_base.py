@@ -706,10 +706,11 @@ class Runnable(Generic[In, Out]):
         return RunnableEach(self)
 
 
-BATCH_WIDTH = 2
-"""With a run-wide `max_concurrency` of n, a batch keeps about this many times n items going:
-enough that a slot given back finds an item waiting for it, few enough that a huge batch does not
-hold a waiting task per item."""
+BATCH_WIDTH = 1
+"""With a run-wide `max_concurrency` of n, a batch keeps this many times n items going. Every
+item going waits for, or holds, at least one slot at almost any time, so n of them keep the
+limit busy; more only add waiting work (and garbage-collector work): on the 2,000-item seed
+batch with n = 500, 2n items going measured 1.47x-1.54x the floor against 1.35x-1.36x for n."""
 
 
 def _without_timeouts(configs: list[RunnableConfig]) -> list[RunnableConfig]:
