@@ -303,7 +303,9 @@ class Runnable(Generic[In, Out]):
         Args:
             inputs: A list (or tuple) of inputs.
             config: One config for all inputs, or a list with one config per input.
-                `max_concurrency` bounds the leaf steps running at once across the whole batch.
+                `max_concurrency` bounds the leaf steps running at once across the whole batch;
+                with it, items start as earlier ones finish (n items going for a limit of n),
+                rather than all at once.
             return_exceptions: Put each failure in its place in the result instead of raising
                 (and cancelling the rest) on the first one.
             **kwargs: Call options passed to every run.
