@@ -36,7 +36,7 @@ from prompts._messages import (
     HumanMessage,
 )
 from prompts._values import ChatPromptValue, StringPromptValue
-from runnables import RateLimiter, Reservation, Runnable, RunnableConfig, leaf_slot
+from runnables import RateLimiter, Reservation, Runnable, RunnableConfig, current_run, leaf_slot
 
 if TYPE_CHECKING:
     from llm._structured import StructuredMethod
@@ -73,6 +73,8 @@ def coerce_messages(value: object) -> list[BaseMessage]:
         TypeError: `value`, or an item of it, is none of those; the message names what it got.
         ValueError: a `(role, text)` pair has an unknown role.
     """
+    if type(value) is ChatPromptValue:  # checked when it was made: the common, fast case
+        return list(value.messages)
     if isinstance(value, str):
         return [HumanMessage(content=value)]
     if isinstance(value, list | tuple):
@@ -361,23 +363,43 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
 
     async def _acall(self, input: Any, config: RunnableConfig, **kwargs: Any) -> AIMessage:
         messages = coerce_messages(input)
+        stop = None
         if kwargs:
             check_common_options(kwargs)
-        stop = _coerce_stop(kwargs.pop("stop", None))
-        async with leaf_slot():
+            stop = _coerce_stop(kwargs.pop("stop", None))
+        state = current_run()
+        if state is None or state.limiter is None:
+            if self.rate_limiter is None:
+                return await self._agenerate(messages, stop=stop, **kwargs)
             reservation = await self._reserve(messages, kwargs)
             message = await self._agenerate(messages, stop=stop, **kwargs)
+        else:
+            async with leaf_slot():
+                reservation = await self._reserve(messages, kwargs) if self.rate_limiter else None
+                message = await self._agenerate(messages, stop=stop, **kwargs)
         if reservation is not None and message.usage is not None:
             reservation.settle(message.usage.total_tokens)
         return message
 
-    async def _astream(
+    def _astream(
         self, input: Any, config: RunnableConfig, **kwargs: Any
     ) -> AsyncIterator[AIMessageChunk]:
-        messages = coerce_messages(input)
-        if kwargs:
-            check_common_options(kwargs)
-        stop = _coerce_stop(kwargs.pop("stop", None))
+        try:
+            messages = coerce_messages(input)
+            if kwargs:
+                check_common_options(kwargs)
+            stop = _coerce_stop(kwargs.pop("stop", None))
+        except Exception as exc:
+            return _failing(exc)  # raised when the stream is read, as from a generator
+        state = current_run()
+        if (state is None or state.limiter is None) and self.rate_limiter is None:
+            # Nothing to hold or settle: the model's own stream, with no layer of ours.
+            return self._astream_chunks(messages, stop=stop, **kwargs)
+        return self._astream_held(messages, stop, kwargs)
+
+    async def _astream_held(
+        self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
+    ) -> AsyncIterator[AIMessageChunk]:
         async with leaf_slot():
             reservation = await self._reserve(messages, kwargs)
             chunks = self._astream_chunks(messages, stop=stop, **kwargs)
@@ -392,6 +414,11 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
                 aclose = getattr(chunks, "aclose", None)
                 if aclose is not None:
                     await aclose()
+
+
+async def _failing(exc: Exception) -> AsyncIterator[AIMessageChunk]:
+    raise exc
+    yield  # an async generator  # type: ignore[unreachable]
 
 
 def estimate_tokens(messages: list[BaseMessage], options: dict[str, Any]) -> int:

@@ -25,6 +25,7 @@ from prompts._messages import (
     HumanMessage,
     SystemMessage,
     Usage,
+    trusted,
 )
 from prompts._tool_calls import tool_call
 from runnables import RateLimiter
@@ -155,12 +156,14 @@ class OfflineChatModel(BaseChatModel):
             words = _words(text)
             if len(words) > check_int("max_tokens", max_tokens, low=1):
                 text, finish_reason = "".join(words[:max_tokens]), "length"
-        input_tokens = sum(len(m.content.split()) for m in messages)
+        input_tokens = sum([len(m.content.split()) for m in messages])
         output_tokens = len(text.split())
-        return AIMessage(
+        return trusted(  # built here from checked values: no validation needed
+            AIMessage,
             content=text,
             tool_calls=list(calls),
-            usage=Usage(
+            usage=trusted(
+                Usage,
                 input_tokens=input_tokens,
                 output_tokens=output_tokens,
                 total_tokens=input_tokens + output_tokens,
@@ -187,9 +190,10 @@ class OfflineChatModel(BaseChatModel):
             if i and self.chunk_delay:
                 await anyio.sleep(self.chunk_delay)
             if i < len(pieces) - 1:
-                yield AIMessageChunk(content=piece)
+                yield trusted(AIMessageChunk, content=piece)
             else:  # the last chunk carries what describes the whole reply, and its tool calls
-                yield AIMessageChunk(
+                yield trusted(
+                    AIMessageChunk,
                     content=piece,
                     tool_calls=reply.tool_calls,
                     usage=reply.usage,

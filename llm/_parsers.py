@@ -45,6 +45,7 @@ class BaseOutputParser(Runnable[str | BaseMessage, T], Generic[T]):
     """A step that parses a model reply; subclasses implement `parse(text)`."""
 
     _kind = "parser"
+    _sync_inline = _instant = True  # parsing never waits
 
     @property
     def InputType(self) -> Any:  # LCEL's name
@@ -87,7 +88,8 @@ class StrOutputParser(BaseOutputParser[str]):
     ) -> AsyncIterator[str]:
         try:
             async for chunk in chunks:
-                yield self._text(chunk)
+                # A message first: the common case on the per-chunk hot path.
+                yield chunk.content if isinstance(chunk, BaseMessage) else self._text(chunk)
         finally:
             await _aclose(chunks)
 

@@ -131,7 +131,7 @@ class ChatPromptTemplate(BasePromptTemplate[ChatPromptValue]):
         out: list[BaseMessage] = []
         for step in self._steps:
             step._append_to(values, out)
-        return ChatPromptValue(out)
+        return ChatPromptValue._of(out)
 
     def format_messages(self, **kwargs: Any) -> list[BaseMessage]:
         """Fill in the variables and return the messages.

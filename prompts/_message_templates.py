@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from prompts._messages import MESSAGE_TYPES, BaseMessage
+from prompts._messages import MESSAGE_TYPES, BaseMessage, trusted
 from prompts._template import FStringTemplate, MissingVariablesError, unexpected_keys
 
 ROLES: list[str] = sorted(MESSAGE_TYPES)
@@ -104,8 +104,9 @@ class MessageTemplate:
         return self._cls(content=self._template.render(kwargs))
 
     def _append_to(self, values: Mapping[str, Any], out: list[BaseMessage]) -> None:
-        # The validating constructor: model_construct measured slower (2.2 us against 1.3 us).
-        out.append(self._cls(content=self._template.render(values)))
+        # The rendered text is a str: no need to validate it (`trusted` is about 3x cheaper
+        # than the validating constructor; pydantic's model_construct is slower than both).
+        out.append(trusted(self._cls, content=self._template.render(values)))
 
 
 @dataclass(frozen=True, slots=True)

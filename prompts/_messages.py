@@ -10,9 +10,11 @@ with `to_message()`. A `ToolMessage` carries a tool's result back to the model.
 from __future__ import annotations
 
 import json
-from typing import Any, ClassVar, Literal, TypeAlias
+from collections.abc import Callable
+from typing import Any, ClassVar, Literal, TypeAlias, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticUndefined
 
 from prompts._tool_calls import (
     InvalidToolCall,
@@ -22,6 +24,63 @@ from prompts._tool_calls import (
     parse_tool_call_chunks,
     tool_call_chunk,
 )
+
+M = TypeVar("M", bound=BaseModel)
+
+_new = object.__new__
+_set = object.__setattr__
+_IMMUTABLE = (type(None), str, int, float, bool, tuple, frozenset)
+_Plan: TypeAlias = tuple[frozenset[str], dict[str, Any], tuple[tuple[str, Callable[[], Any]], ...]]
+_plans: dict[type[BaseModel], _Plan | None] = {}
+
+
+def _plan(cls: type[BaseModel]) -> _Plan | None:
+    """How `trusted` fills the fields of `cls`: the required ones, every field's default in
+    field order, the default factories (None: it cannot, use the constructor)."""
+    decorators = cls.__pydantic_decorators__
+    if (
+        decorators.validators
+        or decorators.field_validators
+        or decorators.root_validators
+        or decorators.model_validators
+        or cls.__pydantic_post_init__ is not None
+    ):
+        return None
+    required: set[str] = set()
+    template: dict[str, Any] = {}
+    factories: list[tuple[str, Callable[[], Any]]] = []
+    for name, field in cls.model_fields.items():
+        template[name] = None if field.default is PydanticUndefined else field.default
+        if field.default_factory is not None:
+            factories.append((name, field.default_factory))  # type: ignore[arg-type]
+        elif field.default is PydanticUndefined:
+            required.add(name)
+        elif not isinstance(field.default, _IMMUTABLE):
+            return None  # a mutable default pydantic would copy
+    return frozenset(required), template, tuple(factories)
+
+
+def trusted(cls: type[M], /, **values: Any) -> M:
+    """An instance of a model from values known to be valid, without validating them again.
+
+    For internal hot paths (a prompt's rendered text, an offline model's reply), where the
+    values are built by our own code with the right types. A model with validators, a
+    `model_post_init` or a mutable default goes through its constructor instead.
+    """
+    plan = _plans[cls] if cls in _plans else _plans.setdefault(cls, _plan(cls))
+    if plan is None or not plan[0] <= values.keys():
+        return cls(**values)  # (a required field missing: the constructor says so)
+    data = plan[1].copy()  # field order, as pydantic keeps it; `update` keeps the order
+    data.update(values)
+    for name, factory in plan[2]:
+        if name not in values:
+            data[name] = factory()
+    model = _new(cls)
+    _set(model, "__dict__", data)
+    _set(model, "__pydantic_fields_set__", set(values))
+    _set(model, "__pydantic_extra__", None)
+    _set(model, "__pydantic_private__", None)
+    return model
 
 
 class Usage(BaseModel):

@@ -42,6 +42,7 @@ class BasePromptTemplate(Runnable[Any, V]):
     """
 
     _kind = "prompt"
+    _sync_inline = _instant = True  # formatting never waits
 
     input_variables: list[str]
     optional_variables: list[str]

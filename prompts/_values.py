@@ -90,6 +90,14 @@ class ChatPromptValue(PromptValue):
                 f"{type(messages).__name__} {messages!r}"
             )
 
+    @classmethod
+    def _of(cls, messages: list[BaseMessage]) -> ChatPromptValue:
+        """A value of messages a template just made (known to be a list of messages): the
+        check in `__post_init__` is skipped on this hot path."""
+        value = object.__new__(cls)
+        object.__setattr__(value, "messages", messages)
+        return value
+
     def to_string(self) -> str:
         """The messages as a transcript: one `Role: content` line per message."""
         return get_buffer_string(self.messages)

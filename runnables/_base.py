@@ -29,9 +29,9 @@ from collections.abc import (
 )
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, overload
 
-from runnables._bridge import iter_sync, run_sync
+from runnables._bridge import iter_sync, run_inline, run_sync
 from runnables._chunks import AddableDict, add_chunks, collect_chunks
-from runnables._concurrency import as_completed, closing, gather
+from runnables._concurrency import as_completed, closing, gather_calls
 from runnables._config import (
     EMPTY_CONFIG,
     RunnableConfig,
@@ -44,11 +44,19 @@ from runnables._events import (
     EventFilter,
     batch_started,
     call_child,
+    events_on,
     stream_child,
     stream_events,
     transform_child,
 )
-from runnables._run import call_in_run, detached_context, needs_run, stream_in_run
+from runnables._run import (
+    call_in_run,
+    current_run,
+    detached_context,
+    inline_context,
+    needs_run,
+    stream_in_run,
+)
 
 __all__ = ["AddableDict", "Runnable", "add_chunks", "coerce_to_runnable", "collect_chunks"]
 
@@ -79,11 +87,23 @@ class Runnable(Generic[In, Out]):
     _transforms: bool = False
     """Whether the step transforms a stream chunk by chunk (it overrides `_atransform`), rather
     than gathering its whole input first."""
+    _sync_inline: bool = False
+    """Whether a sync `invoke` may run the step's `_acall` inline, without an event loop: it
+    never waits on anything but such steps of its own and sync functions (which then run in the
+    calling thread). A subclass that overrides `_acall` loses it unless it sets it again."""
+    _instant: bool = False
+    """Whether the step's `_acall` returns without ever waiting or running user code that
+    might (prompts, parsers, passthrough, pick): a parallel runs such a branch on the spot,
+    without a task. A subclass that overrides `_acall` loses it unless it sets it again."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "_transforms" not in cls.__dict__:
             cls._transforms = cls._atransform is not Runnable._atransform
+        if "_acall" in cls.__dict__:
+            for flag in ("_sync_inline", "_instant"):
+                if flag not in cls.__dict__:
+                    setattr(cls, flag, False)
 
     # -- the async core, stated once per subclass ---------------------------------------------
 
@@ -240,7 +260,16 @@ class Runnable(Generic[In, Out]):
         )
 
     def invoke(self, input: In, config: RunnableConfig | None = None, **kwargs: Any) -> Out:
-        """Run the step on one input, blocking until done (works inside a running loop too)."""
+        """Run the step on one input, blocking until done (works inside a running loop too).
+
+        A step that only runs sync functions one after another (sync lambdas, prompts,
+        parsers, passthrough, in a sequence) runs them right here, in the calling thread: with
+        nothing running concurrently, a worker thread per function would buy no overlap.
+        """
+        if self._sync_inline:
+            context = inline_context(config)
+            if context is not None:
+                return run_inline(self.ainvoke(input, config, **kwargs), context)
         return run_sync(lambda: self.ainvoke(input, config, **kwargs), detached_context())
 
     @overload
@@ -275,7 +304,9 @@ class Runnable(Generic[In, Out]):
         Args:
             inputs: A list (or tuple) of inputs.
             config: One config for all inputs, or a list with one config per input.
-                `max_concurrency` bounds the leaf steps running at once across the whole batch.
+                `max_concurrency` bounds the leaf steps running at once across the whole batch;
+                with it, items start as earlier ones finish (n items going for a limit of n),
+                rather than all at once.
             return_exceptions: Put each failure in its place in the result instead of raising
                 (and cancelling the rest) on the first one.
             **kwargs: Call options passed to every run.
@@ -291,7 +322,16 @@ class Runnable(Generic[In, Out]):
 
         async def run_all(cfg: RunnableConfig) -> list[Any]:
             await batch_started(self, len(inputs), cfg)
-            return await gather(self._item_calls(inputs, configs, return_exceptions, kwargs))
+            state = current_run()
+            limiter = state.limiter if state is not None else None
+            return await gather_calls(
+                self._item_call(inputs, configs, kwargs),
+                len(inputs),
+                # With a run-wide limit, keep only about as many items going as it lets run.
+                width=len(inputs) if limiter is None else BATCH_WIDTH * limiter.total_tokens,
+                note=lambda i: f"in batch item {i} of {self.name}",
+                return_exceptions=return_exceptions,
+            )
 
         return await call_in_run(configs[0], f"batch of {self.name}", run_all)
 
@@ -376,6 +416,32 @@ class Runnable(Generic[In, Out]):
             detached_context(),
         )
 
+    def _item_call(
+        self, inputs: Sequence[Any], configs: list[RunnableConfig], kwargs: Mapping[str, Any]
+    ) -> Callable[[int], Coroutine[Any, Any, Any]]:
+        """What runs batch item i, as a function of i."""
+        if any("timeout" in c for c in configs):
+            # The batch's run applied the timeout: the items must not apply it again.
+            configs = _without_timeouts(configs)
+        if events_on():
+
+            def traced(i: int) -> Coroutine[Any, Any, Any]:
+                return call_child(self, inputs[i], configs[i], root=True, **kwargs)
+
+            return traced
+        acall = self._acall
+        if kwargs:
+
+            def call_with_options(i: int) -> Coroutine[Any, Any, Any]:
+                return acall(inputs[i], configs[i], **kwargs)
+
+            return call_with_options
+
+        def call(i: int) -> Coroutine[Any, Any, Any]:
+            return acall(inputs[i], configs[i])
+
+        return call
+
     def _item_calls(
         self,
         inputs: Sequence[Any],
@@ -407,13 +473,22 @@ class Runnable(Generic[In, Out]):
             exc.add_note(f"in batch item {index} of {self.name}")
             raise
 
-    async def astream(
+    def astream(
         self, input: In, config: RunnableConfig | None = None, **kwargs: Any
     ) -> AsyncGenerator[Out, None]:
         """Run the step on one input, yielding output chunks as they are produced.
 
         A step that cannot stream yields its one output.
         """
+        if not needs_run(config):
+            stream = self._astream(input, EMPTY_CONFIG, **kwargs)
+            if isinstance(stream, AsyncGenerator):
+                return stream  # the step's own generator: no layer of ours per chunk
+        return self._astream_in_run(input, config, **kwargs)
+
+    async def _astream_in_run(
+        self, input: In, config: RunnableConfig | None, **kwargs: Any
+    ) -> AsyncGenerator[Out, None]:
         stream: AsyncIterator[Out]
         if not needs_run(config):
             stream = self._astream(input, EMPTY_CONFIG, **kwargs)
@@ -651,6 +726,24 @@ class Runnable(Generic[In, Out]):
         from llm._tools import tool_from_runnable
 
         return tool_from_runnable(self, name=name, description=description, args_schema=args_schema)
+
+
+BATCH_WIDTH = 1
+"""With a run-wide `max_concurrency` of n, a batch keeps this many times n items going. Every
+item going waits for, or holds, at least one slot at almost any time, so n of them keep the
+limit busy; more only add waiting work (and garbage-collector work): on the 2,000-item seed
+batch with n = 500, 2n items going measured 1.47x-1.54x the floor against 1.35x-1.36x for n."""
+
+
+def _without_timeouts(configs: list[RunnableConfig]) -> list[RunnableConfig]:
+    made: dict[int, RunnableConfig] = {}  # the same config for every item is copied once
+    out = []
+    for c in configs:
+        new = made.get(id(c))
+        if new is None:
+            new = made[id(c)] = without_timeout(c) if "timeout" in c else c
+        out.append(new)
+    return out
 
 
 def _check_inputs(inputs: object) -> None:

@@ -8,6 +8,12 @@ loop k's own thread (sync code inside a running chain) goes to loop k + 1, so a 
 on the loop it blocks. Loops are made once, on first need, and closed together at exit; a nested
 call makes no loop of its own.
 
+**No loop at all** (`run_inline`): a sync `invoke` of a chain that only runs sync functions one
+after another (`runnables._run.inline_context` says when) runs its coroutine to the end in the
+calling thread: it never waits, so it needs neither a loop nor worker threads, and nothing in it
+could overlap. Measured on a 50-step sequence of trivial functions: 0.08 ms against about 14 ms
+through a bridge loop with a worker thread per function.
+
 **Context.** The call runs in the context it is given: `runnables._run.detached_context()`, a copy
 of the caller's context variables (request ids, tracing spans), so changes made inside stay
 inside, as with asyncio tasks.
@@ -44,7 +50,9 @@ from typing import Any, Generic, TypeVar
 import anyio
 from anyio.lowlevel import RunVar
 
-__all__ = ["iter_sync", "loop_resource", "run_sync"]
+from runnables._concurrency import finish_now
+
+__all__ = ["iter_sync", "loop_resource", "run_inline", "run_sync"]
 
 T = TypeVar("T")
 
@@ -166,6 +174,18 @@ def _forget_loops_after_fork() -> None:
 
 
 os.register_at_fork(after_in_child=_forget_loops_after_fork)
+
+
+def run_inline(coro: Coroutine[Any, Any, T], context: contextvars.Context) -> T:
+    """Run a coroutine that never waits to its end, right here in `context`: no loop, no thread.
+
+    For sync calls of chains that only run functions one after another (see
+    `runnables._run.inline_context`): their coroutine completes at its first step.
+
+    Raises:
+        RuntimeError: The coroutine waited for something after all (it is closed).
+    """
+    return context.run(finish_now, coro)
 
 
 def run_sync(make_coro: Callable[[], Coroutine[Any, Any, T]], context: contextvars.Context) -> T:

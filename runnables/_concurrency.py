@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from types import TracebackType
 from typing import Any, Protocol, TypeVar
@@ -175,21 +176,122 @@ def clock() -> tuple[object, float]:
     return anyio.lowlevel.current_token(), anyio.current_time()
 
 
+def finish_now(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine that never waits to its end, here and now (no task, no loop needed).
+
+    Raises:
+        RuntimeError: It waited after all (it is closed).
+    """
+    try:
+        coro.send(None)
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
+    coro.close()
+    raise RuntimeError(f"{coro!r} waited, where it was expected to finish at once")
+
+
 # -- fan-out --------------------------------------------------------------------------------------
 
 
-async def gather(coros: Sequence[Coroutine[Any, Any, T]]) -> list[T]:
+Note = Callable[[int], str]
+"""What a failure of the i-th coroutine gets as a PEP 678 note (e.g. "in branch 'a' of ...")."""
+
+
+async def gather(
+    coros: Sequence[Coroutine[Any, Any, T]],
+    *,
+    note: Note | None = None,
+    return_exceptions: bool = False,
+) -> list[T]:
     """Run the coroutines concurrently; return their results in order.
 
-    The first to fail cancels the rest, and its exception is raised as itself (when several
-    fail before the cancellation reaches them, the first to fail wins). A single coroutine is
-    awaited inline, without a task.
+    The first to fail cancels the rest, and its exception is raised as itself, with `note(i)`
+    added (when several fail before the cancellation reaches them, the first to fail wins).
+    With `return_exceptions`, each failure (an `Exception`) takes its place in the results
+    instead, without a note, and nothing is cancelled. A single coroutine is awaited inline,
+    without a task.
     """
     n = len(coros)
     if n == 0:
         return []
     if n == 1:
-        return [await coros[0]]
+        try:
+            return [await coros[0]]
+        except Exception as exc:
+            if return_exceptions:
+                return [exc]  # type: ignore[list-item]
+            if note is not None:
+                exc.add_note(note(0))
+            raise
+    if _backend().asyncio:
+        return await _AsyncioGather(coros, return_exceptions).wait(note)
+    return await _anyio_gather(coros, note, return_exceptions)
+
+
+class _AsyncioGather:
+    """Fan-out on asyncio: one task per coroutine and one shared done-callback, no wrapper
+    coroutine per task (each costs memory and garbage-collector work in big batches)."""
+
+    __slots__ = ("failed", "remaining", "return_exceptions", "tasks", "waiter")
+
+    def __init__(self, coros: Sequence[Coroutine[Any, Any, Any]], return_exceptions: bool) -> None:
+        loop = asyncio.get_running_loop()
+        self.return_exceptions = return_exceptions
+        self.failed: asyncio.Task[Any] | None = None
+        self.remaining = len(coros)
+        self.waiter: asyncio.Future[None] = loop.create_future()
+        self.tasks: list[asyncio.Task[Any]] = []
+        create_task, done = loop.create_task, self._done
+        # `_done` reads no context variable: one context for all its calls, not a copy each.
+        context = contextvars.Context()
+        for coro in coros:
+            task = create_task(coro)
+            task.add_done_callback(done, context=context)
+            self.tasks.append(task)
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self.remaining -= 1
+        if not task.cancelled():
+            exc = task.exception()  # also marks it retrieved
+            if (
+                exc is not None
+                and self.failed is None
+                and not (self.return_exceptions and isinstance(exc, Exception))
+            ):
+                self.failed = task
+                for other in self.tasks:
+                    other.cancel()
+        if not self.remaining and not self.waiter.done():
+            self.waiter.set_result(None)
+
+    async def wait(self, note: Note | None) -> list[Any]:
+        try:
+            await self.waiter
+        except BaseException:
+            # Cancelled from outside: cancel the children and wait for them to finish.
+            for task in self.tasks:
+                task.cancel()
+            while self.remaining:
+                self.waiter = asyncio.get_running_loop().create_future()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self.waiter
+            raise
+        failed = self.failed
+        if failed is not None:
+            exc = failed.exception()
+            assert exc is not None
+            if note is not None and isinstance(exc, Exception):
+                exc.add_note(note(self.tasks.index(failed)))
+            raise exc
+        if self.return_exceptions:
+            return [t.exception() or t.result() for t in self.tasks]
+        return [t.result() for t in self.tasks]
+
+
+async def _anyio_gather(
+    coros: Sequence[Coroutine[Any, Any, T]], note: Note | None, return_exceptions: bool
+) -> list[T]:
+    n = len(coros)
     results: list[Any] = [None] * n
     failure: list[BaseException] = []
 
@@ -197,7 +299,12 @@ async def gather(coros: Sequence[Coroutine[Any, Any, T]]) -> list[T]:
         try:
             results[i] = await coro
         except Exception as exc:
+            if return_exceptions:
+                results[i] = exc
+                return
             if not failure:
+                if note is not None:
+                    exc.add_note(note(i))
                 failure.append(exc)
             raise
 
@@ -212,6 +319,41 @@ async def gather(coros: Sequence[Coroutine[Any, Any, T]]) -> list[T]:
     if failure:
         # Raised outside the except block so the group does not become its __context__.
         raise failure[0]
+    return results
+
+
+async def gather_calls(
+    call: Callable[[int], Coroutine[Any, Any, T]],
+    n: int,
+    *,
+    width: int,
+    note: Note | None = None,
+    return_exceptions: bool = False,
+) -> list[T]:
+    """`gather([call(i) for i in range(n)])`, with at most `width` calls running at once.
+
+    `width` workers take the next index as they finish one, so a batch far bigger than its
+    run's `max_concurrency` keeps only about that many calls (and their coroutines) alive,
+    rather than one waiting task per item. Same failure semantics as `gather`.
+    """
+    if width >= n:
+        return await gather([call(i) for i in range(n)], note=note,
+                            return_exceptions=return_exceptions)  # fmt: skip
+    results: list[Any] = [None] * n
+    indexes = iter(range(n))
+
+    async def worker() -> None:
+        for i in indexes:  # shared: each worker takes the next index
+            try:
+                results[i] = await call(i)
+            except Exception as exc:
+                if not return_exceptions:
+                    if note is not None:
+                        exc.add_note(note(i))
+                    raise
+                results[i] = exc
+
+    await gather([worker() for _ in range(width)])
     return results
 
 

@@ -20,7 +20,12 @@ from runnables._chunks import collect_chunks, sum_chunks
 from runnables._concurrency import closing, run_in_thread
 from runnables._config import DEFAULT_RECURSION_LIMIT, RunnableConfig
 from runnables._events import call_child
-from runnables._run import current_run, leaf_slot, run_leaf
+from runnables._run import (
+    _inline,
+    _run,
+    leaf_slot,
+    runs_inline,
+)
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -137,6 +142,8 @@ class RunnableLambda(Runnable[In, Out]):
         self._gen = inspect.isgeneratorfunction(inner)
         self._agen = inspect.isasyncgenfunction(inner)
         self._config_arg = _accepts_config(self.afunc or func)
+        self._direct = self.afunc is not None and not self._agen and not self._config_arg
+        self._sync_inline = self.afunc is None and not self._gen
         self._name = name or _display_name(func)
 
     _kind = "lambda"
@@ -177,14 +184,40 @@ class RunnableLambda(Runnable[In, Out]):
             return await self.afunc(input, **kwargs)
         if self._gen:
             return await run_in_thread(_sum_iter, self.func, input, kwargs)
+        if _inline.get() and runs_inline():
+            return _call_sync(self.func, input, kwargs)
         return await run_in_thread(_call_sync, self.func, input, kwargs)
 
     async def _acall(self, input: Any, config: RunnableConfig, **kwargs: Any) -> Out:
-        state = current_run()
+        # The common case, an `async def` taking only the input, is awaited right here: no
+        # coroutine layer of ours between the step and the function. (`kwargs` is always a new
+        # dict: when empty it is dropped, not kept alive while the function waits.)
+        direct = self._direct and not kwargs
+        if direct:
+            del kwargs
+            kwargs = _NO_KWARGS
+        state = _run.get()
         if state is None or state.limiter is None:
-            out = await self._call_func(input, config, kwargs)
+            if direct:
+                out = await self.afunc(input)  # type: ignore[misc]
+            else:
+                out = await self._call_func(input, config, kwargs)
         else:
-            out = await run_leaf(lambda: self._call_func(input, config, kwargs))
+            # A leaf: hold a slot while the function runs. This coroutine runs in one task, so
+            # the run state is put back with `set` (no token to keep alive meanwhile).
+            limiter = state.limiter
+            slot = limiter.acquire_nowait()
+            if slot is None:
+                slot = await limiter.acquire()
+            _run.set(state.without_limiter())
+            try:
+                if direct:
+                    out = await self.afunc(input)  # type: ignore[misc]
+                else:
+                    out = await self._call_func(input, config, kwargs)
+            finally:
+                _run.set(state)
+                limiter.release(slot)
         if isinstance(out, Runnable):
             return await _run_returned(self, out, input, config)  # type: ignore[no-any-return]
         return out  # type: ignore[no-any-return]
@@ -219,7 +252,14 @@ async def _run_returned(
             f"the default limit is {DEFAULT_RECURSION_LIMIT} levels, raise it with "
             "config={'recursion_limit': n} if the depth is intended"
         )
-    return await call_child(runnable, input, {**config, "recursion_limit": limit - 1})
+    config = {**config, "recursion_limit": limit - 1}
+    if _inline.get() and runs_inline():
+        # Inline (no loop here): the returned runnable runs as a sync call of its own.
+        return runnable.invoke(input, config)
+    return await call_child(runnable, input, config)
+
+
+_NO_KWARGS: dict[str, Any] = {}
 
 
 def _call_sync(func: Callable[..., Any], input: Any, kwargs: dict[str, Any]) -> Any:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from runnables import _graph, _schema
 from runnables._base import Runnable, coerce_to_runnable
 from runnables._chunks import AddableDict
-from runnables._concurrency import closing, gather, merge
+from runnables._concurrency import closing, finish_now, gather, merge
 from runnables._config import RunnableConfig, child_config
 from runnables._events import call_child, events_on, stream_child
 from runnables._policy import FailurePolicy, check_policy, run_quorum, run_settled
@@ -52,6 +52,7 @@ class RunnableParallel(Runnable[In, dict[str, Any]], Generic[In]):
         self.branches = branches
         self._keys = tuple(branches)
         self._steps = tuple(branches.values())
+        self._instants = any(step._instant for step in self._steps)
         self.policy: FailurePolicy = "fail_fast"
         self.min_successes: int | None = None
 
@@ -120,30 +121,49 @@ class RunnableParallel(Runnable[In, dict[str, Any]], Generic[In]):
                 assert self.min_successes is not None
                 values = await run_quorum(keys, calls, self.min_successes)
             return dict(zip(keys, values, strict=True))
-        results = await gather(
-            [self._branch(k, s, input, cfg) for k, s in zip(keys, self._steps, strict=True)]
-        )
+        if events_on():
+            results = await gather(
+                [call_child(s, input, cfg) for s in self._steps], note=self._branch_note
+            )
+        elif self._instants:
+            results = await self._with_instants(input, cfg)
+        else:
+            calls = [s._acall(input, cfg) for s in self._steps]
+            results = await gather(calls, note=self._branch_note)
         return dict(zip(keys, results, strict=True))
 
-    @staticmethod
-    async def _branch(
-        key: str, step: Runnable[Any, Any], input: Any, config: RunnableConfig
-    ) -> Any:
-        try:
-            if events_on():
-                return await call_child(step, input, config)
-            return await step._acall(input, config)
-        except Exception as exc:
-            exc.add_note(f"in branch {key!r} of RunnableParallel")
-            raise
+    async def _with_instants(self, input: Any, config: RunnableConfig) -> list[Any]:
+        # Branches that never wait (a passthrough, a prompt) are computed on the spot, first:
+        # a task each would cost more than their work. A failure among them is raised before
+        # the other branches start.
+        results: list[Any] = [None] * len(self._steps)
+        waiting = []
+        for i, step in enumerate(self._steps):
+            if step._instant:
+                try:
+                    results[i] = finish_now(step._acall(input, config))
+                except Exception as exc:
+                    exc.add_note(self._branch_note(i))
+                    raise
+            else:
+                waiting.append(i)
+        outs = await gather(
+            [self._steps[i]._acall(input, config) for i in waiting],
+            note=lambda j: self._branch_note(waiting[j]),
+        )
+        for i, out in zip(waiting, outs, strict=True):
+            results[i] = out
+        return results
 
-    async def _astream(
+    def _branch_note(self, index: int) -> str:
+        return f"in branch {self._keys[index]!r} of RunnableParallel"
+
+    def _astream(
         self, input: Any, config: RunnableConfig, **kwargs: Any
     ) -> AsyncIterator[dict[str, Any]]:
         cfg = child_config(config)
         if not self.branches:
-            yield AddableDict()
-            return
+            return _one(AddableDict())
 
         # One {key: chunk} dict per branch chunk, in arrival order.
         def pump(key: str, step: Runnable[Any, Any]) -> Any:
@@ -151,16 +171,21 @@ class RunnableParallel(Runnable[In, dict[str, Any]], Generic[In]):
                 try:
                     async with closing(stream_child(step, input, cfg)) as chunks:
                         async for chunk in chunks:
-                            emit(AddableDict({key: chunk}))
+                            item = AddableDict()  # (cheaper than AddableDict({key: chunk}))
+                            item[key] = chunk
+                            emit(item)
                 except Exception as exc:
                     exc.add_note(f"in branch {key!r} of RunnableParallel")
                     raise
 
             return run
 
-        async with closing(merge([pump(k, s) for k, s in self.branches.items()])) as items:
-            async for item in items:
-                yield item
+        # The merged stream itself (closing it cancels every branch): no layer of ours per chunk.
+        return merge([pump(k, s) for k, s in self.branches.items()])
+
+
+async def _one(item: Any) -> AsyncIterator[Any]:
+    yield item
 
 
 def _bind_call(step: Runnable[Any, Any], input: Any, config: RunnableConfig) -> Any:

@@ -43,6 +43,8 @@ class RunnablePassthrough(Runnable[T, T]):
         )
         self.func = func
         self._name = name
+        self._sync_inline = self._side is None or self._side._sync_inline
+        self._instant = self._side is None
 
     def __repr__(self) -> str:
         return "RunnablePassthrough()"
@@ -188,6 +190,8 @@ class RunnablePick(Runnable[dict[str, Any], Any]):
         picked = {k: data[k] for k in self.keys if k in data}
         # Keyed stream chunks stay addable, so a picked stream still adds up.
         return AddableDict(picked) if isinstance(data, AddableDict) else picked
+
+    _sync_inline = _instant = True  # picking never waits
 
     async def _acall(self, input: Any, config: RunnableConfig, **kwargs: Any) -> Any:
         return self._pick(input)

@@ -47,6 +47,8 @@ class RunnableSequence(Runnable[In, Out]):
             )
         self.steps = tuple(flat)
         self._name = name
+        self._sync_inline = all(step._sync_inline for step in flat)
+        self._instant = all(step._instant for step in flat)
 
     @property
     def first(self) -> Runnable[In, Any]:
@@ -88,10 +90,17 @@ class RunnableSequence(Runnable[In, Out]):
         return _graph.sequence_graph(self, config)
 
     async def _acall(self, input: Any, config: RunnableConfig, **kwargs: Any) -> Out:
+        # Lean on purpose: in a big batch, every item waiting inside a step keeps this frame
+        # alive. Indexing needs no iterator object, and `kwargs` (always a new dict, unused
+        # here) is dropped rather than kept.
+        del kwargs
         cfg = child_config(config)
         value = input
         traced = events_on()
-        for i, step in enumerate(self.steps):
+        steps = self.steps
+        i = 0
+        while i < len(steps):
+            step = steps[i]
             try:
                 if traced:
                     value = await call_child(step, value, cfg)
@@ -100,6 +109,7 @@ class RunnableSequence(Runnable[In, Out]):
             except Exception as exc:
                 exc.add_note(self._where(i, step))
                 raise
+            i += 1
         return value  # type: ignore[no-any-return]
 
     async def _astream(

@@ -192,3 +192,12 @@ def test_model_class_in_a_chain_is_rejected_when_the_chain_is_built() -> None:
         prompt | OfflineChatModel
 
     assert repr(OfflineChatModel) in str(info.value)
+
+
+async def test_a_stream_of_bad_input_fails_when_read_not_when_made() -> None:
+    stream = OfflineChatModel().astream(42)  # type: ignore[arg-type]
+
+    with pytest.raises(TypeError, match="Invalid chat model input"):
+        async with contextlib.aclosing(stream) as chunks:
+            async for _ in chunks:
+                pass

@@ -5,9 +5,11 @@ import contextlib
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import pytest
 
 from runnables import RunnableLambda
+from runnables._base import BATCH_WIDTH
 
 pytestmark = pytest.mark.anyio
 
@@ -166,3 +168,47 @@ def test_abatch_as_completed_leaves_no_unretrieved_failures() -> None:
         return unhandled
 
     assert asyncio.run(main()) == []
+
+
+async def test_a_batch_far_bigger_than_its_limit_keeps_few_items_going() -> None:
+    going, peak = [0], [0]
+
+    async def enter(x: int) -> int:
+        going[0] += 1
+        peak[0] = max(peak[0], going[0])
+        await anyio.lowlevel.checkpoint()
+        return x
+
+    async def leave(x: int) -> int:
+        await anyio.lowlevel.checkpoint()
+        going[0] -= 1
+        return x
+
+    chain = RunnableLambda(enter) | leave
+    out = await chain.abatch(list(range(40)), {"max_concurrency": 2})
+
+    assert out == list(range(40))
+    # Items start as others finish, not all at once, each waiting for a slot.
+    assert peak[0] <= BATCH_WIDTH * 2
+
+
+async def test_a_batch_bigger_than_its_limit_puts_exceptions_in_place() -> None:
+    out = await RunnableLambda(fail_on_two).abatch(
+        list(range(10)), {"max_concurrency": 1}, return_exceptions=True
+    )
+    assert isinstance(out[2], ValueError)
+    assert out[:2] == [0, 10]
+    assert out[3:] == [x * 10 for x in range(3, 10)]
+
+
+async def test_a_batch_bigger_than_its_limit_stops_at_the_first_failure_and_names_it() -> None:
+    seen: list[int] = []
+
+    def record(x: int) -> int:
+        seen.append(x)
+        return fail_on_two(x)
+
+    with pytest.raises(ValueError, match="bad item 2") as info:
+        await RunnableLambda(record).abatch(list(range(50)), {"max_concurrency": 1})
+    assert "in batch item 2 of record" in info.value.__notes__
+    assert len(seen) < 50  # items after the failure never started

@@ -6,7 +6,7 @@ from typing import Any
 import anyio
 import pytest
 
-from runnables import RunnableLambda, RunnableParallel
+from runnables import RunnableLambda, RunnableParallel, RunnablePassthrough, RunnablePick
 
 pytestmark = pytest.mark.anyio
 
@@ -137,3 +137,28 @@ async def test_parallel_of_sequences() -> None:
     double = RunnableLambda(lambda x: x * 2)
     chain = RunnableParallel(a=double | (lambda x: x + 1), b=double)
     assert await chain.ainvoke(3) == {"a": 7, "b": 6}
+
+
+async def test_a_failing_branch_that_never_waits_is_named_and_stops_the_others() -> None:
+    started: list[str] = []
+
+    async def slow(x: Any) -> Any:
+        started.append("slow")
+        return x
+
+    parallel = RunnableParallel(slow=slow, picked=RunnablePick("a"))
+    with pytest.raises(TypeError, match="expects a dict input") as info:
+        await parallel.ainvoke("not a dict")
+    assert "in branch 'picked' of RunnableParallel" in info.value.__notes__
+    assert started == []  # computed first, it failed before the others started
+
+
+async def test_branches_that_never_wait_keep_their_place_among_the_others() -> None:
+    async def double(x: dict[str, int]) -> int:
+        return 2 * x["a"]
+
+    parallel = RunnableParallel(
+        first=RunnablePassthrough(), doubled=double, picked=RunnablePick("a")
+    )
+
+    assert await parallel.ainvoke({"a": 2}) == {"first": {"a": 2}, "doubled": 4, "picked": 2}

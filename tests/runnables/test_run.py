@@ -3,6 +3,7 @@ one context variable, and kept out of the consumer's code between chunks."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
@@ -19,6 +20,7 @@ from runnables import (
     current_run,
     leaf_slot,
 )
+from runnables._run import Limiter
 from tests.runnables.test_concurrency import Gauge
 
 pytestmark = pytest.mark.anyio
@@ -154,3 +156,45 @@ async def test_a_nested_entry_point_inside_a_composite_joins_the_outer_limit() -
 async def test_root_run_id_comes_from_the_config() -> None:
     events = [e async for e in RunnableLambda(lambda x: x).astream_events(1, {"run_id": "run-7"})]
     assert {e["run_id"] for e in events} == {"run-7"}
+
+
+async def test_the_run_wide_limit_serves_waiters_in_arrival_order() -> None:
+    limiter = Limiter.create(1)
+    first = await limiter.acquire()
+    order: list[int] = []
+
+    async def wait(i: int) -> None:
+        slot = await limiter.acquire()
+        order.append(i)
+        limiter.release(slot)
+
+    async with anyio.create_task_group() as tg:
+        for i in range(3):
+            tg.start_soon(wait, i)
+            await anyio.wait_all_tasks_blocked()
+        assert limiter.acquire_nowait() is None
+        limiter.release(first)
+    assert order == [0, 1, 2]
+    assert limiter.borrowed_tokens == 0
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])  # asyncio's own limiter; trio: anyio's
+async def test_a_waiter_cancelled_as_it_is_handed_a_slot_passes_the_slot_on() -> None:
+    limiter = Limiter.create(1)
+    held = await limiter.acquire()
+    got: list[str] = []
+
+    async def wait(name: str) -> None:
+        slot = await limiter.acquire()
+        got.append(name)
+        limiter.release(slot)
+
+    first = asyncio.create_task(wait("first"))
+    second = asyncio.create_task(wait("second"))
+    await anyio.wait_all_tasks_blocked()
+    limiter.release(held)  # handed to "first", which is cancelled before it runs
+    first.cancel()
+    await asyncio.gather(first, second, return_exceptions=True)
+    assert first.cancelled()
+    assert got == ["second"]
+    assert limiter.borrowed_tokens == 0

@@ -1,4 +1,5 @@
-"""Blocking (sync) functions in worker threads: the thread limit, timeouts, sync calls in a loop.
+"""Blocking (sync) functions in worker threads: the thread limit, timeouts, sync calls in a loop;
+and the sync calls that need none (sync functions one after another run in the calling thread).
 
 These pin down what the README says about threads. Blocking functions wait on a
 `threading.Event` the test controls; an async branch waits until the expected number run and
@@ -7,6 +8,7 @@ every other task is blocked, reads the loop's thread limiter, and lets them all 
 
 from __future__ import annotations
 
+import contextvars
 import threading
 from typing import Any
 
@@ -14,7 +16,13 @@ import anyio
 import anyio.to_thread
 import pytest
 
-from runnables import RunnableConfig, RunnableLambda, RunnableParallel
+from runnables import (
+    BaseCallbackHandler,
+    RunnableConfig,
+    RunnableLambda,
+    RunnableParallel,
+    RunnablePassthrough,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -156,3 +164,78 @@ async def test_sync_invoke_inside_a_running_loop_blocks_that_loop() -> None:
         order.append("invoke returned")
 
     assert order == ["work", "invoke returned", "tick"]
+
+
+# -- sync calls of chains that only run sync functions in order: no worker threads -------------
+
+
+def where(x: Any) -> Any:
+    return (*x, threading.get_ident()) if isinstance(x, tuple) else (threading.get_ident(),)
+
+
+def test_sync_invoke_of_sync_functions_in_order_runs_them_in_the_calling_thread() -> None:
+    chain = RunnableLambda(where) | where | RunnablePassthrough() | where
+
+    assert chain.invoke(()) == (threading.get_ident(),) * 3
+
+
+@pytest.mark.parametrize(
+    "config",
+    [{"max_concurrency": 2}, {"timeout": 30}, {"callbacks": [BaseCallbackHandler()]}],
+    ids=["max_concurrency", "timeout", "callbacks"],
+)
+def test_sync_invoke_with_a_run_to_open_keeps_worker_threads(config: RunnableConfig) -> None:
+    chain = RunnableLambda(where) | where
+
+    seen = chain.invoke((), config)
+
+    assert threading.get_ident() not in seen
+    assert len(seen) == 2
+
+
+def test_sync_invoke_of_a_chain_with_concurrent_parts_keeps_worker_threads() -> None:
+    chain = RunnableLambda(where) | RunnableParallel(a=where, b=where)
+
+    out = chain.invoke(())
+
+    assert threading.get_ident() not in (*out["a"], *out["b"])
+
+
+async def test_sync_invoke_inside_a_running_loop_keeps_worker_threads() -> None:
+    chain = RunnableLambda(where) | where
+
+    assert threading.get_ident() not in chain.invoke(())  # a blocking call, on purpose
+
+
+def test_a_runnable_returned_by_an_inline_function_runs_as_a_sync_call_of_its_own() -> None:
+    async def double(x: int) -> int:
+        return 2 * x
+
+    def pick_next(x: int) -> Any:
+        return RunnableLambda(double)
+
+    chain = RunnableLambda(lambda x: x + 1) | pick_next
+
+    assert chain.invoke(1) == 4
+
+
+def test_inline_functions_see_the_callers_context_and_keep_their_changes_inside() -> None:
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="unset")
+
+    def read_and_set(x: Any) -> str:
+        seen = var.get()
+        var.set("changed inside")
+        return seen
+
+    var.set("caller")
+    assert (RunnableLambda(read_and_set) | str.upper).invoke(None) == "CALLER"
+    assert var.get() == "caller"
+
+
+def test_an_inline_failure_keeps_its_type_and_says_where_it_happened() -> None:
+    def fail(x: Any) -> Any:
+        raise LookupError("no such thing")
+
+    with pytest.raises(LookupError, match="no such thing") as info:
+        (RunnableLambda(where) | fail).invoke(())
+    assert any("step 2 of 2" in note for note in info.value.__notes__)
