@@ -1,0 +1,434 @@
+"""`RayExecutor`: a runnable's batch on a Ray cluster, with the results and limits of `abatch`.
+
+The driver (this process) keeps one task per worker (merged with `runnables._concurrency.merge`,
+so the first failure or the consumer leaving cancels them all). Each task:
+
+1. starts one `BatchWorker` actor, built with the runnable (put in the object store once per
+   batch, fetched once per worker) and the worker's share of `max_concurrency`;
+2. sends it chunks of inputs, taken lazily from the caller's iterable, while the worker holds
+   fewer unfinished items than its window, and with the same call collects what finished;
+3. on losing the worker (`RayActorError`: the process died, the node went away), gives the
+   worker's unfinished items back to the feed (they run first, on whichever worker takes them
+   next) and starts a replacement, up to `max_restarts` in the batch;
+4. kills its actor when it ends, however it ends: nothing of a batch outlives it.
+
+An item's result is kept only from the first report of it, so none is lost or duplicated.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import uuid
+from collections import deque
+from collections.abc import AsyncGenerator, Callable, Generator, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar, overload
+
+import ray
+import ray.exceptions
+
+from runnables._base import Runnable
+from runnables._bridge import iter_sync, run_sync
+from runnables._concurrency import closing, merge, stream_with_timeout
+from runnables._config import RunnableConfig, ensure_config
+from runnables._ray_refs import wait_ref
+from runnables._ray_worker import BatchWorker, Item, Outcome
+from runnables._run import detached_context
+
+__all__ = ["RayExecutor"]
+
+In = TypeVar("In")
+Out = TypeVar("Out")
+
+_UNLIMITED_WINDOW = 1024
+"""Unfinished items a worker holds when the batch sets no `max_concurrency`."""
+
+_LOCAL_INIT: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.WARNING}
+"""How `RayExecutor` calls `ray.init` when no Ray is connected (`init_options` add to it)."""
+
+
+class RayExecutor:
+    """Run a runnable's batches on Ray: the same results as its own `batch`, on many processes.
+
+    Connects at construction: to the Ray this process already joined, else to the cluster at
+    `address` (or `RAY_ADDRESS`), else to a local Ray it starts.
+
+    Args:
+        num_workers: Worker actors per batch (default: the cluster's CPU count). A batch with a
+            `max_concurrency` below it uses that many workers.
+        address: A running cluster's address ("auto", "ray://host:10001", ...).
+        chunk_size: Most inputs sent to a worker in one call.
+        max_pending: Most unfinished items one worker holds (default: its share of
+            `max_concurrency` plus `chunk_size`, so it never idles waiting for the next chunk;
+            1024 without a limit). Inputs are read only as room frees up.
+        max_restarts: Workers a batch may replace after losing one (the items in flight on a
+            lost worker run again); one more loss raises Ray's `RayActorError`.
+        worker_options: Ray actor options for the workers (default `{"num_cpus": 1}`), e.g.
+            `resources` or `runtime_env`.
+        init_options: More `ray.init` arguments, used when this executor connects.
+
+    Raises:
+        TypeError: An argument has the wrong type.
+        ValueError: A number is out of range.
+    """
+
+    def __init__(
+        self,
+        num_workers: int | None = None,
+        *,
+        address: str | None = None,
+        chunk_size: int = 64,
+        max_pending: int | None = None,
+        max_restarts: int = 3,
+        worker_options: Mapping[str, Any] | None = None,
+        init_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        _check_count("num_workers", num_workers, low=1, optional=True)
+        _check_count("chunk_size", chunk_size, low=1)
+        _check_count("max_pending", max_pending, low=1, optional=True)
+        _check_count("max_restarts", max_restarts, low=0)
+        if address is not None and not isinstance(address, str):
+            raise TypeError(f'Invalid "address" argument: expected a str, got {address!r}')
+        for name, value in (("worker_options", worker_options), ("init_options", init_options)):
+            if value is not None and not isinstance(value, Mapping):
+                raise TypeError(f'Invalid "{name}" argument: expected a dict, got {value!r}')
+        self._connected_here = False
+        if not ray.is_initialized():
+            ray.init(address=address, **{**_LOCAL_INIT, **(init_options or {})})
+            self._connected_here = True
+        cpus = int(ray.cluster_resources().get("CPU", 1))
+        self.num_workers: int = num_workers or max(1, cpus)
+        self.chunk_size = chunk_size
+        self.max_pending = max_pending
+        self.max_restarts = max_restarts
+        self._worker_options = {"num_cpus": 1, **(worker_options or {})}
+        self._actor_class: Any = ray.remote(BatchWorker)
+
+    def __repr__(self) -> str:
+        return f"RayExecutor(num_workers={self.num_workers}, chunk_size={self.chunk_size})"
+
+    def close(self) -> None:
+        """Disconnect from Ray if this executor connected (a local Ray it started stops)."""
+        if self._connected_here and ray.is_initialized():
+            ray.shutdown()
+        self._connected_here = False
+
+    def __enter__(self) -> RayExecutor:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- the public forms, all over `_outcomes` -------------------------------------------------
+
+    @overload
+    async def abatch(
+        self,
+        runnable: Runnable[In, Out],
+        inputs: Iterable[In],
+        config: RunnableConfig | Iterable[RunnableConfig] | None = None,
+        *,
+        return_exceptions: Literal[False] = False,
+    ) -> list[Out]: ...
+    @overload
+    async def abatch(
+        self,
+        runnable: Runnable[In, Out],
+        inputs: Iterable[In],
+        config: RunnableConfig | Iterable[RunnableConfig] | None = None,
+        *,
+        return_exceptions: bool,
+    ) -> list[Out | Exception]: ...
+
+    async def abatch(
+        self,
+        runnable: Runnable[In, Out],
+        inputs: Iterable[In],
+        config: RunnableConfig | Iterable[RunnableConfig] | None = None,
+        *,
+        return_exceptions: bool = False,
+    ) -> list[Out] | list[Out | Exception]:
+        """Run `runnable` on every input on the workers; outputs in input order.
+
+        Args:
+            runnable: The chain (it must pickle).
+            inputs: Any iterable, read lazily (a generator of a million inputs is fine).
+            config: One config for all inputs, or one per input. The first config's
+                `max_concurrency` bounds the whole batch across the cluster; its `timeout`
+                bounds the whole batch.
+            return_exceptions: Put each failure in its place instead of raising the first one
+                (with a note naming its index) and cancelling the rest.
+
+        Raises:
+            TypeError: `runnable`, `inputs` or `config` is of the wrong kind.
+            ValueError: `config` is a list of the wrong length.
+        """
+        batch = _Batch.of(runnable, inputs, config, return_exceptions)
+        results: dict[int, Any] = {}
+        async with closing(self._as_completed(batch)) as pairs:
+            async for index, value in pairs:
+                results[index] = value
+        return [results[i] for i in range(len(results))]
+
+    @overload
+    def batch(
+        self,
+        runnable: Runnable[In, Out],
+        inputs: Iterable[In],
+        config: RunnableConfig | Iterable[RunnableConfig] | None = None,
+        *,
+        return_exceptions: Literal[False] = False,
+    ) -> list[Out]: ...
+    @overload
+    def batch(
+        self,
+        runnable: Runnable[In, Out],
+        inputs: Iterable[In],
+        config: RunnableConfig | Iterable[RunnableConfig] | None = None,
+        *,
+        return_exceptions: bool,
+    ) -> list[Out | Exception]: ...
+
+    def batch(
+        self,
+        runnable: Runnable[In, Out],
+        inputs: Iterable[In],
+        config: RunnableConfig | Iterable[RunnableConfig] | None = None,
+        *,
+        return_exceptions: bool = False,
+    ) -> list[Out] | list[Out | Exception]:
+        """Sync form of `abatch`."""
+        _Batch.of(runnable, inputs, config, return_exceptions)  # bad arguments fail here
+        return run_sync(
+            lambda: self.abatch(runnable, inputs, config, return_exceptions=return_exceptions),
+            detached_context(),
+        )
+
+    def abatch_as_completed(
+        self,
+        runnable: Runnable[In, Out],
+        inputs: Iterable[In],
+        config: RunnableConfig | Iterable[RunnableConfig] | None = None,
+        *,
+        return_exceptions: bool = False,
+    ) -> AsyncGenerator[tuple[int, Out | Exception], None]:
+        """Yield `(index, output)` as items finish anywhere in the cluster.
+
+        Leaving the loop early (close the generator; on trio, `contextlib.aclosing`) stops the
+        remote work and ends the workers. Arguments as in `abatch`.
+        """
+        return self._as_completed(_Batch.of(runnable, inputs, config, return_exceptions))
+
+    def batch_as_completed(
+        self,
+        runnable: Runnable[In, Out],
+        inputs: Iterable[In],
+        config: RunnableConfig | Iterable[RunnableConfig] | None = None,
+        *,
+        return_exceptions: bool = False,
+    ) -> Generator[tuple[int, Out | Exception], None, None]:
+        """Sync form of `abatch_as_completed`; breaking out stops the remote work."""
+        batch = _Batch.of(runnable, inputs, config, return_exceptions)
+        return iter_sync(lambda: self._as_completed(batch), detached_context())
+
+    # -- the driver -----------------------------------------------------------------------------
+
+    async def _as_completed(self, batch: _Batch) -> AsyncGenerator[tuple[int, Any], None]:
+        async with closing(self._outcomes(batch)) as outcomes:
+            async for index, ok, value in outcomes:
+                if not ok and not batch.return_exceptions:
+                    value.add_note(f"in batch item {index} of {batch.runnable.name}")
+                    raise value
+                yield index, value
+
+    def _outcomes(self, batch: _Batch) -> AsyncGenerator[Outcome, None]:
+        """Every item's outcome once, in completion order; closing it stops every worker."""
+        feed = _Feed(batch.items())
+        workers = feed.prefetch(self.num_workers)
+        if batch.max_concurrency is not None:
+            workers = min(workers, batch.max_concurrency)
+        shares: list[int | None] = [None] * workers
+        if batch.max_concurrency is not None:
+            quotient, remainder = divmod(batch.max_concurrency, workers)
+            shares = [quotient + (i < remainder) for i in range(workers)]
+        runnable_ref = ray.put(batch.runnable) if workers else None
+        name = f"runnables.ray/{uuid.uuid4().hex[:12]}"
+        lost = [0]
+        sources = [
+            self._worker(runnable_ref, share, feed, f"{name}/{i}", lost)
+            for i, share in enumerate(shares)
+        ]
+        if batch.timeout is None:
+            return merge(sources)
+        return stream_with_timeout(
+            batch.timeout, f"batch of {batch.runnable.name}", lambda: merge(sources)
+        )
+
+    def _worker(
+        self, runnable_ref: Any, share: int | None, feed: _Feed, name: str, lost: list[int]
+    ) -> Callable[[Callable[[Any], None]], Any]:
+        window = self.max_pending or (
+            _UNLIMITED_WINDOW if share is None else share + self.chunk_size
+        )
+
+        async def run(emit: Callable[[Any], None]) -> None:
+            generation = 0
+            actor = self._start(runnable_ref, share, f"{name}.{generation}")
+            unfinished: dict[int, Item] = {}
+            try:
+                while True:
+                    chunk = feed.take(min(self.chunk_size, window - len(unfinished)))
+                    unfinished.update((item[0], item) for item in chunk)
+                    if not unfinished:
+                        return
+                    # Having just sent a chunk with room left, send the next before waiting.
+                    wait = not chunk or len(unfinished) >= window
+                    try:
+                        finished: list[Outcome] = await wait_ref(
+                            actor.exchange.remote(chunk, wait)
+                        )
+                    except ray.exceptions.RayActorError as exc:
+                        _kill(actor)
+                        feed.give_back(unfinished.values())
+                        unfinished.clear()
+                        if lost[0] >= self.max_restarts:
+                            exc.add_note(f"lost {lost[0] + 1} Ray workers in one batch")
+                            raise
+                        lost[0] += 1
+                        generation += 1
+                        actor = self._start(runnable_ref, share, f"{name}.{generation}")
+                        continue
+                    for outcome in finished:
+                        if unfinished.pop(outcome[0], None) is not None:
+                            emit(outcome)
+            finally:
+                _kill(actor)
+
+        return run
+
+    def _start(self, runnable_ref: Any, share: int | None, name: str) -> Any:
+        options = {"scheduling_strategy": "SPREAD", **self._worker_options, "name": name}
+        return self._actor_class.options(**options).remote(runnable_ref, share)
+
+
+def _kill(actor: Any) -> None:
+    try:
+        ray.kill(actor, no_restart=True)
+    except Exception:  # already gone, or Ray shut down: nothing left to stop
+        return
+
+
+# -- the batch's items ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """A batch's arguments, checked: the items come from `items()`, read lazily."""
+
+    runnable: Runnable[Any, Any]
+    inputs: Iterable[Any]
+    configs: RunnableConfig | list[RunnableConfig]
+    return_exceptions: bool
+    max_concurrency: int | None
+    timeout: float | None
+
+    @classmethod
+    def of(
+        cls,
+        runnable: object,
+        inputs: object,
+        config: object,
+        return_exceptions: object,
+    ) -> _Batch:
+        if not isinstance(runnable, Runnable):
+            raise TypeError(f'Invalid "runnable" argument: expected a Runnable, got {runnable!r}')
+        if not isinstance(inputs, Iterable) or isinstance(inputs, str | bytes | Mapping):
+            raise TypeError(f'Invalid "inputs" argument: expected an iterable, got {inputs!r}')
+        if not isinstance(return_exceptions, bool):
+            raise TypeError(
+                f'Invalid "return_exceptions" argument: expected a bool, got {return_exceptions!r}'
+            )
+        configs: RunnableConfig | list[RunnableConfig]
+        if config is None or isinstance(config, Mapping):
+            configs = ensure_config(config)  # type: ignore[arg-type]
+            first = configs
+        elif isinstance(config, Iterable) and not isinstance(config, str | bytes):
+            configs = [ensure_config(c) for c in config]
+            if hasattr(inputs, "__len__") and len(inputs) != len(configs):
+                raise ValueError(
+                    f'Invalid "config" argument: got {len(configs)} configs for '
+                    f"{len(inputs)} inputs; pass one config, or exactly one per input"
+                )
+            first = configs[0] if configs else {}
+        else:
+            raise TypeError(f'Invalid "config" argument: {config!r}; expected a dict or a list')
+        return cls(
+            runnable,
+            inputs,
+            configs,
+            return_exceptions,
+            first.get("max_concurrency"),
+            first.get("timeout"),
+        )
+
+    def items(self) -> Iterator[Item]:
+        """`(index, input, config)` for each input; the configs without the batch-wide keys
+        (`max_concurrency` and `timeout` hold for the whole batch, as in `abatch`)."""
+        if isinstance(self.configs, list):
+            configs: Iterator[RunnableConfig] = map(_item_config, self.configs)
+            inputs = iter(self.inputs)
+            for index, (x, c) in enumerate(zip(inputs, configs, strict=False)):
+                yield index, x, c
+            if next(inputs, _END) is not _END or next(configs, _END) is not _END:
+                raise ValueError(
+                    'Invalid "config" argument: the number of configs differs from the number '
+                    "of inputs; pass one config, or exactly one per input"
+                )
+        else:
+            config = _item_config(self.configs)
+            for index, x in enumerate(self.inputs):
+                yield index, x, config
+
+
+_END: Any = object()
+_BATCH_WIDE = ("max_concurrency", "timeout")
+
+
+def _item_config(config: RunnableConfig) -> RunnableConfig:
+    if not any(key in config for key in _BATCH_WIDE):
+        return config
+    return {k: v for k, v in config.items() if k not in _BATCH_WIDE}  # type: ignore[return-value]
+
+
+class _Feed:
+    """The items still to send: those given back by lost workers first, then the source's."""
+
+    def __init__(self, source: Iterator[Item]) -> None:
+        self._source = source
+        self._ready: deque[Item] = deque()
+
+    def prefetch(self, n: int) -> int:
+        """Read up to `n` items ahead; return how many there are (for sizing the workers)."""
+        self._ready.extend(itertools.islice(self._source, n - len(self._ready)))
+        return len(self._ready)
+
+    def take(self, n: int) -> list[Item]:
+        """Up to `n` items (fewer only when the batch has no more)."""
+        taken = [self._ready.popleft() for _ in range(min(n, len(self._ready)))]
+        if len(taken) < n:
+            taken.extend(itertools.islice(self._source, n - len(taken)))
+        return taken
+
+    def give_back(self, items: Iterable[Item]) -> None:
+        """Items whose worker was lost: they go out first, in index order."""
+        self._ready.extendleft(sorted(items, reverse=True))
+
+
+def _check_count(name: str, value: object, *, low: int, optional: bool = False) -> None:
+    if value is None and optional:
+        return
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f'Invalid "{name}" argument: expected an int, got {value!r}')
+    if value < low:
+        raise ValueError(f'Invalid "{name}" argument: expected an int >= {low}, got {value!r}')
