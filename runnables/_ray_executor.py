@@ -21,7 +21,15 @@ import itertools
 import logging
 import uuid
 from collections import deque
-from collections.abc import AsyncGenerator, Callable, Generator, Iterable, Iterator, Mapping
+from collections.abc import (
+    AsyncGenerator,
+    Callable,
+    Generator,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sized,
+)
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar, overload
 
@@ -97,7 +105,7 @@ class RayExecutor:
         if not ray.is_initialized():
             ray.init(address=address, **{**_LOCAL_INIT, **(init_options or {})})
             self._connected_here = True
-        cpus = int(ray.cluster_resources().get("CPU", 1))
+        cpus = int(ray.cluster_resources().get("CPU", 1))  # type: ignore[no-untyped-call]
         self.num_workers: int = num_workers or max(1, cpus)
         self.chunk_size = chunk_size
         self.max_pending = max_pending
@@ -252,11 +260,15 @@ class RayExecutor:
         if batch.max_concurrency is not None:
             quotient, remainder = divmod(batch.max_concurrency, workers)
             shares = [quotient + (i < remainder) for i in range(workers)]
+        chunk_size = self.chunk_size
+        if isinstance(batch.inputs, Sized) and workers:
+            # A small batch is spread over every worker, not sent whole to the first.
+            chunk_size = min(chunk_size, -(-len(batch.inputs) // workers))
         runnable_ref = ray.put(batch.runnable) if workers else None
         name = f"runnables.ray/{uuid.uuid4().hex[:12]}"
         lost = [0]
         sources = [
-            self._worker(runnable_ref, share, feed, f"{name}/{i}", lost)
+            self._worker(runnable_ref, share, chunk_size, feed, f"{name}/{i}", lost)
             for i, share in enumerate(shares)
         ]
         if batch.timeout is None:
@@ -266,11 +278,15 @@ class RayExecutor:
         )
 
     def _worker(
-        self, runnable_ref: Any, share: int | None, feed: _Feed, name: str, lost: list[int]
+        self,
+        runnable_ref: Any,
+        share: int | None,
+        chunk_size: int,
+        feed: _Feed,
+        name: str,
+        lost: list[int],
     ) -> Callable[[Callable[[Any], None]], Any]:
-        window = self.max_pending or (
-            _UNLIMITED_WINDOW if share is None else share + self.chunk_size
-        )
+        window = self.max_pending or (_UNLIMITED_WINDOW if share is None else share + chunk_size)
 
         async def run(emit: Callable[[Any], None]) -> None:
             generation = 0
@@ -278,16 +294,14 @@ class RayExecutor:
             unfinished: dict[int, Item] = {}
             try:
                 while True:
-                    chunk = feed.take(min(self.chunk_size, window - len(unfinished)))
+                    chunk = feed.take(min(chunk_size, window - len(unfinished)))
                     unfinished.update((item[0], item) for item in chunk)
                     if not unfinished:
                         return
                     # Having just sent a chunk with room left, send the next before waiting.
                     wait = not chunk or len(unfinished) >= window
                     try:
-                        finished: list[Outcome] = await wait_ref(
-                            actor.exchange.remote(chunk, wait)
-                        )
+                        finished: list[Outcome] = await wait_ref(actor.exchange.remote(chunk, wait))
                     except ray.exceptions.RayActorError as exc:
                         _kill(actor)
                         feed.give_back(unfinished.values())
@@ -355,7 +369,7 @@ class _Batch:
             first = configs
         elif isinstance(config, Iterable) and not isinstance(config, str | bytes):
             configs = [ensure_config(c) for c in config]
-            if hasattr(inputs, "__len__") and len(inputs) != len(configs):
+            if isinstance(inputs, Sized) and len(inputs) != len(configs):
                 raise ValueError(
                     f'Invalid "config" argument: got {len(configs)} configs for '
                     f"{len(inputs)} inputs; pass one config, or exactly one per input"

@@ -104,7 +104,7 @@ class BatchWorker:
 def _portable(exc: Exception) -> Exception:
     """`exc` if it survives pickling (type and notes kept), else a RuntimeError describing it."""
     try:
-        cloudpickle.loads(cloudpickle.dumps(exc))
+        cloudpickle.loads(cloudpickle.dumps(exc))  # type: ignore[no-untyped-call]
     except Exception:
         stand_in = RuntimeError(f"{type(exc).__module__}.{type(exc).__qualname__}: {exc}")
         for note in getattr(exc, "__notes__", ()):

@@ -22,5 +22,6 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     ) from exc
 
 from runnables._ray_executor import RayExecutor
+from runnables._ray_limiter import RayRateLimiter
 
-__all__ = ["RayExecutor"]
+__all__ = ["RayExecutor", "RayRateLimiter"]

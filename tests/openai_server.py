@@ -220,6 +220,7 @@ class OpenAIServer:
         self._gates: list[Gate] = []
         self._disconnects = 0
         self._active = 0
+        self._max_active = 0  # most handlers at once since the last reset
         self._epoch = 0  # bumped by reset() so stragglers of a previous test are not counted
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -297,6 +298,7 @@ class OpenAIServer:
             self._queue.clear()
             self._holds.clear()
             self._disconnects = 0
+            self._max_active = self._active
             self._epoch += 1
 
     # -- scripting ---------------------------------------------------------------------------
@@ -377,6 +379,12 @@ class OpenAIServer:
         with self._cond:
             return self._disconnects
 
+    @property
+    def max_active(self) -> int:
+        """The most requests in progress at once since the last reset (across all clients)."""
+        with self._cond:
+            return self._max_active
+
     def wait_for_requests(self, n: int, timeout: float = 5.0) -> None:
         """Block until at least ``n`` requests have arrived (TimeoutError otherwise)."""
         self._wait(lambda: len(self._records) >= n, timeout, f"{n} requests")
@@ -452,6 +460,7 @@ class OpenAIServer:
             if hold is not None:
                 hold._arrive()
             self._active += 1
+            self._max_active = max(self._max_active, self._active)
             epoch = self._epoch
             self._cond.notify_all()
         return _Exchange(self, body, spec, hold, f"chatcmpl-{epoch}-{index}", epoch)

@@ -1,0 +1,329 @@
+"""`runnables.ray`: batches on a local Ray (started once per session), proved at the loopback
+server: the same results and order as the chain's own batch, one `max_concurrency` and one
+request budget across worker processes, cancellation that stops the remote work, and recovery
+from a killed worker."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import anyio
+import pytest
+import ray
+
+from llm import ChatOpenAI, StrOutputParser
+from prompts import ChatPromptTemplate
+from runnables import Runnable, RunnableLambda
+from runnables.ray import RayExecutor, RayRateLimiter
+from tests.openai_server import ASYNC_WAIT_LIMIT, OpenAIServer
+
+pytestmark = pytest.mark.usefixtures("ray_session")
+
+# A minute's refill of one request: nothing refills while a test runs.
+NO_REFILL = 1
+
+
+class ItemError(Exception):
+    """An item's failure, at module level so that it pickles by reference."""
+
+
+def summarize(server: OpenAIServer, **model_options: Any) -> Runnable[dict[str, str], str]:
+    model = ChatOpenAI(
+        model="test-model",
+        base_url=server.base_url,
+        api_key="test",
+        max_retries=0,
+        **model_options,
+    )
+    return ChatPromptTemplate.from_template("Summarize {text}") | model | StrOutputParser()
+
+
+def docs(n: int) -> list[dict[str, str]]:
+    return [{"text": f"doc {i}"} for i in range(n)]
+
+
+def fail_on_odd(x: int) -> int:
+    if x % 2:
+        error = ItemError(f"odd {x}")
+        error.add_note(f"raised for {x}")
+        raise error
+    return x * 10
+
+
+def batch_actors() -> list[str]:
+    return [name for name in ray.util.list_named_actors() if name.startswith("runnables.ray/")]
+
+
+async def no_batch_actors_left() -> None:
+    """Wait until every worker actor is gone (a kill takes effect asynchronously)."""
+    with anyio.fail_after(ASYNC_WAIT_LIMIT):
+        while batch_actors():
+            await anyio.sleep(0.01)
+
+
+async def wait_until(predicate: Any) -> None:
+    with anyio.fail_after(ASYNC_WAIT_LIMIT):
+        while not predicate():
+            await anyio.sleep(0.005)
+
+
+@pytest.fixture
+def executor() -> Iterator[RayExecutor]:
+    with RayExecutor(num_workers=2) as executor:  # joins the session's Ray: close leaves it
+        yield executor
+
+
+# -- the same results as the chain's own batch ----------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_abatch_equals_local_abatch_in_input_order(
+    executor: RayExecutor, openai_server: OpenAIServer
+) -> None:
+    chain = summarize(openai_server)
+    local = await chain.abatch(docs(12))
+    remote = await executor.abatch(chain, docs(12))
+    assert remote == local == [f"echo: Summarize doc {i}" for i in range(12)]
+    # Both workers took part: each request came from one of two processes' connection pools.
+    assert len(openai_server.requests) == 24
+
+
+def test_sync_batch_reads_a_generator(executor: RayExecutor, openai_server: OpenAIServer) -> None:
+    chain = summarize(openai_server)
+    out = executor.batch(chain, ({"text": f"doc {i}"} for i in range(5)))
+    assert out == [f"echo: Summarize doc {i}" for i in range(5)]
+    assert executor.batch(chain, []) == []
+
+
+@pytest.mark.anyio
+async def test_as_completed_yields_items_as_they_finish(
+    executor: RayExecutor, openai_server: OpenAIServer
+) -> None:
+    gate = openai_server.gate()
+    openai_server.reply("held", gate=gate)  # the first request to arrive waits on the gate
+    seen: list[tuple[int, str]] = []
+    pairs = executor.abatch_as_completed(summarize(openai_server), docs(6))
+    async with contextlib.aclosing(pairs):
+        async for index, out in pairs:
+            seen.append((index, out))  # type: ignore[arg-type]
+            if len(seen) == 5:
+                assert "held" not in [o for _, o in seen]  # five came while one was held
+                gate.release()
+    assert sorted(i for i, _ in seen) == list(range(6))
+    assert seen[-1][1] == "held"
+    assert all(out == f"echo: Summarize doc {i}" for i, out in seen[:-1])
+
+
+def test_sync_batch_as_completed_gives_every_index_once(executor: RayExecutor) -> None:
+    pairs = list(executor.batch_as_completed(RunnableLambda(fail_on_odd), range(0, 20, 2)))
+    assert sorted(pairs) == [(i, i * 20) for i in range(10)]
+
+
+# -- failures -------------------------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_exceptions_keep_their_type_and_notes(executor: RayExecutor) -> None:
+    step = RunnableLambda(fail_on_odd)
+    local = await step.abatch(list(range(6)), return_exceptions=True)
+    remote = await executor.abatch(step, range(6), return_exceptions=True)
+    assert [type(r) for r in remote] == [type(r) for r in local]
+    assert [r for r in remote if not isinstance(r, Exception)] == [0, 20, 40]
+    for got, want in zip(remote, local, strict=True):
+        if isinstance(want, Exception):
+            assert isinstance(got, ItemError)
+            assert str(got) == str(want)
+            assert got.__notes__ == want.__notes__
+
+
+@pytest.mark.anyio
+async def test_first_failure_is_raised_with_its_batch_index(executor: RayExecutor) -> None:
+    with pytest.raises(ItemError) as info:
+        await executor.abatch(RunnableLambda(fail_on_odd), [0, 2, 5, 4])
+    assert str(info.value) == "odd 5"
+    assert info.value.__notes__[0] == "raised for 5"
+    assert info.value.__notes__[-1] == "in batch item 2 of fail_on_odd"
+    await no_batch_actors_left()
+
+
+# -- one limit across the cluster -----------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_max_concurrency_is_one_limit_across_workers(
+    executor: RayExecutor, openai_server: OpenAIServer
+) -> None:
+    hold = openai_server.hold_requests(4)
+    async with anyio.create_task_group() as tg:
+        results: list[str] = []
+
+        async def run() -> None:
+            results.extend(
+                await executor.abatch(summarize(openai_server), docs(12), {"max_concurrency": 4})
+            )
+
+        tg.start_soon(run)
+        await hold.wait_arrived_async()  # four in flight at once, from two processes
+        hold.release()
+    assert results == [f"echo: Summarize doc {i}" for i in range(12)]
+    # Per-process limits would have let eight through while four were held.
+    assert openai_server.max_active == 4
+
+
+@pytest.mark.anyio
+async def test_rate_limit_is_one_budget_across_workers(
+    executor: RayExecutor, openai_server: OpenAIServer
+) -> None:
+    limiter = RayRateLimiter(requests_per_minute=NO_REFILL, request_burst=6, block_size=1)
+    chain = summarize(openai_server, rate_limiter=limiter)
+    with anyio.CancelScope() as scope:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(executor.abatch, chain, docs(10))
+            await openai_server.wait_for_requests_async(6)
+            # Every item holds a slot of the budget: the four beyond the burst start in minutes.
+            await wait_until_reserved(limiter, 10)
+            # Copies of a per-process limiter would each have let six through.
+            assert len(openai_server.requests) == 6
+            scope.cancel()
+    await no_batch_actors_left()
+
+
+async def wait_until_reserved(limiter: RayRateLimiter, n: int) -> None:
+    with anyio.fail_after(ASYNC_WAIT_LIMIT):
+        while (await limiter.usage())[0] < n:
+            await anyio.sleep(0.01)
+
+
+@pytest.mark.anyio
+async def test_workers_reserve_the_budget_in_blocks(
+    executor: RayExecutor, openai_server: OpenAIServer
+) -> None:
+    limiter = RayRateLimiter(requests_per_minute=60_000, block_size=4)
+    out = await executor.abatch(summarize(openai_server, rate_limiter=limiter), docs(16))
+    assert len(out) == len(openai_server.requests) == 16
+    reserved, calls = await limiter.usage()
+    assert reserved >= 16
+    assert calls <= reserved // 4  # one call to the budget actor per block, not per request
+
+
+def test_rate_limiter_needs_ray_only_when_used() -> None:
+    limiter = RayRateLimiter(requests_per_minute=60)
+    assert "block_size=8" in repr(limiter)
+    with pytest.raises(ValueError, match='"block_size".*0'):
+        RayRateLimiter(requests_per_minute=60, block_size=0)
+
+
+# -- cancellation ---------------------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_cancelling_abatch_stops_the_remote_work(
+    executor: RayExecutor, openai_server: OpenAIServer
+) -> None:
+    hold = openai_server.hold_requests(4)
+    with anyio.CancelScope() as scope:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(executor.abatch, summarize(openai_server), docs(4))
+            await hold.wait_arrived_async()
+            assert len(batch_actors()) == 2
+            scope.cancel()
+    assert scope.cancelled_caught
+    # The held requests' connections closed: their worker processes were stopped.
+    await openai_server.wait_for_disconnects_async(4)
+    await no_batch_actors_left()
+
+
+def test_leaving_batch_as_completed_stops_the_remote_work_and_the_reading(
+    executor: RayExecutor,
+) -> None:
+    read: list[int] = []
+
+    def million() -> Iterator[int]:
+        for i in range(1_000_000):
+            read.append(i)
+            yield i
+
+    pairs = executor.batch_as_completed(RunnableLambda(fail_on_odd), (2 * i for i in million()))
+    for n, _ in enumerate(pairs, 1):
+        if n == 10:
+            break
+    pairs.close()
+    assert len(read) <= 2 * (1024 + 64)  # two workers' windows at most, never the million
+    anyio.run(no_batch_actors_left)
+
+
+@pytest.mark.anyio
+async def test_batch_timeout_cancels_the_remote_work(
+    executor: RayExecutor, openai_server: OpenAIServer
+) -> None:
+    hold = openai_server.hold_requests(2)  # whatever arrives before the timeout stays
+    with pytest.raises(TimeoutError, match="batch of RunnableSequence timed out after 1 s"):
+        await executor.abatch(summarize(openai_server), docs(2), {"timeout": 1})
+    await no_batch_actors_left()
+    await openai_server.wait_for_disconnects_async(hold.arrived)
+
+
+# -- worker loss ----------------------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_items_of_a_killed_worker_run_again_elsewhere(
+    executor: RayExecutor, openai_server: OpenAIServer
+) -> None:
+    hold = openai_server.hold_requests(6)
+    results: list[str] = []
+
+    async def run() -> None:
+        results.extend(await executor.abatch(summarize(openai_server), docs(6)))
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(run)
+        await hold.wait_arrived_async()  # three items in flight on each worker
+        victim = sorted(batch_actors())[0]
+        ray.kill(ray.get_actor(victim))
+        await openai_server.wait_for_disconnects_async(3)
+        await openai_server.wait_for_requests_async(9)  # its three items, sent again
+        hold.release()
+    assert results == [f"echo: Summarize doc {i}" for i in range(6)]
+    texts = [r["messages"][-1]["content"] for r in openai_server.requests]
+    assert sorted(set(texts)) == [f"Summarize doc {i}" for i in range(6)]
+    assert len(texts) == 9
+    await no_batch_actors_left()
+
+
+# -- arguments ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"num_workers": 0}, ValueError, '"num_workers".*0'),
+        ({"num_workers": "2"}, TypeError, '"num_workers".*\'2\''),
+        ({"chunk_size": 0}, ValueError, '"chunk_size".*0'),
+        ({"max_pending": 1.5}, TypeError, '"max_pending".*1.5'),
+        ({"max_restarts": -1}, ValueError, '"max_restarts".*-1'),
+        ({"address": 6379}, TypeError, '"address".*6379'),
+        ({"worker_options": ["num_cpus"]}, TypeError, '"worker_options"'),
+    ],
+)
+def test_bad_executor_arguments_fail_at_construction(
+    kwargs: dict[str, Any], error: type[Exception], match: str
+) -> None:
+    with pytest.raises(error, match=match):
+        RayExecutor(**kwargs)
+
+
+def test_bad_batch_arguments_fail_at_the_call(executor: RayExecutor) -> None:
+    step = RunnableLambda(fail_on_odd)
+    with pytest.raises(TypeError, match='"runnable"'):
+        executor.batch(fail_on_odd, [1])  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match='"inputs".*5'):
+        executor.batch(step, 5)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match='"config".*2 configs for 3 inputs'):
+        executor.batch(step, [0, 2, 4], [{}, {}])
+    with pytest.raises(ValueError, match="max_concurrency"):
+        executor.abatch_as_completed(step, [0], {"max_concurrency": 0})
+    with pytest.raises(ValueError, match='"config".*number of configs'):
+        executor.batch(step, iter([0, 2, 4]), [{}, {}])
