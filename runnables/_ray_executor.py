@@ -1,24 +1,30 @@
 """`RayExecutor`: a runnable's batch on a Ray cluster, with the results and limits of `abatch`.
 
-The driver (this process) keeps one task per worker (merged with `runnables._concurrency.merge`,
-so the first failure or the consumer leaving cancels them all). Each task:
+The executor keeps a pool of `BatchWorker` actors, started with its first batch and reused by
+the next (a worker process takes seconds to start). For a batch, the driver (this process) keeps
+one task per worker it uses, merged with `runnables._concurrency.merge`, so the first failure or
+the consumer leaving cancels them all. Each task:
 
-1. starts one `BatchWorker` actor, built with the runnable (put in the object store once per
-   batch, fetched once per worker) and the worker's share of `max_concurrency`;
-2. sends it chunks of inputs, taken lazily from the caller's iterable, while the worker holds
-   fewer unfinished items than its window, and with the same call collects what finished;
+1. opens the batch on its worker with the first call, which brings the runnable (put in the
+   object store once per batch, fetched once per worker) and the worker's share of
+   `max_concurrency`;
+2. sends chunks of inputs, taken lazily from the caller's iterable, while the worker holds fewer
+   unfinished items than its window, and with the same call collects what finished;
 3. on losing the worker (`RayActorError`: the process died, the node went away), gives the
    worker's unfinished items back to the feed (they run first, on whichever worker takes them
-   next) and starts a replacement, up to `max_restarts` in the batch;
-4. kills its actor when it ends, however it ends: nothing of a batch outlives it.
+   next), replaces the worker in the pool, and goes on, up to `max_restarts` in the batch;
+4. closes the batch on its worker when it ends, however it ends, and waits until the worker has
+   cancelled what still ran: nothing of a batch outlives it.
 
 An item's result is kept only from the first report of it, so none is lost or duplicated.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
+import threading
 import uuid
 from collections import deque
 from collections.abc import (
@@ -33,6 +39,7 @@ from collections.abc import (
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar, overload
 
+import anyio
 import ray
 import ray.exceptions
 
@@ -52,6 +59,9 @@ Out = TypeVar("Out")
 _UNLIMITED_WINDOW = 1024
 """Unfinished items a worker holds when the batch sets no `max_concurrency`."""
 
+_CLOSE_LIMIT = 10.0
+"""Seconds a batch waits for a worker to confirm it stopped the batch's work."""
+
 _LOCAL_INIT: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.WARNING}
 """How `RayExecutor` calls `ray.init` when no Ray is connected (`init_options` add to it)."""
 
@@ -63,8 +73,9 @@ class RayExecutor:
     `address` (or `RAY_ADDRESS`), else to a local Ray it starts.
 
     Args:
-        num_workers: Worker actors per batch (default: the cluster's CPU count). A batch with a
-            `max_concurrency` below it uses that many workers.
+        num_workers: Worker actors, started with the first batch and kept until `close`
+            (default: the cluster's CPU count). A batch with a `max_concurrency` below it, or
+            fewer inputs, uses fewer of them.
         address: A running cluster's address ("auto", "ray://host:10001", ...).
         chunk_size: Most inputs sent to a worker in one call.
         max_pending: Most unfinished items one worker holds (default: its share of
@@ -72,8 +83,9 @@ class RayExecutor:
             1024 without a limit). Inputs are read only as room frees up.
         max_restarts: Workers a batch may replace after losing one (the items in flight on a
             lost worker run again); one more loss raises Ray's `RayActorError`.
-        worker_options: Ray actor options for the workers (default `{"num_cpus": 1}`), e.g.
-            `resources` or `runtime_env`.
+        worker_options: Ray actor options for the workers, e.g. `{"num_cpus": 1}` to reserve a
+            CPU each (by default they reserve none: they mostly wait on I/O, and a pool kept
+            between batches should not hold the cluster's CPUs), `resources` or `runtime_env`.
         init_options: More `ray.init` arguments, used when this executor connects.
 
     Raises:
@@ -110,14 +122,23 @@ class RayExecutor:
         self.chunk_size = chunk_size
         self.max_pending = max_pending
         self.max_restarts = max_restarts
-        self._worker_options = {"num_cpus": 1, **(worker_options or {})}
+        self._worker_options = {"num_cpus": 0, **(worker_options or {})}
         self._actor_class: Any = ray.remote(BatchWorker)
+        self._name = f"runnables.ray/{uuid.uuid4().hex[:12]}"
+        self._pool: list[Any] = []
+        self._generations: list[int] = []
+        self._pool_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"RayExecutor(num_workers={self.num_workers}, chunk_size={self.chunk_size})"
 
     def close(self) -> None:
-        """Disconnect from Ray if this executor connected (a local Ray it started stops)."""
+        """End the workers; disconnect from Ray if this executor connected (a local Ray it
+        started stops)."""
+        with self._pool_lock:
+            pool, self._pool = self._pool, []
+        for actor in pool:
+            _kill(actor)
         if self._connected_here and ray.is_initialized():
             ray.shutdown()
         self._connected_here = False
@@ -243,14 +264,25 @@ class RayExecutor:
     # -- the driver -----------------------------------------------------------------------------
 
     async def _as_completed(self, batch: _Batch) -> AsyncGenerator[tuple[int, Any], None]:
-        async with closing(self._outcomes(batch)) as outcomes:
-            async for index, ok, value in outcomes:
-                if not ok and not batch.return_exceptions:
-                    value.add_note(f"in batch item {index} of {batch.runnable.name}")
-                    raise value
-                yield index, value
+        batch_id = uuid.uuid4().hex
+        opened: list[Any] = []  # the workers this batch has opened on
+        try:
+            async with closing(self._outcomes(batch, batch_id, opened)) as outcomes:
+                async for index, ok, value in outcomes:
+                    if not ok and not batch.return_exceptions:
+                        value.add_note(f"in batch item {index} of {batch.runnable.name}")
+                        raise value
+                    yield index, value
+        finally:
+            # However the batch ends, its work stops on every worker before the call returns.
+            with anyio.CancelScope(shield=True), anyio.move_on_after(_CLOSE_LIMIT):
+                for call in [actor.close.remote(batch_id) for actor in opened]:
+                    with contextlib.suppress(ray.exceptions.RayActorError):
+                        await wait_ref(call)
 
-    def _outcomes(self, batch: _Batch) -> AsyncGenerator[Outcome, None]:
+    def _outcomes(
+        self, batch: _Batch, batch_id: str, opened: list[Any]
+    ) -> AsyncGenerator[Outcome, None]:
         """Every item's outcome once, in completion order; closing it stops every worker."""
         feed = _Feed(batch.items())
         workers = feed.prefetch(self.num_workers)
@@ -265,10 +297,9 @@ class RayExecutor:
             # A small batch is spread over every worker, not sent whole to the first.
             chunk_size = min(chunk_size, -(-len(batch.inputs) // workers))
         runnable_ref = ray.put(batch.runnable) if workers else None
-        name = f"runnables.ray/{uuid.uuid4().hex[:12]}"
         lost = [0]
         sources = [
-            self._worker(runnable_ref, share, chunk_size, feed, f"{name}/{i}", lost)
+            self._worker(i, batch_id, runnable_ref, share, chunk_size, feed, lost, opened)
             for i, share in enumerate(shares)
         ]
         if batch.timeout is None:
@@ -279,51 +310,73 @@ class RayExecutor:
 
     def _worker(
         self,
+        slot: int,
+        batch_id: str,
         runnable_ref: Any,
         share: int | None,
         chunk_size: int,
         feed: _Feed,
-        name: str,
         lost: list[int],
+        opened: list[Any],
     ) -> Callable[[Callable[[Any], None]], Any]:
         window = self.max_pending or (_UNLIMITED_WINDOW if share is None else share + chunk_size)
 
         async def run(emit: Callable[[Any], None]) -> None:
-            generation = 0
-            actor = self._start(runnable_ref, share, f"{name}.{generation}")
+            actor = self._actor(slot)
+            opening: tuple[Any, ...] = (runnable_ref, share)
             unfinished: dict[int, Item] = {}
-            try:
-                while True:
-                    chunk = feed.take(min(chunk_size, window - len(unfinished)))
-                    unfinished.update((item[0], item) for item in chunk)
-                    if not unfinished:
-                        return
-                    # Having just sent a chunk with room left, send the next before waiting.
-                    wait = not chunk or len(unfinished) >= window
-                    try:
-                        finished: list[Outcome] = await wait_ref(actor.exchange.remote(chunk, wait))
-                    except ray.exceptions.RayActorError as exc:
-                        _kill(actor)
-                        feed.give_back(unfinished.values())
-                        unfinished.clear()
-                        if lost[0] >= self.max_restarts:
-                            exc.add_note(f"lost {lost[0] + 1} Ray workers in one batch")
-                            raise
-                        lost[0] += 1
-                        generation += 1
-                        actor = self._start(runnable_ref, share, f"{name}.{generation}")
-                        continue
-                    for outcome in finished:
-                        if unfinished.pop(outcome[0], None) is not None:
-                            emit(outcome)
-            finally:
-                _kill(actor)
+            while True:
+                chunk = feed.take(min(chunk_size, window - len(unfinished)))
+                unfinished.update((item[0], item) for item in chunk)
+                if not unfinished:
+                    return
+                # Having just sent a chunk with room left, send the next before waiting.
+                wait = not chunk or len(unfinished) >= window
+                call = actor.exchange.remote(batch_id, chunk, wait, *opening)
+                if opening:
+                    opened.append(actor)
+                    opening = ()
+                try:
+                    finished: list[Outcome] = await wait_ref(call)
+                except ray.exceptions.RayActorError as exc:
+                    feed.give_back(unfinished.values())
+                    unfinished.clear()
+                    if lost[0] >= self.max_restarts:
+                        exc.add_note(f"lost {lost[0] + 1} Ray workers in one batch")
+                        raise
+                    lost[0] += 1
+                    actor = self._replace(slot, actor)
+                    opening = (runnable_ref, share)
+                    continue
+                for outcome in finished:
+                    if unfinished.pop(outcome[0], None) is not None:
+                        emit(outcome)
 
         return run
 
-    def _start(self, runnable_ref: Any, share: int | None, name: str) -> Any:
+    def _actor(self, slot: int) -> Any:
+        """The pool's worker in `slot`, started if the pool has none there yet."""
+        with self._pool_lock:
+            while len(self._pool) <= slot:
+                self._generations.append(0)
+                self._pool.append(self._start(len(self._pool), 0))
+            return self._pool[slot]
+
+    def _replace(self, slot: int, lost: Any) -> Any:
+        """A new worker in `slot` for the `lost` one (another batch may have replaced it)."""
+        _kill(lost)
+        with self._pool_lock:
+            if slot < len(self._pool) and self._pool[slot] is lost:
+                self._generations[slot] += 1
+                self._pool[slot] = self._start(slot, self._generations[slot])
+            if slot >= len(self._pool):
+                raise RuntimeError("the RayExecutor was closed while a batch ran")
+            return self._pool[slot]
+
+    def _start(self, slot: int, generation: int) -> Any:
+        name = f"{self._name}/{slot}.{generation}"
         options = {"scheduling_strategy": "SPREAD", **self._worker_options, "name": name}
-        return self._actor_class.options(**options).remote(runnable_ref, share)
+        return self._actor_class.options(**options).remote()
 
 
 def _kill(actor: Any) -> None:
@@ -390,15 +443,18 @@ class _Batch:
         """`(index, input, config)` for each input; the configs without the batch-wide keys
         (`max_concurrency` and `timeout` hold for the whole batch, as in `abatch`)."""
         if isinstance(self.configs, list):
-            configs: Iterator[RunnableConfig] = map(_item_config, self.configs)
+            configs = iter(self.configs)
             inputs = iter(self.inputs)
-            for index, (x, c) in enumerate(zip(inputs, configs, strict=False)):
-                yield index, x, c
-            if next(inputs, _END) is not _END or next(configs, _END) is not _END:
-                raise ValueError(
-                    'Invalid "config" argument: the number of configs differs from the number '
-                    "of inputs; pass one config, or exactly one per input"
-                )
+            for index in itertools.count():
+                x, c = next(inputs, _END), next(configs, _END)
+                if x is _END and c is _END:
+                    return
+                if x is _END or c is _END:
+                    raise ValueError(
+                        'Invalid "config" argument: the number of configs differs from the '
+                        "number of inputs; pass one config, or exactly one per input"
+                    )
+                yield index, x, _item_config(c)
         else:
             config = _item_config(self.configs)
             for index, x in enumerate(self.inputs):

@@ -1,15 +1,18 @@
-"""The Ray actor that runs chunks of one batch on its own event loop.
+"""The Ray actor that runs chunks of batches on its own event loop.
 
-One `BatchWorker` per worker and batch. It is built with the runnable (shipped once: the driver
-puts it in the object store and every worker fetches it when it starts) and its share of the
-batch's `max_concurrency`. The driver sends it chunks of `(index, input, config)` and collects
-what finished with the same call (`exchange`), so one call is in flight per worker at a time.
+An executor keeps a few `BatchWorker`s (its pool) and reuses them across batches: a Python
+process takes seconds to start, a batch should not. Each batch a worker joins gets its own
+state here, opened by the batch's first `exchange`, which brings the runnable (shipped once per
+worker: the driver puts it in the object store, the worker fetches it with that call) and the
+worker's share of the batch's `max_concurrency`. Later calls send chunks of
+`(index, input, config)` and collect what finished, one call in flight per batch and worker.
 
 Each chunk runs through the chain's own batch machinery (`abatch_as_completed`, the form of
-`abatch` that reports each item as it finishes), inside one run opened once per worker: every
-chunk of this worker shares one `max_concurrency` limiter, so the worker never runs more than its
-share, however many chunks it holds. Items come back as `(index, ok, value)`; a failure is a
-value (with its notes), so one item's error never loses the others.
+`abatch` that reports each item as it finishes), inside one run opened once per batch: every
+chunk of the batch here shares one `max_concurrency` limiter, so the worker never runs more than
+its share, however many chunks it holds. Items come back as `(index, ok, value)`; a failure is a
+value (with its notes), so one item's error never loses the others. `close` cancels whatever
+of the batch still runs.
 """
 
 from __future__ import annotations
@@ -33,55 +36,93 @@ Outcome = tuple[int, bool, Any]
 
 
 class BatchWorker:
-    """Runs the chunks it is sent; hands back what finished (see the module docstring).
+    """Hosts the batches it is sent (see the module docstring)."""
 
-    Args:
-        runnable: The chain.
-        max_concurrency: This worker's share of the batch's limit (None: no limit).
-    """
+    def __init__(self) -> None:
+        self._batches: dict[str, _BatchHere] = {}
 
-    def __init__(self, runnable: Runnable[Any, Any], max_concurrency: int | None) -> None:
-        self._runnable = runnable
-        self._max_concurrency = max_concurrency
-        self._context: contextvars.Context | None = None
-        self._finished: list[Outcome] = []
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._wakeup: asyncio.Event | None = None
-
-    async def exchange(self, items: list[Item], wait: bool) -> list[Outcome]:
-        """Start `items` (one chunk), then return the items finished since the last call.
+    async def exchange(
+        self,
+        batch_id: str,
+        items: list[Item],
+        wait: bool,
+        runnable: Runnable[Any, Any] | None = None,
+        max_concurrency: int | None = None,
+    ) -> list[Outcome]:
+        """Start `items` (one chunk) of the batch, then return its items finished since the
+        last call.
 
         Args:
+            batch_id: The batch.
             items: A chunk to start (may be empty).
-            wait: Wait until at least one item has finished (else return at once).
+            wait: Wait until at least one item has finished (or the batch is closed).
+            runnable: The chain, on the batch's first call here.
+            max_concurrency: This worker's share of the batch's limit, on the first call.
         """
-        if self._context is None or self._wakeup is None:
+        batch = self._batches.get(batch_id)
+        if batch is None:
+            if runnable is None:
+                return []  # closed already: the driver has stopped listening
+            batch = self._batches[batch_id] = _BatchHere(runnable, max_concurrency)
+        return await batch.exchange(items, wait)
+
+    async def close(self, batch_id: str) -> None:
+        """Cancel what still runs of the batch and forget it; returns once it stopped."""
+        batch = self._batches.pop(batch_id, None)
+        if batch is not None:
+            await batch.close()
+
+    async def running(self) -> int:
+        """Chunks running here, in all batches."""
+        return sum(len(batch.tasks) for batch in self._batches.values())
+
+
+class _BatchHere:
+    """One batch's part on this worker: its run, its chunks, what finished."""
+
+    def __init__(self, runnable: Runnable[Any, Any], max_concurrency: int | None) -> None:
+        self.runnable = runnable
+        self.max_concurrency = max_concurrency
+        self.tasks: set[asyncio.Task[None]] = set()
+        self._context: contextvars.Context | None = None
+        self._finished: list[Outcome] = []
+        self._wakeup = asyncio.Event()
+        self._closed = False
+
+    async def exchange(self, items: list[Item], wait: bool) -> list[Outcome]:
+        if self._context is None:
             self._context = await self._open_run()
-            self._wakeup = asyncio.Event()
-        if items:
+        if items and not self._closed:
             task = asyncio.create_task(self._run_chunk(items), context=self._context.copy())
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-        while wait and not self._finished:
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+        while wait and not self._finished and not self._closed:
             self._wakeup.clear()
             await self._wakeup.wait()
         finished, self._finished = self._finished, []
         return finished
 
+    async def close(self) -> None:
+        self._closed = True
+        self._wakeup.set()
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
     async def _open_run(self) -> contextvars.Context:
-        """A context holding this worker's run: one limiter for all of its chunks."""
+        """A context holding this batch's run here: one limiter for all of its chunks."""
 
         async def capture(_: RunnableConfig) -> contextvars.Context:
             return contextvars.copy_context()
 
-        config: RunnableConfig = {"max_concurrency": self._max_concurrency}
+        config: RunnableConfig = {"max_concurrency": self.max_concurrency}
         return await call_in_run(config, "ray worker", capture)
 
     async def _run_chunk(self, items: list[Item]) -> None:
         indices = [index for index, _, _ in items]
         left = set(indices)
         try:
-            pairs = self._runnable.abatch_as_completed(
+            pairs = self.runnable.abatch_as_completed(
                 [x for _, x, _ in items], [c for _, _, c in items], return_exceptions=True
             )
             async with contextlib.aclosing(pairs):
@@ -97,8 +138,7 @@ class BatchWorker:
             self._finished.append((index, False, _portable(out)))
         else:
             self._finished.append((index, True, out))
-        if self._wakeup is not None:
-            self._wakeup.set()
+        self._wakeup.set()
 
 
 def _portable(exc: Exception) -> Exception:

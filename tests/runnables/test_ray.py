@@ -53,26 +53,34 @@ def fail_on_odd(x: int) -> int:
 
 
 def batch_actors() -> list[str]:
+    """The names of every live worker (of every executor)."""
     return [name for name in ray.util.list_named_actors() if name.startswith("runnables.ray/")]
 
 
-async def no_batch_actors_left() -> None:
-    """Wait until every worker actor is gone (a kill takes effect asynchronously)."""
+async def actors_gone(prefix: str) -> None:
+    """Wait until no actor's name starts with `prefix` (a kill takes effect asynchronously)."""
     with anyio.fail_after(ASYNC_WAIT_LIMIT):
-        while batch_actors():
+        while True:
+            if not any(name.startswith(prefix) for name in batch_actors()):
+                return
             await anyio.sleep(0.01)
 
 
-async def wait_until(predicate: Any) -> None:
-    with anyio.fail_after(ASYNC_WAIT_LIMIT):
-        while not predicate():
-            await anyio.sleep(0.005)
-
-
-@pytest.fixture
-def executor() -> Iterator[RayExecutor]:
+@pytest.fixture(scope="module")
+def executor(ray_session: None) -> Iterator[RayExecutor]:
+    """One executor (its two worker processes) for the module; each test's batches reuse it."""
     with RayExecutor(num_workers=2) as executor:  # joins the session's Ray: close leaves it
         yield executor
+
+
+def running_chunks() -> int:
+    """Chunks still running on any worker of any executor."""
+    return sum(ray.get([ray.get_actor(name).running.remote() for name in batch_actors()]))
+
+
+def nothing_left_running() -> bool:
+    """No worker runs any chunk: workers confirm that a batch stopped before it returns."""
+    return running_chunks() == 0
 
 
 # -- the same results as the chain's own batch ----------------------------------------------------
@@ -145,7 +153,7 @@ async def test_first_failure_is_raised_with_its_batch_index(executor: RayExecuto
     assert str(info.value) == "odd 5"
     assert info.value.__notes__[0] == "raised for 5"
     assert info.value.__notes__[-1] == "in batch item 2 of fail_on_odd"
-    await no_batch_actors_left()
+    assert nothing_left_running()
 
 
 # -- one limit across the cluster -----------------------------------------------------------------
@@ -187,12 +195,14 @@ async def test_rate_limit_is_one_budget_across_workers(
             # Copies of a per-process limiter would each have let six through.
             assert len(openai_server.requests) == 6
             scope.cancel()
-    await no_batch_actors_left()
+    assert nothing_left_running()
 
 
 async def wait_until_reserved(limiter: RayRateLimiter, n: int) -> None:
     with anyio.fail_after(ASYNC_WAIT_LIMIT):
-        while (await limiter.usage())[0] < n:
+        while True:
+            if (await limiter.usage())[0] >= n:
+                return
             await anyio.sleep(0.01)
 
 
@@ -211,7 +221,7 @@ async def test_workers_reserve_the_budget_in_blocks(
 def test_rate_limiter_needs_ray_only_when_used() -> None:
     limiter = RayRateLimiter(requests_per_minute=60)
     assert "block_size=8" in repr(limiter)
-    with pytest.raises(ValueError, match='"block_size".*0'):
+    with pytest.raises(ValueError, match=r'"block_size".*0'):
         RayRateLimiter(requests_per_minute=60, block_size=0)
 
 
@@ -227,12 +237,12 @@ async def test_cancelling_abatch_stops_the_remote_work(
         async with anyio.create_task_group() as tg:
             tg.start_soon(executor.abatch, summarize(openai_server), docs(4))
             await hold.wait_arrived_async()
-            assert len(batch_actors()) == 2
+            assert running_chunks() == 2
             scope.cancel()
     assert scope.cancelled_caught
     # The held requests' connections closed: their worker processes were stopped.
     await openai_server.wait_for_disconnects_async(4)
-    await no_batch_actors_left()
+    assert nothing_left_running()
 
 
 def test_leaving_batch_as_completed_stops_the_remote_work_and_the_reading(
@@ -251,7 +261,7 @@ def test_leaving_batch_as_completed_stops_the_remote_work_and_the_reading(
             break
     pairs.close()
     assert len(read) <= 2 * (1024 + 64)  # two workers' windows at most, never the million
-    anyio.run(no_batch_actors_left)
+    assert nothing_left_running()
 
 
 @pytest.mark.anyio
@@ -261,7 +271,7 @@ async def test_batch_timeout_cancels_the_remote_work(
     hold = openai_server.hold_requests(2)  # whatever arrives before the timeout stays
     with pytest.raises(TimeoutError, match="batch of RunnableSequence timed out after 1 s"):
         await executor.abatch(summarize(openai_server), docs(2), {"timeout": 1})
-    await no_batch_actors_left()
+    assert nothing_left_running()
     await openai_server.wait_for_disconnects_async(hold.arrived)
 
 
@@ -290,7 +300,16 @@ async def test_items_of_a_killed_worker_run_again_elsewhere(
     texts = [r["messages"][-1]["content"] for r in openai_server.requests]
     assert sorted(set(texts)) == [f"Summarize doc {i}" for i in range(6)]
     assert len(texts) == 9
-    await no_batch_actors_left()
+    assert nothing_left_running()
+
+
+def test_close_ends_the_workers(ray_session: None) -> None:
+    executor = RayExecutor(num_workers=2)
+    assert executor.batch(RunnableLambda(fail_on_odd), [0, 2]) == [0, 20]
+    name = executor._name
+    assert sorted(n for n in batch_actors() if n.startswith(name)) == [f"{name}/0.0", f"{name}/1.0"]
+    executor.close()
+    anyio.run(actors_gone, name)
 
 
 # -- arguments ------------------------------------------------------------------------------------
@@ -300,7 +319,7 @@ async def test_items_of_a_killed_worker_run_again_elsewhere(
     ("kwargs", "error", "match"),
     [
         ({"num_workers": 0}, ValueError, '"num_workers".*0'),
-        ({"num_workers": "2"}, TypeError, '"num_workers".*\'2\''),
+        ({"num_workers": "2"}, TypeError, "\"num_workers\".*'2'"),
         ({"chunk_size": 0}, ValueError, '"chunk_size".*0'),
         ({"max_pending": 1.5}, TypeError, '"max_pending".*1.5'),
         ({"max_restarts": -1}, ValueError, '"max_restarts".*-1'),
@@ -317,13 +336,14 @@ def test_bad_executor_arguments_fail_at_construction(
 
 def test_bad_batch_arguments_fail_at_the_call(executor: RayExecutor) -> None:
     step = RunnableLambda(fail_on_odd)
-    with pytest.raises(TypeError, match='"runnable"'):
-        executor.batch(fail_on_odd, [1])  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match='"inputs".*5'):
-        executor.batch(step, 5)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match='"config".*2 configs for 3 inputs'):
+    untyped: Any = executor
+    with pytest.raises(TypeError, match=r'"runnable"'):
+        untyped.batch(fail_on_odd, [1])
+    with pytest.raises(TypeError, match=r'"inputs".*5'):
+        untyped.batch(step, 5)
+    with pytest.raises(ValueError, match=r'"config".*2 configs for 3 inputs'):
         executor.batch(step, [0, 2, 4], [{}, {}])
     with pytest.raises(ValueError, match="max_concurrency"):
         executor.abatch_as_completed(step, [0], {"max_concurrency": 0})
-    with pytest.raises(ValueError, match='"config".*number of configs'):
+    with pytest.raises(ValueError, match=r'"config".*number of configs'):
         executor.batch(step, iter([0, 2, 4]), [{}, {}])
