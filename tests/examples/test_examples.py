@@ -1,7 +1,8 @@
 """The example scripts, run as a user would: `python examples/<name>.py [flags]` from the root.
 
 Offline runs get an environment without `OPENAI_API_KEY`/`OPENAI_BASE_URL` and small latencies;
-`parallel_topic.py` and `parallel_research.py` also run against the loopback OpenAI server.
+`parallel_topic.py`, `parallel_research.py` and `parallel_batch_ray.py` also run against the
+loopback OpenAI server.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ EXAMPLES = [
     "parallel_research.py",
     "parallel_batch.py",
     "parallel_batch_flow.py",
+    "parallel_batch_ray.py",
 ]
 TIMEOUT = 30.0
 BRANCHES = {"summary": "Summary", "questions": "Questions", "key_terms": "Key Terms"}
@@ -47,7 +49,7 @@ def command(script: str, *args: str) -> list[str]:
 
 
 def run_example(
-    script: str, *args: str, env: Mapping[str, str] | None = None
+    script: str, *args: str, env: Mapping[str, str] | None = None, timeout: float = TIMEOUT
 ) -> subprocess.CompletedProcess[str]:
     """Run an example from the project root; assert it exited 0."""
     proc = subprocess.run(
@@ -56,7 +58,7 @@ def run_example(
         env=example_env(env),
         capture_output=True,
         text=True,
-        timeout=TIMEOUT,
+        timeout=timeout,
         check=False,
     )
     assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
@@ -302,3 +304,52 @@ def test_batch_flow_grayscale_is_gray(tmp_path: Path) -> None:
     pixels = (tmp_path / "cat_grayscale.ppm").read_bytes()[len(b"P6\n8 8\n255\n") :]
     assert all(pixels[i] == pixels[i + 1] == pixels[i + 2] for i in range(0, len(pixels), 3))
     assert pixels != (tmp_path / "cat_sepia.ppm").read_bytes()[len(b"P6\n8 8\n255\n") :]
+
+
+# -- parallel_batch_ray.py ------------------------------------------------------------------------
+
+RAY_START_TIMEOUT = 120.0  # a local Ray takes seconds to start, more on a busy machine
+
+
+def check_ray_summaries(output: str, copies: int, prefix: str) -> None:
+    lines = section(output, "Summaries (in input order)").splitlines()
+    names = [line.split(":")[0] for line in lines]
+    assert names[:3] == ["apollo.txt", "coral.txt", "bees.txt"]
+    assert names[3:6] == ["apollo.txt#1", "coral.txt#1", "bees.txt#1"]
+    assert len(names) == 3 * copies
+    assert all(line.split(": ", 1)[1].startswith(prefix) for line in lines)
+    assert "Same summaries in the same order from one process and from Ray." in output
+
+
+def test_batch_ray_starts_a_local_ray_by_default() -> None:
+    proc = run_example(
+        "parallel_batch_ray.py", "--latency", "0.02", "--copies", "2", timeout=RAY_START_TIMEOUT
+    )
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("Model: offline (OfflineChatModel, no OPENAI_API_KEY set)")
+    assert lines[1] == "Ray: local (started here), 2 workers"
+    assert lines[2] == "Texts: 6 (3 texts x 2)"
+    check_ray_summaries(proc.stdout, 2, "[offline model] reply to: ")
+
+
+def test_batch_ray_joins_a_cluster_and_keeps_one_limit(
+    ray_session: None, openai_server: OpenAIServer
+) -> None:
+    import ray
+
+    address = ray.get_runtime_context().gcs_address
+    env = {"OPENAI_API_KEY": "test", "OPENAI_BASE_URL": openai_server.base_url}
+    proc = run_example(
+        "parallel_batch_ray.py",
+        "--address",
+        address,
+        "--max-concurrency",
+        "3",
+        env=env,
+        timeout=RAY_START_TIMEOUT,
+    )
+    assert proc.stdout.splitlines()[1] == f"Ray: cluster at {address}, 2 workers"
+    check_ray_summaries(proc.stdout, 4, "echo: ")
+    requests = openai_server.requests
+    assert len(requests) == 2 * 12  # every text once in this process, once on Ray
+    assert openai_server.max_active <= 3
