@@ -6,6 +6,8 @@ from a killed worker."""
 from __future__ import annotations
 
 import contextlib
+import signal
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -275,6 +277,26 @@ async def test_batch_timeout_cancels_the_remote_work(
     await openai_server.wait_for_disconnects_async(hold.arrived)
 
 
+def test_ctrl_c_in_a_sync_batch_stops_the_remote_work(
+    executor: RayExecutor, openai_server: OpenAIServer
+) -> None:
+    hold = openai_server.hold_requests(2)
+
+    def press_ctrl_c() -> None:
+        hold.wait_arrived(timeout=ASYNC_WAIT_LIMIT)
+        main = threading.main_thread().ident
+        assert main is not None
+        signal.pthread_kill(main, signal.SIGINT)  # as a terminal's Ctrl-C, to the main thread
+
+    presser = threading.Thread(target=press_ctrl_c)
+    presser.start()
+    with pytest.raises(KeyboardInterrupt):
+        executor.batch(summarize(openai_server), docs(2))
+    presser.join()
+    openai_server.wait_for_disconnects(2)
+    assert nothing_left_running()
+
+
 # -- worker loss ----------------------------------------------------------------------------------
 
 
@@ -310,6 +332,32 @@ def test_close_ends_the_workers(ray_session: None) -> None:
     assert sorted(n for n in batch_actors() if n.startswith(name)) == [f"{name}/0.0", f"{name}/1.0"]
     executor.close()
     anyio.run(actors_gone, name)
+
+
+@pytest.mark.anyio
+async def test_losing_more_workers_than_allowed_raises_rays_error(
+    executor: RayExecutor, openai_server: OpenAIServer
+) -> None:
+    hold = openai_server.hold_requests(2)
+    raised: list[BaseException] = []
+
+    async def run() -> None:
+        with pytest.raises(ray.exceptions.RayActorError) as info:
+            await executor.abatch(summarize(openai_server), docs(2))
+        raised.append(info.value)
+
+    executor.max_restarts = 0
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(run)
+            await hold.wait_arrived_async()
+            ray.kill(ray.get_actor(sorted(batch_actors())[0]))
+    finally:
+        executor.max_restarts = 3
+    assert "lost 1 Ray workers in one batch" in raised[0].__notes__
+    assert nothing_left_running()
+    # The pool has a new worker in place of the lost one.
+    assert executor.batch(RunnableLambda(fail_on_odd), [0, 2]) == [0, 20]
 
 
 # -- arguments ------------------------------------------------------------------------------------
