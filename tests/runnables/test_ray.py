@@ -18,6 +18,8 @@ import ray
 from llm import ChatOpenAI, StrOutputParser
 from prompts import ChatPromptTemplate
 from runnables import Runnable, RunnableLambda
+from runnables._ray_limiter import Budget
+from runnables._ray_refs import wait_ref
 from runnables.ray import RayExecutor, RayRateLimiter
 from tests.openai_server import ASYNC_WAIT_LIMIT, OpenAIServer
 
@@ -218,6 +220,26 @@ async def test_workers_reserve_the_budget_in_blocks(
     reserved, calls = await limiter.usage()
     assert reserved >= 16
     assert calls <= reserved // 4  # one call to the budget actor per block, not per request
+
+
+@pytest.mark.anyio
+async def test_budget_counts_tokens_and_what_copies_owe() -> None:
+    limits: dict[str, float | None] = {"tokens_per_minute": NO_REFILL, "token_burst": 30}
+    budget = Budget(limits)
+    assert await budget.reserve(2, 10, 0) == [0.0, 0.0]  # 20 of the 30 tokens
+    assert (await budget.reserve(1, 5, 6))[0] > 0  # 6 owed + 5 more: 31 of 30
+    assert await budget.usage() == (3, 2)
+
+
+@pytest.mark.anyio
+async def test_settled_tokens_are_paid_with_the_next_reservation(ray_session: None) -> None:
+    limiter = RayRateLimiter(tokens_per_minute=NO_REFILL, token_burst=100, block_size=1)
+    reservation = await limiter.acquire(10)
+    reservation.settle(50)  # 40 more than estimated, owed to the budget
+    await limiter.acquire(10)  # pays the 40 with its reservation: 60 of 100 used
+    budget = limiter._ensure_budget()
+    assert await wait_ref(budget.reserve.remote(1, 40, 0)) == [0.0]  # 100: still in budget
+    assert (await wait_ref(budget.reserve.remote(1, 1, 0)))[0] > 0  # 101: waits for refill
 
 
 def test_rate_limiter_needs_ray_only_when_used() -> None:
