@@ -277,7 +277,7 @@ class RayExecutor:
             # However the batch ends, its work stops on every worker before the call returns.
             with anyio.CancelScope(shield=True), anyio.move_on_after(_CLOSE_LIMIT):
                 for call in [actor.close.remote(batch_id) for actor in opened]:
-                    with contextlib.suppress(ray.exceptions.RayActorError):
+                    with contextlib.suppress(ray.exceptions.RayError):  # a lost worker
                         await wait_ref(call)
 
     def _outcomes(
@@ -289,7 +289,7 @@ class RayExecutor:
         if batch.max_concurrency is not None:
             workers = min(workers, batch.max_concurrency)
         shares: list[int | None] = [None] * workers
-        if batch.max_concurrency is not None:
+        if batch.max_concurrency is not None and workers:
             quotient, remainder = divmod(batch.max_concurrency, workers)
             shares = [quotient + (i < remainder) for i in range(workers)]
         chunk_size = self.chunk_size

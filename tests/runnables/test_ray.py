@@ -107,6 +107,7 @@ def test_sync_batch_reads_a_generator(executor: RayExecutor, openai_server: Open
     out = executor.batch(chain, ({"text": f"doc {i}"} for i in range(5)))
     assert out == [f"echo: Summarize doc {i}" for i in range(5)]
     assert executor.batch(chain, []) == []
+    assert executor.batch(chain, iter([]), {"max_concurrency": 2}) == []
 
 
 @pytest.mark.anyio
