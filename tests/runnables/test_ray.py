@@ -33,6 +33,20 @@ class ItemError(Exception):
     """An item's failure, at module level so that it pickles by reference."""
 
 
+class TwoPartError(Exception):
+    """Pickles but does not unpickle: `args` holds one of its two required arguments."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def fail_with_two_parts(x: int) -> int:
+    error = TwoPartError(f"bad {x}", 7)
+    error.add_note("from the step")
+    raise error
+
+
 def summarize(server: OpenAIServer, **model_options: Any) -> Runnable[dict[str, str], str]:
     model = ChatOpenAI(
         model="test-model",
@@ -159,6 +173,14 @@ async def test_first_failure_is_raised_with_its_batch_index(executor: RayExecuto
     assert info.value.__notes__[0] == "raised for 5"
     assert info.value.__notes__[-1] == "in batch item 2 of fail_on_odd"
     assert nothing_left_running()
+
+
+def test_an_exception_that_cannot_be_pickled_arrives_described(executor: RayExecutor) -> None:
+    [error] = executor.batch(RunnableLambda(fail_with_two_parts), [1], return_exceptions=True)
+    assert type(error) is RuntimeError
+    assert str(error) == f"{__name__}.TwoPartError: bad 1"
+    assert error.__notes__[0] == "from the step"
+    assert "could not be pickled" in error.__notes__[-1]
 
 
 # -- one limit across the cluster -----------------------------------------------------------------
