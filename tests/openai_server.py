@@ -220,7 +220,8 @@ class OpenAIServer:
         self._gates: list[Gate] = []
         self._disconnects = 0
         self._active = 0
-        self._max_active = 0  # most handlers at once since the last reset
+        self._answering = 0  # requests whose response has not started its last bytes
+        self._max_answering = 0  # the most of them at once since the last reset
         self._epoch = 0  # bumped by reset() so stragglers of a previous test are not counted
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -298,7 +299,7 @@ class OpenAIServer:
             self._queue.clear()
             self._holds.clear()
             self._disconnects = 0
-            self._max_active = self._active
+            self._max_answering = self._answering
             self._epoch += 1
 
     # -- scripting ---------------------------------------------------------------------------
@@ -381,9 +382,14 @@ class OpenAIServer:
 
     @property
     def max_active(self) -> int:
-        """The most requests in progress at once since the last reset (across all clients)."""
+        """The most requests in progress at once since the last reset, across all clients.
+
+        A request counts from its arrival until its response's last bytes are sent (not until
+        its handler ends), so a client that starts its next request once it has the reply is
+        never counted twice.
+        """
         with self._cond:
-            return self._max_active
+            return self._max_answering
 
     def wait_for_requests(self, n: int, timeout: float = 5.0) -> None:
         """Block until at least ``n`` requests have arrived (TimeoutError otherwise)."""
@@ -436,6 +442,10 @@ class OpenAIServer:
                 self._disconnects += 1
                 self._cond.notify_all()
 
+    def _answered(self) -> None:
+        with self._cond:
+            self._answering -= 1
+
     def _finish(self) -> None:
         with self._cond:
             self._active -= 1
@@ -460,7 +470,8 @@ class OpenAIServer:
             if hold is not None:
                 hold._arrive()
             self._active += 1
-            self._max_active = max(self._max_active, self._active)
+            self._answering += 1
+            self._max_answering = max(self._max_answering, self._answering)
             epoch = self._epoch
             self._cond.notify_all()
         return _Exchange(self, body, spec, hold, f"chatcmpl-{epoch}-{index}", epoch)
@@ -494,6 +505,7 @@ class _Exchange(Response):
         self._id, self._epoch = completion_id, epoch
         self._started = False
         self._complete = False  # set just before the last body message: later EOFs are normal
+        self._answered = False  # the last bytes went out (or never will)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         drop = False
@@ -506,9 +518,16 @@ class _Exchange(Response):
                     drop = True  # re-raised outside the task group so it is not wrapped
                 tg.cancel_scope.cancel()
         finally:
+            self._answer()
             self._server._finish()
         if drop:
             raise _DropConnection
+
+    def _answer(self) -> None:
+        """The response's last bytes go out now (or never): it stops counting as active."""
+        if not self._answered:
+            self._answered = True
+            self._server._answered()
 
     async def _watch(self, receive: Receive, scope: anyio.CancelScope) -> None:
         # The body is already read, so the next message uvicorn delivers is http.disconnect.
@@ -574,6 +593,7 @@ class _Exchange(Response):
         if include_usage:
             await self._event(send, self._envelope("chat.completion.chunk", [], self._usage(spec)))
         self._complete = True
+        self._answer()
         await self._write(send, b"data: [DONE]\n\n", more_body=False)
 
     async def _event(self, send: Send, data: dict[str, Any]) -> None:
@@ -598,6 +618,8 @@ class _Exchange(Response):
         await send({"type": "http.response.start", "status": status, "headers": raw})
         self._started = True
         self._complete = promise is None
+        if self._complete:
+            self._answer()
         await self._write(send, payload, more_body=promise is not None)
 
     async def _drop(self, send: Send) -> None:
