@@ -24,7 +24,7 @@ import ray
 
 from runnables._concurrency import clock
 from runnables._ratelimit import RateLimiter, Reservation
-from runnables._ray_refs import wait_future
+from runnables._ray_refs import wait_future, wait_ref
 
 __all__ = ["Budget", "RayRateLimiter"]
 
@@ -138,7 +138,7 @@ class RayRateLimiter(RateLimiter):
     async def usage(self) -> tuple[int, int]:
         """Requests reserved from the budget so far (cluster-wide), and the calls that took
         them (fewer, by the block size)."""
-        requests, calls = await wait_future(self._ensure_budget().usage.remote().future())
+        requests, calls = await wait_ref(self._ensure_budget().usage.remote())
         return int(requests), int(calls)
 
     async def acquire(self, tokens: int = 0) -> Reservation:
