@@ -292,9 +292,22 @@ async def test_cancelling_abatch_stops_the_remote_work(
     assert nothing_left_running()
 
 
-def test_leaving_batch_as_completed_stops_the_remote_work_and_the_reading(
-    executor: RayExecutor,
-) -> None:
+def test_leaving_batch_as_completed_stops_the_remote_work(executor: RayExecutor) -> None:
+    pairs = executor.batch_as_completed(RunnableLambda(fail_on_odd), range(0, 20_000, 2))
+    for n, _ in enumerate(pairs, 1):
+        if n == 10:
+            break
+    pairs.close()
+    assert nothing_left_running()
+
+
+async def forever(x: int) -> int:
+    await anyio.sleep_forever()
+    return x
+
+
+@pytest.mark.anyio
+async def test_inputs_are_read_only_as_far_as_the_workers_windows(executor: RayExecutor) -> None:
     read: list[int] = []
 
     def million() -> Iterator[int]:
@@ -302,13 +315,22 @@ def test_leaving_batch_as_completed_stops_the_remote_work_and_the_reading(
             read.append(i)
             yield i
 
-    pairs = executor.batch_as_completed(RunnableLambda(fail_on_odd), (2 * i for i in million()))
-    for n, _ in enumerate(pairs, 1):
-        if n == 10:
-            break
-    pairs.close()
-    assert len(read) <= 2 * (1024 + 64)  # two workers' windows at most, never the million
+    windows = 2 * 1024  # two workers, each holding at most 1024 unfinished items
+    with anyio.CancelScope() as scope:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(executor.abatch, RunnableLambda(forever), million())
+            await wait_until_running(windows // 64)  # every chunk (64 items) of both windows
+            assert len(read) == windows  # nothing finished, so nothing more was read
+            scope.cancel()
     assert nothing_left_running()
+
+
+async def wait_until_running(chunks: int) -> None:
+    with anyio.fail_after(ASYNC_WAIT_LIMIT):
+        while True:
+            if running_chunks() >= chunks:
+                return
+            await anyio.sleep(0.01)
 
 
 @pytest.mark.anyio
