@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 
 import pytest
@@ -44,3 +45,18 @@ def openai_server(openai_server_session: OpenAIServer) -> Iterator[OpenAIServer]
     openai_server_session.reset()
     yield openai_server_session
     openai_server_session.reset()
+
+
+@pytest.fixture(scope="session")
+def ray_session() -> Iterator[None]:
+    """A local Ray for the whole session, small: 2 CPUs, no dashboard (it starts in seconds)."""
+    import ray  # only sessions that run Ray tests pay for the import
+
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        logging_level=logging.ERROR,
+        object_store_memory=100 * 1024 * 1024,
+    )
+    yield
+    ray.shutdown()

@@ -278,6 +278,8 @@ class OpenAIServer:
         self._gates: list[Gate] = []
         self._disconnects = 0
         self._active = 0
+        self._answering = 0  # requests whose response has not started its last bytes
+        self._max_answering = 0  # the most of them at once since the last reset
         self._epoch = 0  # bumped by reset() so stragglers of a previous test are not counted
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -355,6 +357,7 @@ class OpenAIServer:
             self._queue.clear()
             self._holds.clear()
             self._disconnects = 0
+            self._max_answering = self._answering
             self._epoch += 1
 
     # -- scripting ---------------------------------------------------------------------------
@@ -435,6 +438,17 @@ class OpenAIServer:
         with self._cond:
             return self._disconnects
 
+    @property
+    def max_active(self) -> int:
+        """The most requests in progress at once since the last reset, across all clients.
+
+        A request counts from its arrival until its response's last bytes are sent (not until
+        its handler ends), so a client that starts its next request once it has the reply is
+        never counted twice.
+        """
+        with self._cond:
+            return self._max_answering
+
     def wait_for_requests(self, n: int, timeout: float = 5.0) -> None:
         """Block until at least ``n`` requests have arrived (TimeoutError otherwise)."""
         self._wait(lambda: len(self._records) >= n, timeout, f"{n} requests")
@@ -486,6 +500,10 @@ class OpenAIServer:
                 self._disconnects += 1
                 self._cond.notify_all()
 
+    def _answered(self) -> None:
+        with self._cond:
+            self._answering -= 1
+
     def _finish(self) -> None:
         with self._cond:
             self._active -= 1
@@ -510,6 +528,8 @@ class OpenAIServer:
             if hold is not None:
                 hold._arrive()
             self._active += 1
+            self._answering += 1
+            self._max_answering = max(self._max_answering, self._answering)
             epoch = self._epoch
             self._cond.notify_all()
         return _Exchange(self, body, spec, hold, f"chatcmpl-{epoch}-{index}", epoch)
@@ -543,6 +563,7 @@ class _Exchange(Response):
         self._id, self._epoch = completion_id, epoch
         self._started = False
         self._complete = False  # set just before the last body message: later EOFs are normal
+        self._answered = False  # the last bytes went out (or never will)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         drop = False
@@ -555,9 +576,16 @@ class _Exchange(Response):
                     drop = True  # re-raised outside the task group so it is not wrapped
                 tg.cancel_scope.cancel()
         finally:
+            self._answer()
             self._server._finish()
         if drop:
             raise _DropConnection
+
+    def _answer(self) -> None:
+        """The response's last bytes go out now (or never): it stops counting as active."""
+        if not self._answered:
+            self._answered = True
+            self._server._answered()
 
     async def _watch(self, receive: Receive, scope: anyio.CancelScope) -> None:
         # The body is already read, so the next message uvicorn delivers is http.disconnect.
@@ -631,6 +659,7 @@ class _Exchange(Response):
         if include_usage:
             await self._event(send, self._envelope("chat.completion.chunk", [], self._usage(spec)))
         self._complete = True
+        self._answer()
         await self._write(send, b"data: [DONE]\n\n", more_body=False)
 
     async def _send_raw(self, send: Send, spec: RawReply) -> None:
@@ -665,6 +694,8 @@ class _Exchange(Response):
         await send({"type": "http.response.start", "status": status, "headers": raw})
         self._started = True
         self._complete = promise is None
+        if self._complete:
+            self._answer()
         await self._write(send, payload, more_body=promise is not None)
 
     async def _drop(self, send: Send) -> None:

@@ -231,3 +231,31 @@ async def test_cancelled_client_while_held_is_detected(openai_server: OpenAIServ
         tg.cancel_scope.cancel()
     await openai_server.wait_for_disconnects_async(1)
     assert not hold.released
+
+
+def test_max_active_counts_requests_in_progress_at_once(openai_server: OpenAIServer) -> None:
+    hold = openai_server.hold_requests(3)
+
+    def ask(client: OpenAI, question: str) -> str | None:
+        completion = client.chat.completions.create(
+            model=MODEL, messages=[{"role": "user", "content": question}]
+        )
+        return completion.choices[0].message.content
+
+    with (
+        OpenAI(base_url=openai_server.base_url, api_key="test", max_retries=0) as client,
+        ThreadPoolExecutor(max_workers=3) as pool,
+    ):
+        futures = [pool.submit(ask, client, q) for q in "xyz"]
+        hold.wait_arrived(timeout=5)
+        hold.release()
+        assert sorted(f.result(timeout=5) or "" for f in futures) == [
+            "echo: x",
+            "echo: y",
+            "echo: z",
+        ]
+        assert openai_server.max_active == 3
+        openai_server.reset()
+        for question in "abcd":  # one after another: each starts once the last one's reply came
+            ask(client, question)
+    assert openai_server.max_active == 1

@@ -37,7 +37,11 @@ def test_readme_has_python_blocks() -> None:
 
 
 @pytest.mark.parametrize("code", BLOCKS, ids=[f"block{i}" for i in range(len(BLOCKS))])
-def test_readme_block_runs(code: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_readme_block_runs(
+    code: str, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:
+    if "runnables.ray" in code:
+        request.getfixturevalue("ray_session")  # join the session's Ray: starting one is slow
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     # Blocks may continue the quickstart (the first block), as the README's text says.

@@ -1,8 +1,8 @@
 """The example scripts, run as a user would: `python examples/<name>.py [flags]` from the root.
 
 Offline runs get an environment without `OPENAI_API_KEY`/`OPENAI_BASE_URL` and small latencies;
-`parallel_topic.py`, `parallel_research.py` and `tool_calling.py` also run against the loopback
-OpenAI server.
+`parallel_topic.py`, `parallel_research.py`, `tool_calling.py` and `parallel_batch_ray.py` also
+run against the loopback OpenAI server.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ EXAMPLES = [
     "parallel_batch.py",
     "parallel_batch_flow.py",
     "tool_calling.py",
+    "parallel_batch_ray.py",
 ]
 TIMEOUT = 30.0
 BRANCHES = {"summary": "Summary", "questions": "Questions", "key_terms": "Key Terms"}
@@ -57,7 +58,7 @@ def command(script: str, *args: str) -> list[str]:
 
 
 def run_example(
-    script: str, *args: str, env: Mapping[str, str] | None = None
+    script: str, *args: str, env: Mapping[str, str] | None = None, timeout: float = TIMEOUT
 ) -> subprocess.CompletedProcess[str]:
     """Run an example from the project root; assert it exited 0."""
     proc = subprocess.run(
@@ -66,7 +67,7 @@ def run_example(
         env=example_env(env),
         capture_output=True,
         text=True,
-        timeout=TIMEOUT,
+        timeout=timeout,
         check=False,
     )
     assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
@@ -448,3 +449,52 @@ def test_tool_calling_against_openai_server(openai_server: OpenAIServer) -> None
     assert atlantis["content"].startswith("Error: ValueError: no weather for 'Atlantis'")
     assert third["messages"][-1] == {"role": "tool", "content": "11.0", "tool_call_id": "s1"}
     assert len(third["messages"]) == 7
+
+
+# -- parallel_batch_ray.py ------------------------------------------------------------------------
+
+RAY_START_TIMEOUT = 120.0  # a local Ray takes seconds to start, more on a busy machine
+
+
+def check_ray_summaries(output: str, copies: int, prefix: str) -> None:
+    lines = section(output, "Summaries (in input order)").splitlines()
+    names = [line.split(":")[0] for line in lines]
+    assert names[:3] == ["apollo.txt", "coral.txt", "bees.txt"]
+    assert names[3:6] == ["apollo.txt#1", "coral.txt#1", "bees.txt#1"]
+    assert len(names) == 3 * copies
+    assert all(line.split(": ", 1)[1].startswith(prefix) for line in lines)
+    assert "Same summaries in the same order from one process and from Ray." in output
+
+
+def test_batch_ray_starts_a_local_ray_by_default() -> None:
+    proc = run_example(
+        "parallel_batch_ray.py", "--latency", "0.02", "--copies", "2", timeout=RAY_START_TIMEOUT
+    )
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("Model: offline (OfflineChatModel, no OPENAI_API_KEY set)")
+    assert lines[1] == "Ray: local (started here), 2 workers"
+    assert lines[2] == "Texts: 6 (3 texts x 2)"
+    check_ray_summaries(proc.stdout, 2, "[offline model] ")
+
+
+def test_batch_ray_joins_a_cluster_and_keeps_one_limit(
+    ray_session: None, openai_server: OpenAIServer
+) -> None:
+    import ray
+
+    address = ray.get_runtime_context().gcs_address
+    env = {"OPENAI_API_KEY": "test", "OPENAI_BASE_URL": openai_server.base_url}
+    proc = run_example(
+        "parallel_batch_ray.py",
+        "--address",
+        address,
+        "--max-concurrency",
+        "3",
+        env=env,
+        timeout=RAY_START_TIMEOUT,
+    )
+    assert proc.stdout.splitlines()[1] == f"Ray: cluster at {address}, 2 workers"
+    check_ray_summaries(proc.stdout, 4, "echo: ")
+    requests = openai_server.requests
+    assert len(requests) == 2 * 12  # every text once in this process, once on Ray
+    assert openai_server.max_active <= 3

@@ -41,3 +41,18 @@ def test_all_is_exact_and_importable() -> None:
     ]
     for name in runnables.__all__:
         assert getattr(runnables, name) is not None
+
+
+def test_ray_module_exports_and_stays_optional() -> None:
+    import subprocess
+    import sys
+
+    import runnables.ray
+
+    assert sorted(runnables.ray.__all__) == ["RayExecutor", "RayRateLimiter"]
+    for name in runnables.ray.__all__:
+        assert getattr(runnables.ray, name) is not None
+    # Ray is an optional extra: the package itself never imports it.
+    code = "import sys, runnables, llm, prompts; print('ray' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -1,0 +1,504 @@
+"""`RayExecutor`: a runnable's batch on a Ray cluster, with the results and limits of `abatch`.
+
+The executor keeps a pool of `BatchWorker` actors, started with its first batch and reused by
+the next (a worker process takes seconds to start). For a batch, the driver (this process) keeps
+one task per worker it uses, merged with `runnables._concurrency.merge`, so the first failure or
+the consumer leaving cancels them all. Each task:
+
+1. opens the batch on its worker with the first call, which brings the runnable (put in the
+   object store once per batch, fetched once per worker) and the worker's share of
+   `max_concurrency`;
+2. sends chunks of inputs, taken lazily from the caller's iterable, while the worker holds fewer
+   unfinished items than its window, and with the same call collects what finished;
+3. on losing the worker (`RayActorError`: the process died, the node went away), gives the
+   worker's unfinished items back to the feed (they run first, on whichever worker takes them
+   next), replaces the worker in the pool, and goes on, up to `max_restarts` in the batch;
+4. closes the batch on its worker when it ends, however it ends, and waits until the worker has
+   cancelled what still ran: nothing of a batch outlives it.
+
+An item's result is kept only from the first report of it, so none is lost or duplicated.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import logging
+import threading
+import uuid
+from collections import deque
+from collections.abc import (
+    AsyncGenerator,
+    Callable,
+    Generator,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sized,
+)
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar, overload
+
+import anyio
+import ray
+import ray.exceptions
+
+from runnables._base import Runnable
+from runnables._bridge import iter_sync, run_sync
+from runnables._concurrency import closing, merge, stream_with_timeout
+from runnables._config import RunnableConfig, ensure_config
+from runnables._ray_refs import wait_ref
+from runnables._ray_worker import BatchWorker, Item, Outcome
+from runnables._run import detached_context
+
+__all__ = ["RayExecutor"]
+
+In = TypeVar("In")
+Out = TypeVar("Out")
+
+_UNLIMITED_WINDOW = 1024
+"""Unfinished items a worker holds when the batch sets no `max_concurrency`."""
+
+_CLOSE_LIMIT = 10.0
+"""Seconds a batch waits for a worker to confirm it stopped the batch's work."""
+
+_LOCAL_INIT: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.WARNING}
+"""How `RayExecutor` calls `ray.init` when no Ray is connected (`init_options` add to it)."""
+
+
+class RayExecutor:
+    """Run a runnable's batches on Ray: the same results as its own `batch`, on many processes.
+
+    Connects at construction: to the Ray this process already joined, else to the cluster at
+    `address` (or `RAY_ADDRESS`), else to a local Ray it starts.
+
+    Args:
+        num_workers: Worker actors, started with the first batch and kept until `close`
+            (default: the cluster's CPU count). A batch with a `max_concurrency` below it, or
+            fewer inputs, uses fewer of them.
+        address: A running cluster's address ("auto", "ray://host:10001", ...).
+        chunk_size: Most inputs sent to a worker in one call.
+        max_pending: Most unfinished items one worker holds (default: its share of
+            `max_concurrency` plus `chunk_size`, so it never idles waiting for the next chunk;
+            1024 without a limit). Inputs are read only as room frees up.
+        max_restarts: Workers a batch may replace after losing one (the items in flight on a
+            lost worker run again); one more loss raises Ray's `RayActorError`.
+        worker_options: Ray actor options for the workers, e.g. `{"num_cpus": 1}` to reserve a
+            CPU each (by default they reserve none: they mostly wait on I/O, and a pool kept
+            between batches should not hold the cluster's CPUs), `resources` or `runtime_env`.
+        init_options: More `ray.init` arguments, used when this executor connects.
+
+    Raises:
+        TypeError: An argument has the wrong type.
+        ValueError: A number is out of range.
+    """
+
+    def __init__(
+        self,
+        num_workers: int | None = None,
+        *,
+        address: str | None = None,
+        chunk_size: int = 64,
+        max_pending: int | None = None,
+        max_restarts: int = 3,
+        worker_options: Mapping[str, Any] | None = None,
+        init_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        _check_count("num_workers", num_workers, low=1, optional=True)
+        _check_count("chunk_size", chunk_size, low=1)
+        _check_count("max_pending", max_pending, low=1, optional=True)
+        _check_count("max_restarts", max_restarts, low=0)
+        if address is not None and not isinstance(address, str):
+            raise TypeError(f'Invalid "address" argument: expected a str, got {address!r}')
+        for name, value in (("worker_options", worker_options), ("init_options", init_options)):
+            if value is not None and not isinstance(value, Mapping):
+                raise TypeError(f'Invalid "{name}" argument: expected a dict, got {value!r}')
+        self._connected_here = False
+        if not ray.is_initialized():
+            ray.init(address=address, **{**_LOCAL_INIT, **(init_options or {})})
+            self._connected_here = True
+        cpus = int(ray.cluster_resources().get("CPU", 1))  # type: ignore[no-untyped-call]
+        self.num_workers: int = num_workers or max(1, cpus)
+        self.chunk_size = chunk_size
+        self.max_pending = max_pending
+        self.max_restarts = max_restarts
+        self._worker_options = {"num_cpus": 0, **(worker_options or {})}
+        self._actor_class: Any = ray.remote(BatchWorker)
+        self._name = f"runnables.ray/{uuid.uuid4().hex[:12]}"
+        self._pool: list[Any] = []
+        self._generations: list[int] = []
+        self._pool_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"RayExecutor(num_workers={self.num_workers}, chunk_size={self.chunk_size})"
+
+    def close(self) -> None:
+        """End the workers; disconnect from Ray if this executor connected (a local Ray it
+        started stops)."""
+        with self._pool_lock:
+            pool, self._pool = self._pool, []
+        for actor in pool:
+            _kill(actor)
+        if self._connected_here and ray.is_initialized():
+            ray.shutdown()
+        self._connected_here = False
+
+    def __enter__(self) -> RayExecutor:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- the public forms, all over `_outcomes` -------------------------------------------------
+
+    @overload
+    async def abatch(
+        self,
+        runnable: Runnable[In, Out],
+        inputs: Iterable[In],
+        config: RunnableConfig | Iterable[RunnableConfig] | None = None,
+        *,
+        return_exceptions: Literal[False] = False,
+    ) -> list[Out]: ...
+    @overload
+    async def abatch(
+        self,
+        runnable: Runnable[In, Out],
+        inputs: Iterable[In],
+        config: RunnableConfig | Iterable[RunnableConfig] | None = None,
+        *,
+        return_exceptions: bool,
+    ) -> list[Out | Exception]: ...
+
+    async def abatch(
+        self,
+        runnable: Runnable[In, Out],
+        inputs: Iterable[In],
+        config: RunnableConfig | Iterable[RunnableConfig] | None = None,
+        *,
+        return_exceptions: bool = False,
+    ) -> list[Out] | list[Out | Exception]:
+        """Run `runnable` on every input on the workers; outputs in input order.
+
+        Args:
+            runnable: The chain (it must pickle).
+            inputs: Any iterable, read lazily (a generator of a million inputs is fine).
+            config: One config for all inputs, or one per input. The first config's
+                `max_concurrency` bounds the whole batch across the cluster; its `timeout`
+                bounds the whole batch.
+            return_exceptions: Put each failure in its place instead of raising the first one
+                (with a note naming its index) and cancelling the rest.
+
+        Raises:
+            TypeError: `runnable`, `inputs` or `config` is of the wrong kind.
+            ValueError: `config` is a list of the wrong length.
+        """
+        batch = _Batch.of(runnable, inputs, config, return_exceptions)
+        results: dict[int, Any] = {}
+        async with closing(self._as_completed(batch)) as pairs:
+            async for index, value in pairs:
+                results[index] = value
+        return [results[i] for i in range(len(results))]
+
+    @overload
+    def batch(
+        self,
+        runnable: Runnable[In, Out],
+        inputs: Iterable[In],
+        config: RunnableConfig | Iterable[RunnableConfig] | None = None,
+        *,
+        return_exceptions: Literal[False] = False,
+    ) -> list[Out]: ...
+    @overload
+    def batch(
+        self,
+        runnable: Runnable[In, Out],
+        inputs: Iterable[In],
+        config: RunnableConfig | Iterable[RunnableConfig] | None = None,
+        *,
+        return_exceptions: bool,
+    ) -> list[Out | Exception]: ...
+
+    def batch(
+        self,
+        runnable: Runnable[In, Out],
+        inputs: Iterable[In],
+        config: RunnableConfig | Iterable[RunnableConfig] | None = None,
+        *,
+        return_exceptions: bool = False,
+    ) -> list[Out] | list[Out | Exception]:
+        """Sync form of `abatch`."""
+        _Batch.of(runnable, inputs, config, return_exceptions)  # bad arguments fail here
+        return run_sync(
+            lambda: self.abatch(runnable, inputs, config, return_exceptions=return_exceptions),
+            detached_context(),
+        )
+
+    def abatch_as_completed(
+        self,
+        runnable: Runnable[In, Out],
+        inputs: Iterable[In],
+        config: RunnableConfig | Iterable[RunnableConfig] | None = None,
+        *,
+        return_exceptions: bool = False,
+    ) -> AsyncGenerator[tuple[int, Out | Exception], None]:
+        """Yield `(index, output)` as items finish anywhere in the cluster.
+
+        Leaving the loop early (close the generator; on trio, `contextlib.aclosing`) stops the
+        remote work and ends the workers. Arguments as in `abatch`.
+        """
+        return self._as_completed(_Batch.of(runnable, inputs, config, return_exceptions))
+
+    def batch_as_completed(
+        self,
+        runnable: Runnable[In, Out],
+        inputs: Iterable[In],
+        config: RunnableConfig | Iterable[RunnableConfig] | None = None,
+        *,
+        return_exceptions: bool = False,
+    ) -> Generator[tuple[int, Out | Exception], None, None]:
+        """Sync form of `abatch_as_completed`; breaking out stops the remote work."""
+        batch = _Batch.of(runnable, inputs, config, return_exceptions)
+        return iter_sync(lambda: self._as_completed(batch), detached_context())
+
+    # -- the driver -----------------------------------------------------------------------------
+
+    async def _as_completed(self, batch: _Batch) -> AsyncGenerator[tuple[int, Any], None]:
+        batch_id = uuid.uuid4().hex
+        opened: list[Any] = []  # the workers this batch has opened on
+        try:
+            async with closing(self._outcomes(batch, batch_id, opened)) as outcomes:
+                async for index, ok, value in outcomes:
+                    if not ok and not batch.return_exceptions:
+                        value.add_note(f"in batch item {index} of {batch.runnable.name}")
+                        raise value
+                    yield index, value
+        finally:
+            # However the batch ends, its work stops on every worker before the call returns.
+            with anyio.CancelScope(shield=True), anyio.move_on_after(_CLOSE_LIMIT):
+                for call in [actor.close.remote(batch_id) for actor in opened]:
+                    with contextlib.suppress(ray.exceptions.RayError):  # a lost worker
+                        await wait_ref(call)
+
+    def _outcomes(
+        self, batch: _Batch, batch_id: str, opened: list[Any]
+    ) -> AsyncGenerator[Outcome, None]:
+        """Every item's outcome once, in completion order; closing it stops every worker."""
+        feed = _Feed(batch.items())
+        workers = feed.prefetch(self.num_workers)
+        if batch.max_concurrency is not None:
+            workers = min(workers, batch.max_concurrency)
+        shares: list[int | None] = [None] * workers
+        if batch.max_concurrency is not None and workers:
+            quotient, remainder = divmod(batch.max_concurrency, workers)
+            shares = [quotient + (i < remainder) for i in range(workers)]
+        chunk_size = self.chunk_size
+        if isinstance(batch.inputs, Sized) and workers:
+            # A small batch is spread over every worker, not sent whole to the first.
+            chunk_size = min(chunk_size, -(-len(batch.inputs) // workers))
+        runnable_ref = ray.put(batch.runnable) if workers else None
+        lost = [0]
+        sources = [
+            self._worker(i, batch_id, runnable_ref, share, chunk_size, feed, lost, opened)
+            for i, share in enumerate(shares)
+        ]
+        if batch.timeout is None:
+            return merge(sources)
+        return stream_with_timeout(
+            batch.timeout, f"batch of {batch.runnable.name}", lambda: merge(sources)
+        )
+
+    def _worker(
+        self,
+        slot: int,
+        batch_id: str,
+        runnable_ref: Any,
+        share: int | None,
+        chunk_size: int,
+        feed: _Feed,
+        lost: list[int],
+        opened: list[Any],
+    ) -> Callable[[Callable[[Any], None]], Any]:
+        window = self.max_pending or (_UNLIMITED_WINDOW if share is None else share + chunk_size)
+
+        async def run(emit: Callable[[Any], None]) -> None:
+            actor = self._actor(slot)
+            opening: tuple[Any, ...] = (runnable_ref, share)
+            unfinished: dict[int, Item] = {}
+            while True:
+                chunk = feed.take(min(chunk_size, window - len(unfinished)))
+                unfinished.update((item[0], item) for item in chunk)
+                if not unfinished:
+                    return
+                # Having just sent a chunk with room left, send the next before waiting.
+                wait = not chunk or len(unfinished) >= window
+                call = actor.exchange.remote(batch_id, chunk, wait, *opening)
+                if opening:
+                    opened.append(actor)
+                    opening = ()
+                try:
+                    finished: list[Outcome] = await wait_ref(call)
+                except ray.exceptions.RayActorError as exc:
+                    feed.give_back(unfinished.values())
+                    unfinished.clear()
+                    if lost[0] >= self.max_restarts:
+                        exc.add_note(f"lost {lost[0] + 1} Ray workers in one batch")
+                        raise
+                    lost[0] += 1
+                    actor = self._replace(slot, actor)
+                    opening = (runnable_ref, share)
+                    continue
+                for outcome in finished:
+                    if unfinished.pop(outcome[0], None) is not None:
+                        emit(outcome)
+
+        return run
+
+    def _actor(self, slot: int) -> Any:
+        """The pool's worker in `slot`, started if the pool has none there yet."""
+        with self._pool_lock:
+            while len(self._pool) <= slot:
+                self._generations.append(0)
+                self._pool.append(self._start(len(self._pool), 0))
+            return self._pool[slot]
+
+    def _replace(self, slot: int, lost: Any) -> Any:
+        """A new worker in `slot` for the `lost` one (another batch may have replaced it)."""
+        _kill(lost)
+        with self._pool_lock:
+            if slot < len(self._pool) and self._pool[slot] is lost:
+                self._generations[slot] += 1
+                self._pool[slot] = self._start(slot, self._generations[slot])
+            if slot >= len(self._pool):
+                raise RuntimeError("the RayExecutor was closed while a batch ran")
+            return self._pool[slot]
+
+    def _start(self, slot: int, generation: int) -> Any:
+        name = f"{self._name}/{slot}.{generation}"
+        options = {"scheduling_strategy": "SPREAD", **self._worker_options, "name": name}
+        return self._actor_class.options(**options).remote()
+
+
+def _kill(actor: Any) -> None:
+    try:
+        ray.kill(actor, no_restart=True)
+    except Exception:  # already gone, or Ray shut down: nothing left to stop
+        return
+
+
+# -- the batch's items ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """A batch's arguments, checked: the items come from `items()`, read lazily."""
+
+    runnable: Runnable[Any, Any]
+    inputs: Iterable[Any]
+    configs: RunnableConfig | list[RunnableConfig]
+    return_exceptions: bool
+    max_concurrency: int | None
+    timeout: float | None
+
+    @classmethod
+    def of(
+        cls,
+        runnable: object,
+        inputs: object,
+        config: object,
+        return_exceptions: object,
+    ) -> _Batch:
+        if not isinstance(runnable, Runnable):
+            raise TypeError(f'Invalid "runnable" argument: expected a Runnable, got {runnable!r}')
+        if not isinstance(inputs, Iterable) or isinstance(inputs, str | bytes | Mapping):
+            raise TypeError(f'Invalid "inputs" argument: expected an iterable, got {inputs!r}')
+        if not isinstance(return_exceptions, bool):
+            raise TypeError(
+                f'Invalid "return_exceptions" argument: expected a bool, got {return_exceptions!r}'
+            )
+        configs: RunnableConfig | list[RunnableConfig]
+        if config is None or isinstance(config, Mapping):
+            configs = ensure_config(config)  # type: ignore[arg-type]
+            first = configs
+        elif isinstance(config, Iterable) and not isinstance(config, str | bytes):
+            configs = [ensure_config(c) for c in config]
+            if isinstance(inputs, Sized) and len(inputs) != len(configs):
+                raise ValueError(
+                    f'Invalid "config" argument: got {len(configs)} configs for '
+                    f"{len(inputs)} inputs; pass one config, or exactly one per input"
+                )
+            first = configs[0] if configs else {}
+        else:
+            raise TypeError(f'Invalid "config" argument: {config!r}; expected a dict or a list')
+        return cls(
+            runnable,
+            inputs,
+            configs,
+            return_exceptions,
+            first.get("max_concurrency"),
+            first.get("timeout"),
+        )
+
+    def items(self) -> Iterator[Item]:
+        """`(index, input, config)` for each input; the configs without the batch-wide keys
+        (`max_concurrency` and `timeout` hold for the whole batch, as in `abatch`)."""
+        if isinstance(self.configs, list):
+            configs = iter(self.configs)
+            inputs = iter(self.inputs)
+            for index in itertools.count():
+                x, c = next(inputs, _END), next(configs, _END)
+                if x is _END and c is _END:
+                    return
+                if x is _END or c is _END:
+                    raise ValueError(
+                        'Invalid "config" argument: the number of configs differs from the '
+                        "number of inputs; pass one config, or exactly one per input"
+                    )
+                yield index, x, _item_config(c)
+        else:
+            config = _item_config(self.configs)
+            for index, x in enumerate(self.inputs):
+                yield index, x, config
+
+
+_END: Any = object()
+_BATCH_WIDE = ("max_concurrency", "timeout")
+
+
+def _item_config(config: RunnableConfig) -> RunnableConfig:
+    if not any(key in config for key in _BATCH_WIDE):
+        return config
+    return {k: v for k, v in config.items() if k not in _BATCH_WIDE}  # type: ignore[return-value]
+
+
+class _Feed:
+    """The items still to send: those given back by lost workers first, then the source's."""
+
+    def __init__(self, source: Iterator[Item]) -> None:
+        self._source = source
+        self._ready: deque[Item] = deque()
+
+    def prefetch(self, n: int) -> int:
+        """Read up to `n` items ahead; return how many there are (for sizing the workers)."""
+        self._ready.extend(itertools.islice(self._source, n - len(self._ready)))
+        return len(self._ready)
+
+    def take(self, n: int) -> list[Item]:
+        """Up to `n` items (fewer only when the batch has no more)."""
+        taken = [self._ready.popleft() for _ in range(min(n, len(self._ready)))]
+        if len(taken) < n:
+            taken.extend(itertools.islice(self._source, n - len(taken)))
+        return taken
+
+    def give_back(self, items: Iterable[Item]) -> None:
+        """Items whose worker was lost: they go out first, in index order."""
+        self._ready.extendleft(sorted(items, reverse=True))
+
+
+def _check_count(name: str, value: object, *, low: int, optional: bool = False) -> None:
+    if value is None and optional:
+        return
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f'Invalid "{name}" argument: expected an int, got {value!r}')
+    if value < low:
+        raise ValueError(f'Invalid "{name}" argument: expected an int >= {low}, got {value!r}')
