@@ -101,12 +101,25 @@ def build_seed_chain(model: OfflineChatModel) -> Any:
     )
 
 
+def _shorten(text: str, limit: int) -> str:
+    words = text.replace("[offline model] ", "").split()
+    return " ".join(words) if len(words) <= limit else " ".join(words[:limit]) + " ..."
+
+
 async def plain_model(messages: list[dict[str, str]]) -> str:
-    """A zero-latency chat model by hand: the offline model's reply to plain message dicts."""
-    last = next(m for m in reversed(messages) if m["role"] == "user")
-    words = last["content"].split()
-    echo = " ".join(words[:24]) + (" ..." if len(words) > 24 else "") if words else "(empty input)"
-    return "[offline model] reply to: " + echo
+    """A zero-latency chat model by hand: the offline model's default reply (the instruction's
+    lines and the input, shortened) computed from plain message dicts."""
+    lines = [
+        _shorten(line, 12)
+        for m in messages
+        if m["role"] == "system"
+        for line in m["content"].splitlines()
+        if line.strip()
+    ]
+    users = [m["content"] for m in messages if m["role"] == "user"]
+    text = users[-1] if users else ""
+    echo = _shorten(text, 24) if text.strip() else "(no input)"
+    return f"[offline model] {' / '.join(lines)} | {echo}"
 
 
 def plain_seed(model: object = None) -> Callable[[str], Awaitable[str]]:
