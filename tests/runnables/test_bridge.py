@@ -7,6 +7,7 @@ import threading
 from collections.abc import AsyncIterator
 from typing import Any
 
+import anyio
 import pytest
 import trio
 
@@ -51,21 +52,23 @@ async def test_sync_invoke_inside_running_loop_any_backend() -> None:
 
 
 def test_sync_stream_hands_over_chunk_by_chunk() -> None:
-    produced: list[int] = []
-    consumed = threading.Event()
+    # The producer makes chunk i only once the consumer holds chunk i - 1: a bridge that
+    # collected the stream before handing it over would leave the producer waiting here.
+    received = [threading.Event() for _ in range(3)]
+    waited: list[bool] = []
 
     async def numbers(x: int) -> AsyncIterator[int]:
         for i in range(3):
-            produced.append(i)
+            if i:
+                waited.append(await anyio.to_thread.run_sync(received[i - 1].wait, 10.0))
             yield i
 
     seen = []
     for chunk in RunnableLambda(numbers).stream(0):
         seen.append(chunk)
-        # Chunks arrive as produced: the producer is at most one chunk ahead.
-        assert len(produced) <= chunk + 2
-    consumed.set()
+        received[chunk].set()
     assert seen == [0, 1, 2]
+    assert waited == [True, True]
 
 
 def test_breaking_out_of_sync_stream_stops_the_producer() -> None:
