@@ -1,14 +1,26 @@
-"""with_timeout and the config `timeout`: cancellation, error naming, parallel interplay."""
+"""with_timeout and the config `timeout`: cancellation, error naming, parallel interplay.
 
-from collections.abc import AsyncIterator, Iterator
+Every test runs on a virtual clock that jumps to the next deadline only when every task waits
+(tests/clock.py): a limit fires exactly when the step under it can do nothing more, however
+loaded the machine. The steps under a limit are async, since waiting on a thread would let the
+clock jump too.
+"""
+
+from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
 import pytest
 
 from runnables import BranchError, RunnableGenerator, RunnableLambda, RunnableParallel
+from tests.clock import virtual_time_backends
 
 pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(params=virtual_time_backends(autojump=True))
+def anyio_backend(request: pytest.FixtureRequest) -> Any:
+    return request.param
 
 
 def hanging(state: dict[str, Any]) -> RunnableLambda[Any, Any]:
@@ -25,19 +37,25 @@ def hanging(state: dict[str, Any]) -> RunnableLambda[Any, Any]:
 
 async def test_step_over_its_limit_is_cancelled_with_a_named_timeout_error() -> None:
     state: dict[str, Any] = {}
+    start = anyio.current_time()
     with pytest.raises(TimeoutError, match=r"hang timed out after 0\.01 s"):
         await hanging(state).with_timeout(0.01).ainvoke("x")
     assert state == {"started": True, "cancelled": True}
+    assert anyio.current_time() - start == pytest.approx(0.01)
 
 
 async def test_fast_step_is_unaffected() -> None:
-    assert await RunnableLambda(lambda x: x * 2).with_timeout(5).ainvoke(2) == 4
+    async def double(x: int) -> int:
+        await anyio.sleep(4)  # waits, but less than the limit
+        return x * 2
+
+    assert await RunnableLambda(double).with_timeout(5).ainvoke(2) == 4
 
 
 async def test_in_parallel_only_the_slow_branch_is_cancelled_under_settle() -> None:
     state: dict[str, Any] = {}
     chain = RunnableParallel(
-        slow=hanging(state).with_timeout(0.01), fast=lambda x: x
+        slow=hanging(state).with_timeout(0.01), fast=RunnableLambda(echo)
     ).with_failure_policy("settle")
     out = await chain.ainvoke("v")
     assert out["fast"] == "v"
@@ -48,7 +66,7 @@ async def test_in_parallel_only_the_slow_branch_is_cancelled_under_settle() -> N
 
 async def test_config_timeout_bounds_the_whole_run() -> None:
     state: dict[str, Any] = {}
-    chain = RunnableLambda(lambda x: x) | hanging(state)
+    chain = RunnableLambda(echo) | hanging(state)
     with pytest.raises(TimeoutError, match="RunnableSequence timed out"):
         await chain.ainvoke("x", {"timeout": 0.01})
     assert state["cancelled"] is True
@@ -57,15 +75,18 @@ async def test_config_timeout_bounds_the_whole_run() -> None:
 async def test_stream_limit_covers_the_whole_stream() -> None:
     async def stalls(x: str) -> AsyncIterator[int]:
         yield 0
+        await anyio.sleep(0.03)
         yield 1
-        await anyio.sleep_forever()  # stalls after two chunks
+        await anyio.sleep_forever()  # stalls after two chunks, 0.03 s in
         yield 2  # pragma: no cover
 
     seen: list[int] = []
+    start = anyio.current_time()
     with pytest.raises(TimeoutError, match="while streaming"):
         async for chunk in RunnableLambda(stalls).with_timeout(0.05).astream("x"):
             seen.append(chunk)
     assert seen == [0, 1]
+    assert anyio.current_time() - start == pytest.approx(0.05)  # virtual time: exact
 
 
 @pytest.mark.parametrize("bad", [0, -1, "1", None, True])
@@ -84,9 +105,13 @@ async def _words(x: str) -> AsyncIterator[str]:
         yield word + " "
 
 
-def _upper(chunks: Iterator[str]) -> Iterator[str]:
-    for chunk in chunks:
+async def _upper(chunks: AsyncIterator[str]) -> AsyncIterator[str]:
+    async for chunk in chunks:
         yield chunk.upper()
+
+
+async def echo(x: Any) -> Any:
+    return x
 
 
 async def never(x: Any) -> Any:
