@@ -3,8 +3,12 @@
 import asyncio
 import atexit
 import contextvars
+import signal
+import sys
 import threading
+import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -12,6 +16,7 @@ import pytest
 import trio
 
 from runnables import RunnableLambda, RunnableParallel
+from runnables._bridge import _BridgeLoop
 
 
 async def double(x: int) -> int:
@@ -244,3 +249,92 @@ def test_invoke_and_stream_run_on_the_same_loop() -> None:
 
     step = RunnableLambda(loop_id)
     assert step.invoke(1) == next(iter(step.stream(1))) == step.batch([1])[0]
+
+
+def test_an_error_from_a_nested_sync_call_keeps_its_type_and_notes() -> None:
+    def boom(x: int) -> int:
+        raise LookupError("deep")
+
+    inner = RunnableLambda(boom) | RunnableLambda(double)
+
+    async def outer(x: int) -> Any:
+        return inner.invoke(x)  # sync code on the bridge loop: runs on the next loop down
+
+    with pytest.raises(LookupError, match="deep") as info:
+        RunnableLambda(outer).invoke(1)
+    assert type(info.value) is LookupError
+    assert "in step 1 of 2 (boom) of RunnableSequence" in info.value.__notes__
+
+
+def main_thread_blocks_in_bridge_wait(limit: float = 10.0) -> bool:
+    """Wait until the main thread is inside `threading.Event.wait` called by the bridge's job."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        frame = sys._current_frames().get(threading.main_thread().ident or 0)
+        names = []
+        while frame is not None:
+            names.append((frame.f_code.co_name, Path(frame.f_code.co_filename).name))
+            frame = frame.f_back
+        if ("wait", "threading.py") in names and ("result", "_bridge.py") in names:
+            return True
+        time.sleep(0.001)
+    return False
+
+
+class Interrupted(BaseException):
+    """Raised by the test's signal handler, as KeyboardInterrupt is by Ctrl-C's."""
+
+
+def test_an_interrupt_while_waiting_cancels_the_call_then_is_raised() -> None:
+    assert threading.current_thread() is threading.main_thread()  # signals arrive here
+    started, cancelled = threading.Event(), threading.Event()
+
+    async def waits(x: int) -> int:
+        started.set()
+        try:
+            await anyio.sleep_forever()
+        except anyio.get_cancelled_exc_class():
+            cancelled.set()
+            raise
+        return x  # pragma: no cover
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise Interrupted
+
+    def send_once_waiting() -> None:
+        # Only once the call runs and the caller is blocked waiting for it (an interrupt a
+        # moment earlier, before the wait, would not be the case under test).
+        if started.wait(10) and main_thread_blocks_in_bridge_wait():
+            signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGUSR1)
+
+    previous = signal.signal(signal.SIGUSR1, interrupt)
+    sender = threading.Thread(target=send_once_waiting)
+    try:
+        sender.start()
+        with pytest.raises(Interrupted):
+            RunnableLambda(waits).invoke(1)
+    finally:
+        sender.join()
+        signal.signal(signal.SIGUSR1, previous)
+    assert cancelled.is_set()  # the call's task was cancelled and done before the raise
+
+
+def test_closing_a_bridge_loop_cancels_what_still_runs_and_closes_the_loop() -> None:
+    bridge = _BridgeLoop(level=99)  # a loop of its own, not one the other tests share
+    started, cancelled = threading.Event(), threading.Event()
+
+    async def forever() -> None:
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    bridge.submit(forever(), contextvars.Context())
+    assert started.wait(10)
+    bridge.close()
+    assert cancelled.is_set()
+    assert bridge.loop.is_closed()
+    assert not bridge.thread.is_alive()
+    bridge.close()  # closing again does nothing

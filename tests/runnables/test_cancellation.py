@@ -24,7 +24,7 @@ SCRIPT = textwrap.dedent(
             if len(started) == 2:
                 print("started", flush=True)
             try:
-                await anyio.sleep(30)
+                await anyio.sleep_forever()
             finally:
                 print("cancelled", key, flush=True)
         return run

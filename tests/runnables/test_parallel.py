@@ -130,11 +130,15 @@ class FailedSecond(Exception):
 @pytest.mark.parametrize("first", ["a", "b"])
 async def test_of_two_failing_branches_the_first_to_fail_is_raised(first: str) -> None:
     # The other branch fails too, later: while being cancelled by the first failure.
+    other_waits = anyio.Event()
+
     async def fails(x: str) -> str:
+        await other_waits.wait()
         raise FailedFirst("first")
 
     async def fails_when_cancelled(x: str) -> str:
         try:
+            other_waits.set()
             await anyio.sleep_forever()
         finally:
             raise FailedSecond("second")  # replaces the cancellation
