@@ -79,8 +79,11 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
 
 
 def virtual_time_backends(*, autojump: bool) -> list[Any]:
-    """`anyio_backend` parameters for asyncio and trio on virtual clocks (asyncio gets a new one
-    per test; trio's `MockClock` is shared by the tests using these parameters)."""
+    """`anyio_backend` parameters for asyncio and trio on virtual clocks.
+
+    Tests that use the same parameters may share a clock (anyio's plugin keeps one asyncio loop
+    for consecutive tests; trio's `MockClock` is one object): measure times as differences.
+    """
     trio_clock = trio.testing.MockClock(autojump_threshold=0 if autojump else float("inf"))
     return [
         pytest.param(
