@@ -266,8 +266,8 @@ def test_an_error_from_a_nested_sync_call_keeps_its_type_and_notes() -> None:
     assert "in step 1 of 2 (boom) of RunnableSequence" in info.value.__notes__
 
 
-def main_thread_blocks_in_bridge_wait(limit: float = 10.0) -> bool:
-    """Wait until the main thread is inside `threading.Event.wait` called by the bridge's job."""
+def main_thread_blocks_in_bridge_wait(caller: str = "result", limit: float = 10.0) -> bool:
+    """Wait until the main thread waits in `threading` under the bridge's `caller`."""
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
         frame = sys._current_frames().get(threading.main_thread().ident or 0)
@@ -275,7 +275,7 @@ def main_thread_blocks_in_bridge_wait(limit: float = 10.0) -> bool:
         while frame is not None:
             names.append((frame.f_code.co_name, Path(frame.f_code.co_filename).name))
             frame = frame.f_back
-        if ("wait", "threading.py") in names and ("result", "_bridge.py") in names:
+        if ("wait", "threading.py") in names and (caller, "_bridge.py") in names:
             return True
         time.sleep(0.001)
     return False
@@ -285,18 +285,22 @@ class Interrupted(BaseException):
     """Raised by the test's signal handler, as KeyboardInterrupt is by Ctrl-C's."""
 
 
-def test_an_interrupt_while_waiting_cancels_the_call_then_is_raised() -> None:
-    assert threading.current_thread() is threading.main_thread()  # signals arrive here
+@pytest.mark.parametrize("delivered_to", ["the main thread", "another thread"])
+def test_an_interrupt_while_waiting_cancels_the_call_then_is_raised(delivered_to: str) -> None:
+    # The OS hands a process's SIGINT to any of its threads; Python runs the handler on the main
+    # thread, which must notice even when the signal did not interrupt its own wait.
+    assert threading.current_thread() is threading.main_thread()
     started, cancelled = threading.Event(), threading.Event()
 
     async def waits(x: int) -> int:
         started.set()
         try:
-            await anyio.sleep_forever()
+            with anyio.move_on_after(10):  # without the interrupt: end, and fail below
+                await anyio.sleep_forever()
         except anyio.get_cancelled_exc_class():
             cancelled.set()
             raise
-        return x  # pragma: no cover
+        return x
 
     def interrupt(signum: int, frame: object) -> None:
         raise Interrupted
@@ -305,7 +309,9 @@ def test_an_interrupt_while_waiting_cancels_the_call_then_is_raised() -> None:
         # Only once the call runs and the caller is blocked waiting for it (an interrupt a
         # moment earlier, before the wait, would not be the case under test).
         if started.wait(10) and main_thread_blocks_in_bridge_wait():
-            signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGUSR1)
+            main = threading.main_thread().ident or 0
+            target = main if delivered_to == "the main thread" else threading.get_ident()
+            signal.pthread_kill(target, signal.SIGUSR1)
 
     previous = signal.signal(signal.SIGUSR1, interrupt)
     sender = threading.Thread(target=send_once_waiting)
@@ -338,3 +344,39 @@ def test_closing_a_bridge_loop_cancels_what_still_runs_and_closes_the_loop() -> 
     assert bridge.loop.is_closed()
     assert not bridge.thread.is_alive()
     bridge.close()  # closing again does nothing
+
+
+def test_an_interrupt_while_a_sync_stream_waits_for_a_chunk_cancels_the_producer() -> None:
+    assert threading.current_thread() is threading.main_thread()
+    first_taken, cancelled = threading.Event(), threading.Event()
+
+    async def stalls(x: int) -> AsyncIterator[int]:
+        yield 1
+        try:
+            with anyio.move_on_after(10):  # without the interrupt: end, and fail below
+                await anyio.sleep_forever()
+        except anyio.get_cancelled_exc_class():
+            cancelled.set()
+            raise
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise Interrupted
+
+    def send_once_waiting() -> None:
+        if first_taken.wait(10) and main_thread_blocks_in_bridge_wait("iter_sync"):
+            signal.pthread_kill(threading.get_ident(), signal.SIGUSR1)  # not the main thread
+
+    previous = signal.signal(signal.SIGUSR1, interrupt)
+    sender = threading.Thread(target=send_once_waiting)
+    seen: list[int] = []
+    try:
+        sender.start()
+        with pytest.raises(Interrupted):
+            for chunk in RunnableLambda(stalls).stream(0):
+                seen.append(chunk)
+                first_taken.set()
+    finally:
+        sender.join()
+        signal.signal(signal.SIGUSR1, previous)
+    assert seen == [1]
+    assert cancelled.is_set()
