@@ -14,11 +14,14 @@ from runnables import RunnableLambda, RunnableParallel
 SCRIPT = textwrap.dedent(
     """
     import faulthandler
+    import signal
     import sys
     import threading
     import time
 
     faulthandler.dump_traceback_later(45, exit=True)  # a hang shows every thread's stack
+    # Ctrl-C's default, even where this child inherits SIGINT ignored (a background job).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     import anyio
     from runnables import RunnableParallel
