@@ -151,10 +151,7 @@ def main(argv: list[str] | None = None) -> None:
     print_results(result)
     print(f"\nDone in {watch.seconds:.2f} s: 3 researchers at the same time, then the merger.")
     if choice.offline and args.latency:
-        print(
-            f"(Offline latency is {args.latency:g} s per call: about {2 * args.latency:g} s "
-            f"this way, {4 * args.latency:g} s one call at a time.)"
-        )
+        print(f"(Offline latency is {args.latency:g} s per call.)")
 
 
 if __name__ == "__main__":

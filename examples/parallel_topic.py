@@ -239,10 +239,7 @@ def main(argv: list[str] | None = None) -> None:
         "then the synthesis."
     )
     if choice.offline and args.latency:
-        print(
-            f"(Offline latency is {args.latency:g} s per call: about {2 * args.latency:g} s "
-            f"this way, {4 * args.latency:g} s one call at a time.)"
-        )
+        print(f"(Offline latency is {args.latency:g} s per call.)")
 
 
 if __name__ == "__main__":

@@ -19,7 +19,9 @@ of the caller's context variables (request ids, tracing spans), so changes made 
 inside, as with asyncio tasks.
 
 **Interrupts.** The caller waits on a `threading.Event`; Ctrl-C (or any exception) while waiting
-cancels the call's task, waits for it to clean up, and is re-raised.
+cancels the call's task, waits for it to clean up, and is re-raised. On the main thread the wait
+wakes every few hundredths of a second, so Ctrl-C is handled even when the OS hands SIGINT to
+another thread.
 
 **Streams** cross one chunk at a time: the async generator runs as one task on the bridge loop and
 hands each chunk over as soon as it is produced, staying at most one chunk ahead.
@@ -45,6 +47,7 @@ from collections.abc import (
     Generator,
     Hashable,
 )
+from functools import partial
 from typing import Any, Generic, TypeVar
 
 import anyio
@@ -88,7 +91,7 @@ class _Job(Generic[T]):
         """Wait for the outcome; if the wait is interrupted, cancel the task, let it clean up,
         and re-raise the interruption."""
         try:
-            self.done.wait()
+            _wait_interruptibly(self.done.wait)
         except BaseException:
             self.cancel()
             self.done.wait()
@@ -97,6 +100,24 @@ class _Job(Generic[T]):
         if ok:
             return value  # type: ignore[no-any-return]
         raise value
+
+
+_SIGNAL_POLL = 0.05
+"""Seconds between wake-ups of a sync caller waiting on the main thread (see below)."""
+
+
+def _wait_interruptibly(wait: Callable[[float | None], T | None]) -> T:
+    """Call `wait(timeout)` until it returns a result (not None or False).
+
+    On the main thread it wakes every `_SIGNAL_POLL` seconds: the OS may deliver Ctrl-C's SIGINT
+    to any thread, and a lock wait is interrupted only in the thread that gets it, so a main
+    thread blocked for good would never run Python's handler.
+    """
+    timeout = _SIGNAL_POLL if threading.current_thread() is threading.main_thread() else None
+    while True:
+        result = wait(timeout)
+        if result is not None and result is not False:
+            return result
 
 
 _thread_level = threading.local()
@@ -224,7 +245,7 @@ def iter_sync(
     finished = False
     try:
         while True:
-            kind, value = handoff.get()
+            kind, value = _wait_interruptibly(partial(_get, handoff))
             if kind == 0:
                 yield value
                 # Asked for the next chunk: let the producer make one more.
@@ -239,6 +260,13 @@ def iter_sync(
         if not finished:
             job.cancel()
         job.done.wait()
+
+
+def _get(handoff: queue.Queue[T], timeout: float | None) -> T | None:
+    try:
+        return handoff.get(timeout=timeout)
+    except queue.Empty:
+        return None
 
 
 def _release(credit: list[asyncio.Semaphore]) -> None:

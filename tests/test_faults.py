@@ -30,6 +30,7 @@ import trio
 from llm import ChatOpenAI, StrOutputParser
 from prompts import AIMessage, ChatPromptTemplate
 from runnables import BranchError, QuorumError, Runnable, RunnableLambda, RunnableParallel
+from tests.clock import jump, virtual_time_backends
 from tests.openai_server import ErrorReply, Gate, OpenAIServer, RawReply, Reply
 
 # The SDK leaves httpx2's response-body generator suspended when a stream ends early (malformed
@@ -334,124 +335,181 @@ async def test_parallel_quorum_out_of_reach_raises_quorum_error_and_cancels_the_
 
 
 # -- replies slower than the timeout ----------------------------------------------------------
-# The timeouts here (0.5 s) must end well after the request reached the server, which then sees
-# the client disconnect: a first request on a loaded machine may take 0.1 s to arrive.
+# The limits below run on a frozen virtual clock (tests/clock.py): the test waits, by the real
+# clock on a thread, until the server has the request (or the consumer has its chunks), then jumps
+# the clock to the limit. So the limit fires after the request arrived, however slow the machine.
+
+frozen_clock = pytest.mark.parametrize("anyio_backend", virtual_time_backends(autojump=False))
+LIMIT = 0.5
+
+
+async def fails_at_the_limit(
+    server: OpenAIServer, call: Callable[[], Awaitable[object]], ready: Callable[[], object]
+) -> BaseException:
+    """Start `call`; once `ready()` returns (run on a thread), jump the clock by `LIMIT`.
+
+    A limit set before `ready` fires at the first jump. The SDK sets its read timeout only once
+    the request is written, which may be just after the server has it: the clock jumps again
+    while the call has not ended. Returns what the call raised, once the server saw the client
+    disconnect.
+    """
+    outcome = Outcome()
+    finished = threading.Event()
+
+    async def run() -> None:
+        try:
+            await run_into(outcome, call)
+        finally:
+            finished.set()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(run)
+        await anyio.to_thread.run_sync(ready)
+        for _ in range(int(HANG_GUARD / 0.05)):
+            jump(LIMIT)
+            if ended := await anyio.to_thread.run_sync(finished.wait, 0.05):
+                break
+        else:
+            tg.cancel_scope.cancel()
+    assert ended, "the call did not end at its limit"
+    await anyio.to_thread.run_sync(server.wait_for_disconnects, 1)
+    assert server.disconnects == 1
+    assert outcome.error is not None
+    return outcome.error
+
+
+def arrived(server: OpenAIServer) -> Callable[[], None]:
+    return lambda: server.wait_for_requests(1)
 
 
 @pytest.mark.anyio
+@frozen_clock
 async def test_with_timeout_on_a_hanging_reply_names_the_step_and_disconnects(
     openai_server: OpenAIServer,
 ) -> None:
     openai_server.queue(Reply(fault="hang"))
-    with anyio.fail_after(HANG_GUARD):
-        with pytest.raises(TimeoutError) as info:
-            await make_model(openai_server).with_timeout(0.5).ainvoke("x")
-        await openai_server.wait_for_disconnects_async(1)
-    assert type(info.value) is TimeoutError
-    assert str(info.value) == "ChatOpenAI timed out after 0.5 s"
-    assert openai_server.disconnects == 1
+    model = make_model(openai_server).with_timeout(LIMIT)
+    error = await fails_at_the_limit(
+        openai_server, lambda: model.ainvoke("x"), arrived(openai_server)
+    )
+    assert type(error) is TimeoutError
+    assert str(error) == "ChatOpenAI timed out after 0.5 s"
 
 
 @pytest.mark.anyio
+@frozen_clock
 async def test_with_timeout_on_a_held_reply_in_a_chain_names_the_step(
     openai_server: OpenAIServer,
 ) -> None:
     hold = openai_server.hold_requests(1)
-    chain = prompt_chain(make_model(openai_server).with_timeout(0.5))
-    with anyio.fail_after(HANG_GUARD):
-        with pytest.raises(TimeoutError) as info:
-            await chain.ainvoke({"question": "q"})
-        await openai_server.wait_for_disconnects_async(1)
-    assert str(info.value) == "ChatOpenAI timed out after 0.5 s"
-    assert info.value.__notes__ == ["in step 2 of 3 (ChatOpenAI) of RunnableSequence"]
+    chain = prompt_chain(make_model(openai_server).with_timeout(LIMIT))
+    error = await fails_at_the_limit(
+        openai_server, lambda: chain.ainvoke({"question": "q"}), hold.wait_arrived
+    )
+    assert type(error) is TimeoutError
+    assert str(error) == "ChatOpenAI timed out after 0.5 s"
+    assert error.__notes__ == ["in step 2 of 3 (ChatOpenAI) of RunnableSequence"]
     assert not hold.released
 
 
 @pytest.mark.anyio
+@frozen_clock
 async def test_config_timeout_on_a_hanging_reply(openai_server: OpenAIServer) -> None:
     openai_server.queue(Reply(fault="hang"))
-    with anyio.fail_after(HANG_GUARD):
-        with pytest.raises(TimeoutError, match=r"^RunnableSequence timed out after 0\.5 s$"):
-            await prompt_chain(make_model(openai_server)).ainvoke(
-                {"question": "q"}, {"timeout": 0.5}
-            )
-        await openai_server.wait_for_disconnects_async(1)
+    chain = prompt_chain(make_model(openai_server))
+    error = await fails_at_the_limit(
+        openai_server,
+        lambda: chain.ainvoke({"question": "q"}, {"timeout": LIMIT}),
+        arrived(openai_server),
+    )
+    assert type(error) is TimeoutError
+    assert str(error) == "RunnableSequence timed out after 0.5 s"
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("method", ["astream", "abatch"])
+@frozen_clock
+@pytest.mark.parametrize(
+    ("method", "message"),
+    [
+        ("astream", "RunnableSequence timed out after 0.5 s (while streaming)"),
+        ("abatch", "batch of ChatOpenAI timed out after 0.5 s"),
+        ("abatch_as_completed", "batch of ChatOpenAI timed out after 0.5 s (while streaming)"),
+    ],
+)
 async def test_config_timeout_bounds_streams_and_batches_too(
-    openai_server: OpenAIServer, method: str
+    openai_server: OpenAIServer, method: str, message: str
 ) -> None:
-    # Before 1fbbfe2 only ainvoke applied config["timeout"] (runnables/_base.py): astream and
-    # abatch ignored it, so only the SDK's own timeout (an APITimeoutError) ended these calls.
     openai_server.queue(Reply(fault="hang"))
-    model = make_model(openai_server, timeout=HANG_GUARD)  # far later than the config timeout
-    with anyio.fail_after(HANG_GUARD):
-        with pytest.raises(TimeoutError) as info:
-            if method == "astream":
-                await collect((model | StrOutputParser()).astream("x", {"timeout": 0.5}), [])
-            else:
-                await model.abatch(["x"], {"timeout": 0.5})
-        await openai_server.wait_for_disconnects_async(1)
-    assert type(info.value) is TimeoutError
-    assert "timed out after 0.5 s" in str(info.value)
+    model = make_model(openai_server, timeout=HANG_GUARD)  # the SDK's own limit is not reached
+    config: Any = {"timeout": LIMIT}
+
+    async def call() -> object:
+        if method == "astream":
+            seen: list[str] = []
+            await collect((model | StrOutputParser()).astream("x", config), seen)
+            return seen
+        if method == "abatch":
+            return await model.abatch(["x"], config)
+        async with contextlib.aclosing(model.abatch_as_completed(["x"], config)) as results:
+            return [item async for item in results]
+
+    error = await fails_at_the_limit(openai_server, call, arrived(openai_server))
+    assert type(error) is TimeoutError
+    assert str(error) == message
 
 
 @pytest.mark.anyio
-async def test_config_timeout_bounds_abatch_as_completed(openai_server: OpenAIServer) -> None:
-    openai_server.queue(Reply(fault="hang"))
-    model = make_model(openai_server, timeout=5)  # the SDK's own limit must not be what ends it
-    with pytest.raises(TimeoutError) as info:
-        async with contextlib.aclosing(
-            model.abatch_as_completed(["x"], {"timeout": 0.01})
-        ) as results:
-            async for _ in results:
-                pass
-    assert "timed out after 0.01 s" in str(info.value)
-
-
-@pytest.mark.anyio
+@frozen_clock
 async def test_sdk_timeout_on_a_hanging_reply_is_an_api_timeout_error(
     openai_server: OpenAIServer,
 ) -> None:
     openai_server.queue(Reply(fault="hang"))
-    with anyio.fail_after(HANG_GUARD):
-        with pytest.raises(openai.APITimeoutError) as info:
-            await make_model(openai_server, timeout=0.5).ainvoke("x")
-        await openai_server.wait_for_disconnects_async(1)
-    assert type(info.value) is openai.APITimeoutError
-    assert str(info.value) == "Request timed out."
-    assert type(info.value.__cause__) is httpx2.ReadTimeout
+    model = make_model(openai_server, timeout=LIMIT)
+    error = await fails_at_the_limit(
+        openai_server, lambda: model.ainvoke("x"), arrived(openai_server)
+    )
+    assert type(error) is openai.APITimeoutError
+    assert str(error) == "Request timed out."
+    assert type(error.__cause__) is httpx2.ReadTimeout
     assert len(openai_server.requests) == 1
 
 
 @pytest.mark.anyio
+@frozen_clock
 async def test_sdk_timeout_on_a_stream_that_never_starts(openai_server: OpenAIServer) -> None:
     openai_server.queue(Reply(fault="hang"))
     seen: list[str] = []
-    chain = make_model(openai_server, timeout=0.5) | StrOutputParser()
-    with pytest.raises(openai.APITimeoutError) as info:
-        await collect(chain.astream("x"), seen)
+    chain = make_model(openai_server, timeout=LIMIT) | StrOutputParser()
+    error = await fails_at_the_limit(
+        openai_server, lambda: collect(chain.astream("x"), seen), arrived(openai_server)
+    )
     assert seen == []
-    assert type(info.value) is openai.APITimeoutError
-    assert info.value.__notes__ == ["while streaming RunnableSequence"]
+    assert type(error) is openai.APITimeoutError
+    assert error.__notes__ == ["while streaming RunnableSequence"]
 
 
 @pytest.mark.anyio
+@frozen_clock
 async def test_with_timeout_on_a_stream_that_stalls_after_two_chunks(
     openai_server: OpenAIServer,
 ) -> None:
     gate = openai_server.gate()
     openai_server.reply("a b c d", gate=gate, pause_after=2)  # sends "a", " b", then waits
     seen: list[str] = []
-    chain = (make_model(openai_server) | StrOutputParser()).with_timeout(0.3)
-    with pytest.raises(TimeoutError) as info:
-        await collect(chain.astream("x"), seen)
+    two_chunks = threading.Event()
+    chain = (make_model(openai_server) | StrOutputParser()).with_timeout(LIMIT)
+
+    async def consume() -> None:
+        async with contextlib.aclosing(chain.astream("x")) as stream:
+            async for chunk in stream:
+                seen.append(chunk)
+                if len(seen) == 2:
+                    two_chunks.set()
+
+    error = await fails_at_the_limit(openai_server, consume, lambda: two_chunks.wait(HANG_GUARD))
     assert seen == ["a", " b"]
-    assert str(info.value) == "RunnableSequence timed out after 0.3 s (while streaming)"
-    with anyio.fail_after(HANG_GUARD):
-        await openai_server.wait_for_disconnects_async(1)
+    assert type(error) is TimeoutError
+    assert str(error) == "RunnableSequence timed out after 0.5 s (while streaming)"
     assert not gate.released
 
 

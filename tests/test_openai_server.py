@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import anyio
 import openai
@@ -81,14 +82,25 @@ async def test_stream_with_usage_chunk(openai_server: OpenAIServer) -> None:
 async def test_rate_limit_then_success_honors_retry_after(openai_server: OpenAIServer) -> None:
     openai_server.rate_limit(retry_after=0.05)
     openai_server.reply("ok")
-    async with _async_client(openai_server, max_retries=1) as client:
+    waits: list[float] = []
+
+    class RecordingClient(AsyncOpenAI):
+        """Records how long the SDK decides to wait before each retry."""
+
+        def _calculate_retry_timeout(self, *args: Any, **kwargs: Any) -> float:
+            waits.append(super()._calculate_retry_timeout(*args, **kwargs))
+            return waits[-1]
+
+    async with RecordingClient(
+        base_url=openai_server.base_url, api_key="test", max_retries=1, timeout=5.0
+    ) as client:
         completion = await client.chat.completions.create(
             model=MODEL, messages=[{"role": "user", "content": "hi"}]
         )
     assert completion.choices[0].message.content == "ok"
-    first, second = openai_server.records
-    # The SDK's own backoff would be 0.375-0.5 s; a shorter gap proves Retry-After was used.
-    assert 0.05 <= second.arrived_at - first.arrived_at < 0.3
+    # The SDK's own backoff would be 0.375-0.5 s: exactly 0.05 s is the server's Retry-After.
+    assert waits == [0.05]
+    assert [r.headers.get("x-stainless-retry-count") for r in openai_server.records] == ["0", "1"]
 
 
 @pytest.mark.anyio

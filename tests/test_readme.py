@@ -51,6 +51,14 @@ def test_readme_block_runs(
     assert "OPENAI_API_KEY" not in os.environ
 
 
+def test_readme_error_snippets_fail_when_nothing_is_raised() -> None:
+    # A `try: ... except E:` snippet alone passes when nothing is raised at all.
+    snippets = [code for code in BLOCKS if "\ntry:\n" in f"\n{code}"]
+    assert snippets
+    for code in snippets:
+        assert code.count("\ntry:\n") == code.count("\nelse:\n    raise AssertionError("), code
+
+
 def test_readme_examples_table_shows_flags() -> None:
     assert ("examples/parallel_batch.py", "--latency 0.5") in EXAMPLE_FLAGS
 

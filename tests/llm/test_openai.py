@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from llm import ChatOpenAI, MissingAPIKeyError, OutputParserError, StrOutputParser
 from prompts._messages import AIMessage, AIMessageChunk, SystemMessage, Usage
-from tests.openai_server import OpenAIServer, Reply
+from tests.openai_server import OpenAIServer
 
 # The SDK breaks out of its SSE generators on "[DONE]" (or on close) without closing them; trio
 # warns about each one that is garbage collected while the run is still going (whether that
@@ -183,49 +183,20 @@ async def test_cancelling_a_call_closes_its_connection(openai_server: OpenAIServ
     gate = openai_server.gate()
     openai_server.reply("late", gate=gate)
     model = make_model(openai_server)
+    replies: list[AIMessage] = []
+
+    async def call() -> None:
+        replies.append(await model.ainvoke("x"))
+
     async with anyio.create_task_group() as tg:
-        tg.start_soon(model.ainvoke, "x")
+        tg.start_soon(call)
         await gate.wait_arrived_async()
         tg.cancel_scope.cancel()
     await openai_server.wait_for_disconnects_async(1)
-
-
-@pytest.mark.anyio
-async def test_429_is_retried_by_the_sdk(openai_server: OpenAIServer) -> None:
-    openai_server.rate_limit(retry_after=0.01)
-    openai_server.reply("finally")
-    reply = await make_model(openai_server, max_retries=1).ainvoke("x")
-    assert reply.content == "finally"
-    assert len(openai_server.requests) == 2
-
-
-@pytest.mark.anyio
-async def test_429_without_retries_left_is_a_rate_limit_error(
-    openai_server: OpenAIServer,
-) -> None:
-    openai_server.rate_limit()
-    with pytest.raises(openai.RateLimitError):
-        await make_model(openai_server).ainvoke("x")
-
-
-@pytest.mark.anyio
-async def test_500_surfaces_with_the_sdk_type_through_a_chain(
-    openai_server: OpenAIServer,
-) -> None:
-    openai_server.error(500, message="boom")
-    chain = make_model(openai_server) | StrOutputParser()
-    with pytest.raises(openai.InternalServerError, match="boom") as info:
-        await chain.ainvoke("x")
-    assert any("step 1 of 2" in note for note in info.value.__notes__)
+    assert replies == []  # the call ended by cancellation, not with the late reply
+    assert not gate.released  # the server was still holding the reply when the client left
+    assert openai_server.disconnects == 1
     assert len(openai_server.requests) == 1
-
-
-@pytest.mark.anyio
-async def test_timeout_surfaces_as_api_timeout_error(openai_server: OpenAIServer) -> None:
-    openai_server.queue(Reply(fault="hang"))
-    model = make_model(openai_server, timeout=0.05)
-    with pytest.raises(openai.APITimeoutError):
-        await model.ainvoke("x")
 
 
 @pytest.mark.anyio

@@ -133,7 +133,7 @@ def test_batch_as_completed_sync_and_break_cancels() -> None:
         if x == 0:
             return 0
         try:
-            await anyio.sleep(30)
+            await anyio.sleep_forever()
         except anyio.get_cancelled_exc_class():
             cancelled.append(x)
             raise
@@ -212,3 +212,69 @@ async def test_a_batch_bigger_than_its_limit_stops_at_the_first_failure_and_name
         await RunnableLambda(record).abatch(list(range(50)), {"max_concurrency": 1})
     assert "in batch item 2 of record" in info.value.__notes__
     assert len(seen) < 50  # items after the failure never started
+
+
+async def test_abatch_as_completed_raises_a_failing_item_and_cancels_the_rest() -> None:
+    cancelled: list[int] = []
+    waiting = [anyio.Event(), anyio.Event()]
+
+    async def f(x: int) -> int:
+        if x == 2:
+            for event in waiting:
+                await event.wait()
+            raise ValueError("item two")
+        try:
+            waiting[x].set()
+            await anyio.sleep_forever()
+        except anyio.get_cancelled_exc_class():
+            cancelled.append(x)
+            raise
+        return x  # pragma: no cover
+
+    seen: list[tuple[int, Any]] = []
+    with pytest.raises(ValueError, match="item two") as info:
+        async with contextlib.aclosing(RunnableLambda(f).abatch_as_completed([0, 1, 2])) as results:
+            async for pair in results:
+                seen.append(pair)  # pragma: no cover
+    assert type(info.value) is ValueError  # itself, not in a group
+    assert "in batch item 2 of f" in info.value.__notes__
+    assert seen == []
+    assert sorted(cancelled) == [0, 1]
+
+
+async def test_abatch_as_completed_of_no_inputs_yields_nothing() -> None:
+    assert [p async for p in RunnableLambda(fail_on_two).abatch_as_completed([])] == []
+
+
+async def test_abatch_as_completed_runs_at_most_max_concurrency_items_at_once() -> None:
+    running: list[int] = []
+    gates = {i: anyio.Event() for i in range(5)}
+    send, starts = anyio.create_memory_object_stream[int](5)
+
+    async def f(x: int) -> int:
+        running.append(x)
+        send.send_nowait(x)
+        await gates[x].wait()
+        running.remove(x)
+        return x
+
+    async def release_as_they_start() -> None:
+        # Items take the two slots in any order. At each start at most two run, among them the
+        # started items not let go yet; once two are, the earlier is let go, freeing a slot.
+        pending: list[int] = []
+        for _ in range(5):
+            pending.append(await starts.receive())
+            assert len(running) <= 2
+            assert set(pending) <= set(running)
+            if len(pending) == 2:
+                gates[pending.pop(0)].set()
+        gates[pending.pop()].set()
+
+    seen: list[int] = []
+    stream = RunnableLambda(f).abatch_as_completed([0, 1, 2, 3, 4], {"max_concurrency": 2})
+    with send, starts:
+        async with contextlib.aclosing(stream) as results, anyio.create_task_group() as tg:
+            tg.start_soon(release_as_they_start)
+            async for index, _ in results:
+                seen.append(index)
+    assert sorted(seen) == [0, 1, 2, 3, 4]

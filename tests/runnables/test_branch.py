@@ -79,3 +79,29 @@ async def test_pairs_may_be_lists_as_in_lcel() -> None:
     assert await branch.ainvoke(-1) == "other"
     with pytest.raises(TypeError, match="pairs"):
         RunnableBranch([lambda x: True], lambda x: 2)
+
+
+async def test_a_condition_that_raises_is_named_in_a_note() -> None:
+    def positive(x: int) -> bool:
+        if x == 0:
+            raise ZeroDivisionError("no sign")
+        return x > 0
+
+    def never(x: int) -> bool:
+        raise AssertionError("not evaluated")  # pragma: no cover
+
+    branch = RunnableBranch((lambda x: x is None, str), (positive, str), (never, str), str)
+    with pytest.raises(ZeroDivisionError, match="no sign") as info:
+        await branch.ainvoke(0)
+    assert info.value.__notes__[0] == "in condition 2 of RunnableBranch"
+
+
+def test_repr_lists_the_pairs_and_the_default() -> None:
+    branch = RunnableBranch((RunnableLambda(bool, name="truthy"), RunnableLambda(str)), str)
+    assert repr(branch).startswith("RunnableBranch((RunnableLambda(")
+    assert "default=RunnableLambda(" in repr(branch)
+
+
+def test_a_pair_as_the_last_argument_is_not_a_default() -> None:
+    with pytest.raises(ValueError, match="default step as its last argument"):
+        RunnableBranch((bool, str), (bool, repr))

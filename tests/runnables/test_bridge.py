@@ -3,14 +3,20 @@
 import asyncio
 import atexit
 import contextvars
+import signal
+import sys
 import threading
+import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 import trio
 
 from runnables import RunnableLambda, RunnableParallel
+from runnables._bridge import _BridgeLoop
 
 
 async def double(x: int) -> int:
@@ -51,21 +57,23 @@ async def test_sync_invoke_inside_running_loop_any_backend() -> None:
 
 
 def test_sync_stream_hands_over_chunk_by_chunk() -> None:
-    produced: list[int] = []
-    consumed = threading.Event()
+    # The producer makes chunk i only once the consumer holds chunk i - 1: a bridge that
+    # collected the stream before handing it over would leave the producer waiting here.
+    received = [threading.Event() for _ in range(3)]
+    waited: list[bool] = []
 
     async def numbers(x: int) -> AsyncIterator[int]:
         for i in range(3):
-            produced.append(i)
+            if i:
+                waited.append(await anyio.to_thread.run_sync(received[i - 1].wait, 10.0))
             yield i
 
     seen = []
     for chunk in RunnableLambda(numbers).stream(0):
         seen.append(chunk)
-        # Chunks arrive as produced: the producer is at most one chunk ahead.
-        assert len(produced) <= chunk + 2
-    consumed.set()
+        received[chunk].set()
     assert seen == [0, 1, 2]
+    assert waited == [True, True]
 
 
 def test_breaking_out_of_sync_stream_stops_the_producer() -> None:
@@ -241,3 +249,134 @@ def test_invoke_and_stream_run_on_the_same_loop() -> None:
 
     step = RunnableLambda(loop_id)
     assert step.invoke(1) == next(iter(step.stream(1))) == step.batch([1])[0]
+
+
+def test_an_error_from_a_nested_sync_call_keeps_its_type_and_notes() -> None:
+    def boom(x: int) -> int:
+        raise LookupError("deep")
+
+    inner = RunnableLambda(boom) | RunnableLambda(double)
+
+    async def outer(x: int) -> Any:
+        return inner.invoke(x)  # sync code on the bridge loop: runs on the next loop down
+
+    with pytest.raises(LookupError, match="deep") as info:
+        RunnableLambda(outer).invoke(1)
+    assert type(info.value) is LookupError
+    assert "in step 1 of 2 (boom) of RunnableSequence" in info.value.__notes__
+
+
+def main_thread_blocks_in_bridge_wait(caller: str = "result", limit: float = 10.0) -> bool:
+    """Wait until the main thread waits in `threading` under the bridge's `caller`."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        frame = sys._current_frames().get(threading.main_thread().ident or 0)
+        names = []
+        while frame is not None:
+            names.append((frame.f_code.co_name, Path(frame.f_code.co_filename).name))
+            frame = frame.f_back
+        if ("wait", "threading.py") in names and (caller, "_bridge.py") in names:
+            return True
+        time.sleep(0.001)
+    return False
+
+
+class Interrupted(BaseException):
+    """Raised by the test's signal handler, as KeyboardInterrupt is by Ctrl-C's."""
+
+
+@pytest.mark.parametrize("delivered_to", ["the main thread", "another thread"])
+def test_an_interrupt_while_waiting_cancels_the_call_then_is_raised(delivered_to: str) -> None:
+    # The OS hands a process's SIGINT to any of its threads; Python runs the handler on the main
+    # thread, which must notice even when the signal did not interrupt its own wait.
+    assert threading.current_thread() is threading.main_thread()
+    started, cancelled = threading.Event(), threading.Event()
+
+    async def waits(x: int) -> int:
+        started.set()
+        try:
+            with anyio.move_on_after(10):  # without the interrupt: end, and fail below
+                await anyio.sleep_forever()
+        except anyio.get_cancelled_exc_class():
+            cancelled.set()
+            raise
+        return x
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise Interrupted
+
+    def send_once_waiting() -> None:
+        # Only once the call runs and the caller is blocked waiting for it (an interrupt a
+        # moment earlier, before the wait, would not be the case under test).
+        if started.wait(10) and main_thread_blocks_in_bridge_wait():
+            main = threading.main_thread().ident or 0
+            target = main if delivered_to == "the main thread" else threading.get_ident()
+            signal.pthread_kill(target, signal.SIGUSR1)
+
+    previous = signal.signal(signal.SIGUSR1, interrupt)
+    sender = threading.Thread(target=send_once_waiting)
+    try:
+        sender.start()
+        with pytest.raises(Interrupted):
+            RunnableLambda(waits).invoke(1)
+    finally:
+        sender.join()
+        signal.signal(signal.SIGUSR1, previous)
+    assert cancelled.is_set()  # the call's task was cancelled and done before the raise
+
+
+def test_closing_a_bridge_loop_cancels_what_still_runs_and_closes_the_loop() -> None:
+    bridge = _BridgeLoop(level=99)  # a loop of its own, not one the other tests share
+    started, cancelled = threading.Event(), threading.Event()
+
+    async def forever() -> None:
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    bridge.submit(forever(), contextvars.Context())
+    assert started.wait(10)
+    bridge.close()
+    assert cancelled.is_set()
+    assert bridge.loop.is_closed()
+    assert not bridge.thread.is_alive()
+    bridge.close()  # closing again does nothing
+
+
+def test_an_interrupt_while_a_sync_stream_waits_for_a_chunk_cancels_the_producer() -> None:
+    assert threading.current_thread() is threading.main_thread()
+    first_taken, cancelled = threading.Event(), threading.Event()
+
+    async def stalls(x: int) -> AsyncIterator[int]:
+        yield 1
+        try:
+            with anyio.move_on_after(10):  # without the interrupt: end, and fail below
+                await anyio.sleep_forever()
+        except anyio.get_cancelled_exc_class():
+            cancelled.set()
+            raise
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise Interrupted
+
+    def send_once_waiting() -> None:
+        if first_taken.wait(10) and main_thread_blocks_in_bridge_wait("iter_sync"):
+            signal.pthread_kill(threading.get_ident(), signal.SIGUSR1)  # not the main thread
+
+    previous = signal.signal(signal.SIGUSR1, interrupt)
+    sender = threading.Thread(target=send_once_waiting)
+    seen: list[int] = []
+    try:
+        sender.start()
+        with pytest.raises(Interrupted):
+            for chunk in RunnableLambda(stalls).stream(0):
+                seen.append(chunk)
+                first_taken.set()
+    finally:
+        sender.join()
+        signal.signal(signal.SIGUSR1, previous)
+    assert seen == [1]
+    assert cancelled.is_set()

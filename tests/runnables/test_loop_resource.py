@@ -65,7 +65,7 @@ def test_a_call_while_the_loop_shuts_down_still_gets_a_resource_and_it_is_closed
 
     async def late() -> None:
         try:
-            await asyncio.sleep(3600)
+            await asyncio.Event().wait()  # never set: ends when the loop cancels it
         finally:
             # The loop is shutting down (asyncio.run cancelled us): the shared one may be gone.
             pool = await use("late")

@@ -101,7 +101,7 @@ async def test_failing_branch_cancels_siblings_and_raises_its_own_type() -> None
     async def slow(x: str) -> str:
         sibling_started.set()
         try:
-            await anyio.sleep(1)
+            await anyio.sleep_forever()
         except anyio.get_cancelled_exc_class():
             state["cancelled"] = True
             raise
@@ -117,6 +117,64 @@ async def test_failing_branch_cancels_siblings_and_raises_its_own_type() -> None
     assert state == {"finished": False, "cancelled": True}
     assert any("branch 'terms'" in note for note in info.value.__notes__)
     assert not isinstance(info.value, BaseExceptionGroup)
+
+
+class FailedFirst(Exception):
+    pass
+
+
+class FailedSecond(Exception):
+    pass
+
+
+@pytest.mark.parametrize("first", ["a", "b"])
+async def test_of_two_failing_branches_the_first_to_fail_is_raised(first: str) -> None:
+    # The other branch fails too, later: while being cancelled by the first failure.
+    other_waits = anyio.Event()
+
+    async def fails(x: str) -> str:
+        await other_waits.wait()
+        raise FailedFirst("first")
+
+    async def fails_when_cancelled(x: str) -> str:
+        try:
+            other_waits.set()
+            await anyio.sleep_forever()
+        finally:
+            raise FailedSecond("second")  # replaces the cancellation
+
+    second = "b" if first == "a" else "a"
+    branches = {first: fails, second: fails_when_cancelled}
+    with pytest.raises(FailedFirst) as info:
+        await RunnableParallel({k: branches[k] for k in ("a", "b")}).ainvoke("x")
+    assert type(info.value) is FailedFirst  # one plain exception, not a group
+    assert info.value.__notes__ == [f"in branch {first!r} of RunnableParallel"]
+
+
+async def test_branches_failing_in_the_same_step_raise_one_of_them_with_its_note() -> None:
+    go = anyio.Event()
+    waiting = [anyio.Event(), anyio.Event()]
+
+    def failing(i: int) -> Any:
+        async def fail(x: str) -> str:
+            waiting[i].set()
+            await go.wait()
+            raise FailedFirst(str(i))
+
+        return fail
+
+    async def release() -> None:
+        for event in waiting:
+            await event.wait()
+        go.set()  # both branches wake in the same scheduling round and raise
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(release)
+        with pytest.raises(FailedFirst) as info:
+            await RunnableParallel(a=failing(0), b=failing(1)).ainvoke("x")
+    key = "ab"[int(str(info.value))]
+    assert type(info.value) is FailedFirst
+    assert info.value.__notes__ == [f"in branch {key!r} of RunnableParallel"]
 
 
 def test_failing_branch_under_sync_invoke_keeps_type_and_note() -> None:

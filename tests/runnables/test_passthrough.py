@@ -1,10 +1,12 @@
 """RunnablePassthrough, assign and pick."""
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from runnables import (
+    AddableDict,
     RunnableAssign,
     RunnableLambda,
     RunnableParallel,
@@ -74,3 +76,71 @@ async def test_pick_on_non_dict_is_a_clear_error() -> None:
 def test_pick_rejects_bad_keys_at_build_time(bad: Any) -> None:
     with pytest.raises(TypeError, match='"keys"'):
         RunnablePick(bad)
+
+
+async def _words(text: str) -> AsyncIterator[str]:
+    for word in text.split():
+        yield word + " "
+
+
+async def _records(text: str) -> AsyncIterator[dict[str, Any]]:
+    # Keyed chunks (AddableDict) add up key by key; plain dicts would replace each other.
+    yield AddableDict(text=text)
+    yield AddableDict(lang="en")
+
+
+async def test_passthrough_func_while_streaming_passes_chunks_on_then_sees_the_whole() -> None:
+    seen: list[Any] = []
+    chain = RunnableLambda(_words) | RunnablePassthrough(seen.append)
+    assert [c async for c in chain.astream("a b c")] == ["a ", "b ", "c "]
+    assert seen == ["a b c "]  # called once, with the chunks added up
+
+
+async def test_passthrough_func_is_not_called_for_an_empty_stream() -> None:
+    seen: list[Any] = []
+    chain = RunnableLambda(_words) | RunnablePassthrough(seen.append)
+    assert [c async for c in chain.astream("")] == []
+    assert seen == []
+
+
+def test_passthrough_rejects_a_non_callable_func() -> None:
+    with pytest.raises(TypeError, match=r'"func".*got 5'):
+        RunnablePassthrough(5)  # type: ignore[arg-type]
+
+
+async def test_assign_streams_input_keys_then_the_new_keys() -> None:
+    step = RunnablePassthrough.assign(n=lambda d: len(d["text"]))
+    assert [c async for c in step.astream({"text": "abc"})] == [{"text": "abc"}, {"n": 3}]
+
+
+async def test_assign_as_a_stage_passes_input_chunks_on_and_adds_keys_once_whole() -> None:
+    chain = RunnableLambda(_records) | RunnableAssign({"size": lambda d: len(d)})
+    chunks = [c async for c in chain.astream("hi")]
+    assert chunks == [{"text": "hi"}, {"lang": "en"}, {"size": 2}]
+
+
+async def test_assign_as_a_stage_of_an_empty_stream_adds_nothing() -> None:
+    async def nothing(x: Any) -> AsyncIterator[dict[str, Any]]:
+        return
+        yield  # pragma: no cover
+
+    chain = RunnableLambda(nothing) | RunnablePassthrough.assign(size=len)
+    assert [c async for c in chain.astream("x")] == []
+
+
+async def test_assign_stage_rejects_non_dict_chunks() -> None:
+    chain = RunnableLambda(_words) | RunnablePassthrough.assign(size=len)
+    with pytest.raises(TypeError, match=r"assign\(size\) expects a dict input, got str"):
+        async for _ in chain.astream("a b"):
+            pass
+
+
+def test_assign_rejects_a_mapper_that_is_not_a_parallel() -> None:
+    with pytest.raises(TypeError, match=r'"mapper".*got 5'):
+        RunnableAssign(5)  # type: ignore[arg-type]
+
+
+def test_reprs_show_the_mapper_and_the_keys() -> None:
+    assign = RunnableAssign({"n": RunnablePassthrough()})
+    assert repr(assign) == "RunnableAssign(mapper={\n  n: RunnablePassthrough()\n})"
+    assert repr(RunnablePick(["a", "b"])) == "RunnablePick(['a', 'b'])"

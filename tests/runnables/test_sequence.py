@@ -1,10 +1,11 @@
 """RunnableSequence: order, error notes, streaming through steps."""
 
+import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
 
-from runnables import RunnableLambda, RunnablePassthrough
+from runnables import RunnableLambda, RunnablePassthrough, RunnableSequence
 
 pytestmark = pytest.mark.anyio
 
@@ -59,3 +60,29 @@ async def test_non_streaming_step_buffers_then_streaming_resumes() -> None:
 
     chain = RunnableLambda(words) | (lambda s: s.strip().replace(" ", "-"))
     assert [c async for c in chain.astream("a b")] == ["a-b"]
+
+
+async def test_a_sequence_as_a_stage_streams_chunk_by_chunk() -> None:
+    handed_over: list[str] = []
+
+    async def words(x: str) -> AsyncIterator[str]:
+        for word in x.split():
+            handed_over.append(word)
+            yield word
+
+    async def shout(chunks: AsyncIterator[str]) -> AsyncIterator[str]:
+        async for chunk in chunks:
+            yield chunk.upper()
+
+    inner = RunnableSequence(shout, RunnablePassthrough(), name="inner")
+    chain = RunnableLambda(words) | inner
+    assert chain.steps == (chain.steps[0], inner)  # a named sequence stays one stage
+    seen: list[str] = []
+    async with contextlib.aclosing(chain.astream("a b c")) as stream:
+        async for chunk in stream:
+            seen.append(chunk)
+            if chunk == "B":
+                break
+    assert seen == ["A", "B"]
+    assert handed_over == ["a", "b"]  # nothing was read ahead, and the stages were closed
+    assert await chain.ainvoke("a b c") == "ABC"

@@ -1,13 +1,15 @@
 """Streaming through parallel, assign, pick, branch; chunks add up to invoke; run events."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import anyio
 import pytest
 
 from runnables import (
+    Runnable,
     RunnableBranch,
+    RunnableGenerator,
     RunnableLambda,
     RunnableParallel,
     RunnablePassthrough,
@@ -183,3 +185,32 @@ async def test_closing_a_parallel_stream_early_cancels_every_branch() -> None:
         break
     await stream.aclose()
     assert sorted(cancelled) == ["a", "b"]
+
+
+def test_sync_transform_pulls_input_chunks_as_it_streams() -> None:
+    pulled: list[str] = []
+
+    def source() -> Iterator[str]:
+        for word in ["a ", "b ", "c "]:
+            pulled.append(word)
+            yield word
+
+    async def shout(chunks: AsyncIterator[str]) -> AsyncIterator[str]:
+        async for chunk in chunks:
+            yield chunk.upper()
+
+    out = RunnableGenerator(shout).transform(source())
+    assert next(out) == "A "
+    assert "c " not in pulled  # read chunk by chunk (the bridge runs at most one ahead)
+    assert list(out) == ["B ", "C "]
+    assert pulled == ["a ", "b ", "c "]
+
+
+def test_a_runnable_without_a_core_says_so() -> None:
+    class Unfinished(Runnable[int, int]):
+        pass
+
+    step = Unfinished()
+    assert repr(step) == "Unfinished()"
+    with pytest.raises(NotImplementedError, match="Unfinished does not implement _acall"):
+        step.invoke(1)
