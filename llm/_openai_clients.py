@@ -33,10 +33,15 @@ if TYPE_CHECKING:
 __all__ = ["ClientSettings", "import_openai", "openai_client"]
 
 
+# The SDK loads its chat resource and reply types lazily, on the first request: import them too.
+_SDK_MODULES = ("openai", "openai.resources.chat.completions", "openai.types.chat")
+
+
 def import_openai() -> None:
     """Import the `openai` SDK now (from sync code: construction), if it is not yet."""
-    if "openai" not in sys.modules:
-        importlib.import_module("openai")
+    if _SDK_MODULES[-1] not in sys.modules:
+        for name in _SDK_MODULES:
+            importlib.import_module(name)
 
 
 class ClientSettings(NamedTuple):
@@ -73,7 +78,10 @@ async def openai_client(settings: ClientSettings) -> AsyncIterator[openai.AsyncO
 
     Use it only inside the `async with` block (a stream: until it ends).
     """
-    if "openai" not in sys.modules:
+    if _SDK_MODULES[-1] not in sys.modules:
         await anyio.to_thread.run_sync(import_openai)
-    async with loop_resource(("openai", settings), settings.create, _close) as client:
+    # Made in a worker thread: a new client loads its certificates (100 ms or more).
+    async with loop_resource(
+        ("openai", settings), settings.create, _close, create_in_thread=True
+    ) as client:
         yield client

@@ -51,6 +51,7 @@ from functools import partial
 from typing import Any, Generic, TypeVar
 
 import anyio
+import anyio.to_thread
 from anyio.lowlevel import RunVar
 
 from runnables._concurrency import finish_now
@@ -331,6 +332,8 @@ async def loop_resource(
     key: Hashable,
     create: Callable[[], T],
     aclose: Callable[[T], Awaitable[object]],
+    *,
+    create_in_thread: bool = False,
 ) -> AsyncIterator[T]:
     """The running loop's resource for `key`: made by `create()` on first use in this loop, and
     closed with `aclose(resource)` when the loop closes (asyncio or trio).
@@ -342,10 +345,12 @@ async def loop_resource(
         key: What identifies the resource (e.g. the settings it was made with).
         create: Makes the resource (called with no running-loop work: plain construction).
         aclose: Closes it.
+        create_in_thread: Call `create` in a worker thread, so a slow construction (an HTTP
+            client loading its certificates) does not stall the loop.
     """
     entry = _current_resources()
     if entry.closed:
-        resource = create()
+        resource = await anyio.to_thread.run_sync(create) if create_in_thread else create()
         try:
             yield resource
         finally:
@@ -353,6 +358,14 @@ async def loop_resource(
                 await aclose(resource)
         return
     item = entry.items.get(key)
-    if item is None:
+    if item is None and create_in_thread:
+        made = await anyio.to_thread.run_sync(create)
+        item = entry.items.get(key)  # another task may have made one meanwhile
+        if item is not None:
+            with anyio.CancelScope(shield=True):
+                await aclose(made)
+        else:
+            item = entry.items[key] = (made, aclose)
+    elif item is None:
         item = entry.items[key] = (create(), aclose)
     yield item[0]

@@ -1,8 +1,10 @@
 """loop_resource: one resource per running loop and key, made on first use, closed with its loop."""
 
 import asyncio
+import threading
 from typing import Any
 
+import anyio
 import trio
 
 from runnables import RunnableLambda, loop_resource
@@ -79,3 +81,32 @@ def test_a_call_while_the_loop_shuts_down_still_gets_a_resource_and_it_is_closed
     asyncio.run(main())
     assert len(seen) == 1
     assert seen[0].closed
+
+
+def test_a_resource_may_be_made_in_a_worker_thread_once_per_loop() -> None:
+    made_in: list[str] = []
+
+    def create() -> Pool:
+        made_in.append(threading.current_thread().name)
+        return Pool()
+
+    async def use_threaded() -> Pool:
+        async with loop_resource(("test", "threaded"), create, close, create_in_thread=True) as p:
+            return p
+
+    async def main() -> tuple[list[Pool], str]:
+        async with anyio.create_task_group() as tg:
+            pools: list[Pool] = []
+
+            async def one() -> None:
+                pools.append(await use_threaded())
+
+            for _ in range(3):
+                tg.start_soon(one)
+        return pools, threading.current_thread().name
+
+    pools, loop_thread = anyio.run(main)
+    assert len({id(p) for p in pools}) == 1  # concurrent first uses share one resource
+    assert loop_thread not in made_in
+    # Any extra made by a racing first use was closed at once; the shared one with the loop.
+    assert pools[0].closed
