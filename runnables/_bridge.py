@@ -38,6 +38,7 @@ import contextlib
 import contextvars
 import os
 import queue
+import sys
 import threading
 from collections.abc import (
     AsyncIterator,
@@ -59,6 +60,16 @@ from runnables._concurrency import finish_now
 __all__ = ["iter_sync", "loop_resource", "run_inline", "run_sync"]
 
 T = TypeVar("T")
+
+
+def no_loop_here() -> bool:
+    """True when no event loop (asyncio or trio) runs in this thread."""
+    if asyncio._get_running_loop() is not None:
+        return False
+    sniffio = sys.modules.get("sniffio")
+    return sniffio is None or (
+        sniffio.thread_local.name is None and sniffio.current_async_library_cvar.get() is None
+    )
 
 
 class _Job(Generic[T]):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from types import TracebackType
 from typing import Any, Protocol, TypeVar
@@ -27,6 +28,132 @@ T = TypeVar("T")
 async def run_in_thread(fn: Callable[..., T], *args: Any) -> T:
     """Run a blocking function in a worker thread (abandoned, not killed, on cancellation)."""
     return await anyio.to_thread.run_sync(fn, *args, abandon_on_cancel=True)
+
+
+# -- the run-wide limit: asyncio's own, anyio's on trio -------------------------------------
+
+
+class Limiter:
+    """The run-wide `max_concurrency` limit: `total_tokens` slots, taken and given back by leaves.
+
+    A slot is not tied to the task that took it (a stream holding one may be resumed from other
+    tasks), so taking one returns a token to give back with `release`. Waiters are served first
+    come, first served. `Limiter.create(n)` picks the implementation for the running backend: on
+    asyncio a counter and a queue of futures (no per-slot objects: in a 50k-item batch this and
+    fewer coroutine layers took memory per item from 4.9 KB to 1.8 KB), elsewhere (trio) anyio's
+    `CapacityLimiter`.
+    """
+
+    __slots__ = ("total_tokens",)
+
+    def __init__(self, total_tokens: int) -> None:
+        self.total_tokens = total_tokens
+
+    @staticmethod
+    def create(total_tokens: int) -> Limiter:
+        """A limiter with `total_tokens` slots for the running backend."""
+        if asyncio._get_running_loop() is not None:
+            return _AsyncioLimiter(total_tokens)
+        return _AnyioLimiter(total_tokens)
+
+    def acquire_nowait(self) -> object | None:
+        """Take a slot if one is free at once: its token, or None."""
+        raise NotImplementedError
+
+    async def acquire(self) -> object:
+        """Take a slot, waiting for one; returns its token."""
+        raise NotImplementedError
+
+    def release(self, token: object) -> None:
+        """Give back the slot `token` stands for."""
+        raise NotImplementedError
+
+    @property
+    def borrowed_tokens(self) -> int:
+        """How many slots are taken."""
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.borrowed_tokens}/{self.total_tokens})"
+
+
+_SLOT = object()
+
+
+class _AsyncioLimiter(Limiter):
+    # Invariant: free slots and live waiters never coexist (a released slot goes straight to
+    # the first live waiter), so taking a free slot at once is first come, first served.
+    __slots__ = ("_free", "_waiters")
+
+    def __init__(self, total_tokens: int) -> None:
+        super().__init__(total_tokens)
+        self._free = total_tokens
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    def acquire_nowait(self) -> object | None:
+        if self._free:
+            self._free -= 1
+            return _SLOT
+        return None
+
+    async def acquire(self) -> object:
+        if self._free:
+            self._free -= 1
+            return _SLOT
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        except BaseException:
+            # Cancelled waiters stay in the queue (removing one is O(n)); `release` skips them.
+            if waiter.done() and not waiter.cancelled():
+                self.release(_SLOT)  # handed a slot as we were cancelled: pass it on
+            raise
+        return _SLOT
+
+    def release(self, token: object) -> None:
+        waiters = self._waiters
+        while waiters:
+            waiter = waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+        self._free += 1
+
+    @property
+    def borrowed_tokens(self) -> int:
+        live = sum(1 for w in self._waiters if w.done() and not w.cancelled())
+        return self.total_tokens - self._free - live
+
+
+class _AnyioLimiter(Limiter):
+    __slots__ = ("_limiter",)
+
+    def __init__(self, total_tokens: int) -> None:
+        super().__init__(total_tokens)
+        self._limiter = anyio.CapacityLimiter(total_tokens)
+
+    def acquire_nowait(self) -> object | None:
+        # A borrower of our own, not the current task: a stream holding the slot may be
+        # resumed from other tasks (e.g. a sync generator pulling chunks through a portal).
+        borrower = object()
+        try:
+            self._limiter.acquire_on_behalf_of_nowait(borrower)
+        except anyio.WouldBlock:
+            return None
+        return borrower
+
+    async def acquire(self) -> object:
+        borrower = object()
+        await self._limiter.acquire_on_behalf_of(borrower)
+        return borrower
+
+    def release(self, token: object) -> None:
+        self._limiter.release_on_behalf_of(token)
+
+    @property
+    def borrowed_tokens(self) -> int:
+        return int(self._limiter.borrowed_tokens)
 
 
 # -- the backend, chosen once per call site -------------------------------------------------------
