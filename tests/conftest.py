@@ -49,7 +49,12 @@ def openai_server(openai_server_session: OpenAIServer) -> Iterator[OpenAIServer]
 
 @pytest.fixture(scope="session")
 def ray_session() -> Iterator[None]:
-    """A local Ray for the whole session, small: 2 CPUs, no dashboard (it starts in seconds)."""
+    """A local Ray for the whole session, small: 2 CPUs, no dashboard (it starts in seconds).
+
+    Its workers run at the test process's own priority. Ray starts them at niceness 15, so on a
+    busy machine (a shared CI runner, CPU burners) they got ~3% of a core and the Ray tests took
+    minutes: the workers are the code under test here, not background work.
+    """
     import ray  # only sessions that run Ray tests pay for the import
 
     ray.init(
@@ -57,6 +62,7 @@ def ray_session() -> Iterator[None]:
         include_dashboard=False,
         logging_level=logging.ERROR,
         object_store_memory=100 * 1024 * 1024,
+        _system_config={"worker_niceness": 0},
     )
     yield
     ray.shutdown()

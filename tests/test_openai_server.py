@@ -11,12 +11,14 @@ import openai
 import pytest
 from openai import AsyncOpenAI, OpenAI
 
-from tests.openai_server import OpenAIServer, Reply
+from tests.openai_server import WAIT_LIMIT, OpenAIServer, Reply
 
 MODEL = "gpt-test"
 
 
-def _async_client(server: OpenAIServer, max_retries: int = 0, timeout: float = 5.0) -> AsyncOpenAI:
+def _async_client(
+    server: OpenAIServer, max_retries: int = 0, timeout: float = WAIT_LIMIT
+) -> AsyncOpenAI:
     return AsyncOpenAI(
         base_url=server.base_url, api_key="test", max_retries=max_retries, timeout=timeout
     )
@@ -158,10 +160,10 @@ def test_hold_with_sync_clients_in_threads(openai_server: OpenAIServer) -> None:
         ThreadPoolExecutor(max_workers=2) as pool,
     ):
         futures = [pool.submit(ask, client, q) for q in ("x", "y")]
-        hold.wait_arrived(timeout=5)
+        hold.wait_arrived()
         assert not any(f.done() for f in futures)
         hold.release()
-        answers = sorted(f.result(timeout=5) or "" for f in futures)
+        answers = sorted(f.result(timeout=WAIT_LIMIT) or "" for f in futures)
     assert answers == ["echo: x", "echo: y"]
 
 
@@ -212,7 +214,7 @@ async def test_faults(openai_server: OpenAIServer, caplog: pytest.LogCaptureFixt
     messages: list[openai.types.chat.ChatCompletionMessageParam] = [
         {"role": "user", "content": "hi"}
     ]
-    async with _async_client(openai_server, timeout=0.3) as client:
+    async with _async_client(openai_server) as client:
         stream = await client.chat.completions.create(model=MODEL, messages=messages, stream=True)
         with pytest.raises(openai.APIConnectionError):
             _ = [c async for c in stream]
@@ -221,8 +223,10 @@ async def test_faults(openai_server: OpenAIServer, caplog: pytest.LogCaptureFixt
             _ = [c async for c in stream]
         with pytest.raises(openai.APIConnectionError):
             await client.chat.completions.create(model=MODEL, messages=messages)
-        with pytest.raises(openai.APITimeoutError):
-            await client.chat.completions.create(model=MODEL, messages=messages)
+        with pytest.raises(openai.APITimeoutError):  # only the hanging request has a short limit
+            await client.with_options(timeout=0.3).chat.completions.create(
+                model=MODEL, messages=messages
+            )
     await openai_server.wait_for_disconnects_async(1)  # the timed-out client hung up
     assert len(openai_server.requests) == 4
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
@@ -259,9 +263,9 @@ def test_max_active_counts_requests_in_progress_at_once(openai_server: OpenAISer
         ThreadPoolExecutor(max_workers=3) as pool,
     ):
         futures = [pool.submit(ask, client, q) for q in "xyz"]
-        hold.wait_arrived(timeout=5)
+        hold.wait_arrived()
         hold.release()
-        assert sorted(f.result(timeout=5) or "" for f in futures) == [
+        assert sorted(f.result(timeout=WAIT_LIMIT) or "" for f in futures) == [
             "echo: x",
             "echo: y",
             "echo: z",

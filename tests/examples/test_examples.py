@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.openai_server import OpenAIServer, Reply, ToolCallSpec
+from tests.openai_server import WAIT_LIMIT, OpenAIServer, Reply, ToolCallSpec
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = [
@@ -29,7 +29,7 @@ EXAMPLES = [
     "tool_calling.py",
     "parallel_batch_ray.py",
 ]
-TIMEOUT = 30.0
+TIMEOUT = WAIT_LIMIT
 BRANCHES = {"summary": "Summary", "questions": "Questions", "key_terms": "Key Terms"}
 INSTRUCTIONS = {
     "summary": "Summarize the following topic concisely:",

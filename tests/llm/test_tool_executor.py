@@ -9,8 +9,9 @@ import pytest
 
 from llm import ToolArgumentsError, ToolExecutor, tool
 from prompts import AIMessage, HumanMessage, ToolMessage, invalid_tool_call, tool_call
+from tests.openai_server import WAIT_LIMIT
 
-GUARD = 10.0
+GUARD = WAIT_LIMIT
 """Seconds before a test that should not block fails instead of hanging."""
 
 

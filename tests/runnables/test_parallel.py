@@ -7,6 +7,7 @@ import anyio
 import pytest
 
 from runnables import RunnableLambda, RunnableParallel, RunnablePassthrough, RunnablePick
+from tests.openai_server import WAIT_LIMIT
 
 pytestmark = pytest.mark.anyio
 
@@ -70,7 +71,7 @@ async def test_async_branches_run_concurrently() -> None:
 
 
 def test_blocking_sync_branches_overlap_in_threads_under_invoke() -> None:
-    barrier = threading.Barrier(3, timeout=5)
+    barrier = threading.Barrier(3, timeout=WAIT_LIMIT)
 
     def blocking(x: str) -> int:
         return barrier.wait()  # raises BrokenBarrierError unless all three run at once
@@ -80,7 +81,7 @@ def test_blocking_sync_branches_overlap_in_threads_under_invoke() -> None:
 
 
 async def test_blocking_sync_branches_overlap_under_ainvoke() -> None:
-    barrier = threading.Barrier(2, timeout=5)
+    barrier = threading.Barrier(2, timeout=WAIT_LIMIT)
 
     def blocking(x: str) -> str:
         barrier.wait()

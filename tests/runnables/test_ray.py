@@ -21,7 +21,7 @@ from runnables import Runnable, RunnableLambda
 from runnables._ray_limiter import Budget
 from runnables._ray_refs import wait_ref
 from runnables.ray import RayExecutor, RayRateLimiter
-from tests.openai_server import ASYNC_WAIT_LIMIT, OpenAIServer
+from tests.openai_server import WAIT_LIMIT, OpenAIServer
 
 pytestmark = pytest.mark.usefixtures("ray_session")
 
@@ -77,7 +77,7 @@ def batch_actors() -> list[str]:
 
 async def actors_gone(prefix: str) -> None:
     """Wait until no actor's name starts with `prefix` (a kill takes effect asynchronously)."""
-    with anyio.fail_after(ASYNC_WAIT_LIMIT):
+    with anyio.fail_after(WAIT_LIMIT):
         while True:
             if not any(name.startswith(prefix) for name in batch_actors()):
                 return
@@ -226,7 +226,7 @@ async def test_rate_limit_is_one_budget_across_workers(
 
 
 async def wait_until_reserved(limiter: RayRateLimiter, n: int) -> None:
-    with anyio.fail_after(ASYNC_WAIT_LIMIT):
+    with anyio.fail_after(WAIT_LIMIT):
         while True:
             if (await limiter.usage())[0] >= n:
                 return
@@ -326,7 +326,7 @@ async def test_inputs_are_read_only_as_far_as_the_workers_windows(executor: RayE
 
 
 async def wait_until_running(chunks: int) -> None:
-    with anyio.fail_after(ASYNC_WAIT_LIMIT):
+    with anyio.fail_after(WAIT_LIMIT):
         while True:
             if running_chunks() >= chunks:
                 return
@@ -350,7 +350,11 @@ def test_ctrl_c_in_a_sync_batch_stops_the_remote_work(
     hold = openai_server.hold_requests(2)
 
     def press_ctrl_c() -> None:
-        hold.wait_arrived(timeout=ASYNC_WAIT_LIMIT)
+        try:
+            hold.wait_arrived()
+        except TimeoutError:
+            hold.release()  # let the batch end, so the test fails (no KeyboardInterrupt) not hangs
+            raise
         main = threading.main_thread().ident
         assert main is not None
         signal.pthread_kill(main, signal.SIGINT)  # as a terminal's Ctrl-C, to the main thread
