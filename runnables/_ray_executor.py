@@ -45,9 +45,8 @@ import ray.exceptions
 
 from runnables._base import Runnable
 from runnables._bridge import iter_sync, run_sync
-from runnables._concurrency import closing, merge, stream_with_timeout
+from runnables._concurrency import closing, merge, stream_with_timeout, wait_future
 from runnables._config import RunnableConfig, ensure_config
-from runnables._ray_refs import wait_ref
 from runnables._ray_worker import BatchWorker, Item, Outcome
 from runnables._run import detached_context
 
@@ -278,7 +277,7 @@ class RayExecutor:
             with anyio.CancelScope(shield=True), anyio.move_on_after(_CLOSE_LIMIT):
                 for call in [actor.close.remote(batch_id) for actor in opened]:
                     with contextlib.suppress(ray.exceptions.RayError):  # a lost worker
-                        await wait_ref(call)
+                        await wait_future(call.future())
 
     def _outcomes(
         self, batch: _Batch, batch_id: str, opened: list[Any]
@@ -337,7 +336,7 @@ class RayExecutor:
                     opened.append(actor)
                     opening = ()
                 try:
-                    finished: list[Outcome] = await wait_ref(call)
+                    finished: list[Outcome] = await wait_future(call.future())
                 except ray.exceptions.RayActorError as exc:
                     feed.give_back(unfinished.values())
                     unfinished.clear()

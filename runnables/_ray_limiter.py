@@ -22,9 +22,8 @@ from typing import Any
 import anyio
 import ray
 
-from runnables._concurrency import clock
+from runnables._concurrency import clock, wait_future
 from runnables._ratelimit import RateLimiter, Reservation
-from runnables._ray_refs import wait_future, wait_ref
 
 __all__ = ["Budget", "RayRateLimiter"]
 
@@ -138,7 +137,7 @@ class RayRateLimiter(RateLimiter):
     async def usage(self) -> tuple[int, int]:
         """Requests reserved from the budget so far (cluster-wide), and the calls that took
         them (fewer, by the block size)."""
-        requests, calls = await wait_ref(self._ensure_budget().usage.remote())
+        requests, calls = await wait_future(self._ensure_budget().usage.remote().future())
         return int(requests), int(calls)
 
     async def acquire(self, tokens: int = 0) -> Reservation:

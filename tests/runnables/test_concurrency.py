@@ -2,6 +2,7 @@
 
 import threading
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import Future
 from typing import Any
 
 import anyio
@@ -9,6 +10,7 @@ import anyio.lowlevel
 import pytest
 
 from runnables import RunnableGenerator, RunnableLambda, RunnableParallel
+from runnables._concurrency import wait_future
 
 pytestmark = pytest.mark.anyio
 
@@ -146,3 +148,22 @@ async def test_generator_lambdas_count_against_max_concurrency() -> None:
     chunks = [c async for c in chain.astream("y", {"max_concurrency": 1})]
     assert sorted(chunks, key=lambda c: list(c)) == [{"a": "y"}, {"b": "y"}, {"c": "y"}]
     assert peak == 1
+
+
+async def test_a_future_set_from_another_thread_wakes_its_waiter() -> None:
+    answered: Future[int] = Future()
+    threading.Thread(target=answered.set_result, args=(42,)).start()
+    assert await wait_future(answered) == 42
+
+    failed: Future[int] = Future()
+    threading.Thread(target=failed.set_exception, args=(KeyError("k"),)).start()
+    with pytest.raises(KeyError, match="k"):
+        await wait_future(failed)
+
+    pending: Future[int] = Future()
+    with anyio.move_on_after(0.01) as scope:  # cancelling the wait leaves the future alone
+        await wait_future(pending)
+    assert scope.cancelled_caught
+    assert not pending.done()
+    pending.set_result(1)  # its callback finds no waiter: nothing breaks
+    assert await wait_future(pending) == 1

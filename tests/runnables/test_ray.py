@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import anyio
@@ -18,8 +18,8 @@ import ray
 from llm import ChatOpenAI, StrOutputParser
 from prompts import ChatPromptTemplate
 from runnables import Runnable, RunnableLambda
+from runnables._concurrency import wait_future
 from runnables._ray_limiter import Budget
-from runnables._ray_refs import wait_ref
 from runnables.ray import RayExecutor, RayRateLimiter
 from tests.openai_server import WAIT_LIMIT, OpenAIServer
 
@@ -75,13 +75,19 @@ def batch_actors() -> list[str]:
     return [name for name in ray.util.list_named_actors() if name.startswith("runnables.ray/")]
 
 
-async def actors_gone(prefix: str) -> None:
-    """Wait until no actor's name starts with `prefix` (a kill takes effect asynchronously)."""
+async def eventually(condition: Callable[[], bool | Awaitable[bool]]) -> None:
+    """Wait until `condition()` holds: kills, restarts and reservations land asynchronously."""
     with anyio.fail_after(WAIT_LIMIT):
         while True:
-            if not any(name.startswith(prefix) for name in batch_actors()):
+            holds = condition()
+            if holds if isinstance(holds, bool) else await holds:
                 return
             await anyio.sleep(0.01)
+
+
+async def actors_gone(prefix: str) -> None:
+    """Wait until no actor's name starts with `prefix` (a kill takes effect asynchronously)."""
+    await eventually(lambda: not any(name.startswith(prefix) for name in batch_actors()))
 
 
 @pytest.fixture(scope="module")
@@ -226,11 +232,10 @@ async def test_rate_limit_is_one_budget_across_workers(
 
 
 async def wait_until_reserved(limiter: RayRateLimiter, n: int) -> None:
-    with anyio.fail_after(WAIT_LIMIT):
-        while True:
-            if (await limiter.usage())[0] >= n:
-                return
-            await anyio.sleep(0.01)
+    async def reserved() -> bool:
+        return (await limiter.usage())[0] >= n
+
+    await eventually(reserved)
 
 
 @pytest.mark.anyio
@@ -261,8 +266,8 @@ async def test_settled_tokens_are_paid_with_the_next_reservation(ray_session: No
     reservation.settle(50)  # 40 more than estimated, owed to the budget
     await limiter.acquire(10)  # pays the 40 with its reservation: 60 of 100 used
     budget = limiter._ensure_budget()
-    assert await wait_ref(budget.reserve.remote(1, 40, 0)) == [0.0]  # 100: still in budget
-    assert (await wait_ref(budget.reserve.remote(1, 1, 0)))[0] > 0  # 101: waits for refill
+    assert await wait_future(budget.reserve.remote(1, 40, 0).future()) == [0.0]  # 100: in budget
+    assert (await wait_future(budget.reserve.remote(1, 1, 0).future()))[0] > 0  # 101: must wait
 
 
 def test_rate_limiter_needs_ray_only_when_used() -> None:
@@ -326,11 +331,7 @@ async def test_inputs_are_read_only_as_far_as_the_workers_windows(executor: RayE
 
 
 async def wait_until_running(chunks: int) -> None:
-    with anyio.fail_after(WAIT_LIMIT):
-        while True:
-            if running_chunks() >= chunks:
-                return
-            await anyio.sleep(0.01)
+    await eventually(lambda: running_chunks() >= chunks)
 
 
 @pytest.mark.anyio
