@@ -349,22 +349,32 @@ def test_ctrl_c_in_a_sync_batch_stops_the_remote_work(
     executor: RayExecutor, openai_server: OpenAIServer
 ) -> None:
     hold = openai_server.hold_requests(2)
+    interrupted = threading.Event()
 
     def press_ctrl_c() -> None:
         try:
             hold.wait_arrived()
-        except TimeoutError:
-            hold.release()  # let the batch end, so the test fails (no KeyboardInterrupt) not hangs
+            main = threading.main_thread().ident
+            assert main is not None
+            signal.pthread_kill(main, signal.SIGINT)  # as a terminal's Ctrl-C, to the main thread
+            if not interrupted.wait(WAIT_LIMIT):
+                raise TimeoutError("Ctrl-C did not interrupt the batch")
+        except BaseException:
+            hold.release()  # a batch that was not interrupted ends: the test fails, not hangs
             raise
-        main = threading.main_thread().ident
-        assert main is not None
-        signal.pthread_kill(main, signal.SIGINT)  # as a terminal's Ctrl-C, to the main thread
 
+    # Python's own Ctrl-C handler, as in a foreground process: a background job (`pytest &`,
+    # some CI runners) starts with SIGINT ignored, and then no Ctrl-C would reach the batch.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     presser = threading.Thread(target=press_ctrl_c)
     presser.start()
-    with pytest.raises(KeyboardInterrupt):
-        executor.batch(summarize(openai_server), docs(2))
-    presser.join()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            executor.batch(summarize(openai_server), docs(2))
+        interrupted.set()
+    finally:
+        presser.join()
+        signal.signal(signal.SIGINT, previous)
     openai_server.wait_for_disconnects(2)
     assert nothing_left_running()
 
