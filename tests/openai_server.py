@@ -279,6 +279,8 @@ class OpenAIServer:
         self._holds: list[Gate] = []
         self._gates: list[Gate] = []
         self._disconnects = 0
+        self._hangs = 0  # requests given a ``hang`` fault
+        self._hung_up = 0  # of those, the ones whose client hung up
         self._active = 0
         self._answering = 0  # requests whose response has not started its last bytes
         self._max_answering = 0  # the most of them at once since the last reset
@@ -359,6 +361,7 @@ class OpenAIServer:
             self._queue.clear()
             self._holds.clear()
             self._disconnects = 0
+            self._hangs = self._hung_up = 0
             self._max_answering = self._answering
             self._epoch += 1
 
@@ -440,6 +443,28 @@ class OpenAIServer:
         with self._cond:
             return self._disconnects
 
+    async def settle_async(self) -> tuple[int, int]:
+        """Wait until no request is in progress here, then return ``(hangs, hung_up)`` since the
+        last reset, read together: the requests given a ``hang`` fault, and how many of them
+        their client hung up on.
+
+        A hanging request ends only when its client hangs up (or a reset), so ``hung_up ==
+        hangs`` means no client left one waiting. Counted per request by the server, this holds
+        however many requests a test's timeouts cut off before they were sent, or arrived late
+        from an earlier test.
+        """
+        settled: list[tuple[int, int]] = []
+
+        def idle() -> bool:
+            with self._cond:
+                if self._active:
+                    return False
+                settled.append((self._hangs, self._hung_up))
+                return True
+
+        await _poll_until(idle, lambda: f"no request in progress ({self._active} are)")
+        return settled[-1]
+
     @property
     def max_active(self) -> int:
         """The most requests in progress at once since the last reset, across all clients.
@@ -496,10 +521,12 @@ class OpenAIServer:
         for gate in gates:
             gate.release()
 
-    def _note_disconnect(self, epoch: int) -> None:
+    def _note_disconnect(self, epoch: int, spec: Spec) -> None:
         with self._cond:
             if epoch == self._epoch:
                 self._disconnects += 1
+                if isinstance(spec, Reply) and spec.fault == "hang":
+                    self._hung_up += 1
                 self._cond.notify_all()
 
     def _answered(self) -> None:
@@ -525,6 +552,8 @@ class OpenAIServer:
             index = len(self._records)
             self._records.append(RecordedRequest(body, dict(request.headers), time.monotonic()))
             spec = self._queue.popleft() if self._queue else Reply(f"echo: {_last_user_text(body)}")
+            if isinstance(spec, Reply) and spec.fault == "hang":
+                self._hangs += 1
             # Claim a hold slot while still under the lock, so n concurrent arrivals take n slots.
             hold = next((g for g in self._holds if g.arrived < g.count), None)
             if hold is not None:
@@ -594,7 +623,7 @@ class _Exchange(Response):
         while (await receive())["type"] != "http.disconnect":
             pass
         if not self._complete:
-            self._server._note_disconnect(self._epoch)
+            self._server._note_disconnect(self._epoch, self._spec)
             scope.cancel()  # stop waiting on gates / sending into a dead socket
 
     async def _respond(self, send: Send) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -275,3 +276,34 @@ def test_max_active_counts_requests_in_progress_at_once(openai_server: OpenAISer
         for question in "abcd":  # one after another: each starts once the last one's reply came
             ask(client, question)
     assert openai_server.max_active == 1
+
+
+@pytest.mark.anyio
+async def test_settle_counts_hanging_requests_and_those_their_clients_hung_up_on(
+    openai_server: OpenAIServer,
+) -> None:
+    openai_server.queue(Reply(fault="hang"), Reply(fault="hang"))
+    messages: list[openai.types.chat.ChatCompletionMessageParam] = [
+        {"role": "user", "content": "hi"}
+    ]
+    async with _async_client(openai_server) as client, anyio.create_task_group() as tg:
+        for _ in range(2):
+            tg.start_soon(lambda: client.chat.completions.create(model=MODEL, messages=messages))
+        await openai_server.wait_for_requests_async(2)
+        with anyio.move_on_after(0.05) as still_hanging:  # both wait at the server: not idle
+            await openai_server.settle_async()
+        assert still_hanging.cancelled_caught
+        tg.cancel_scope.cancel()  # the clients hang up
+    assert await openai_server.settle_async() == (2, 2)
+
+    # A request whose client left before the server read it (a late one from an earlier test) is
+    # answered into the closed socket: not a hanging request, whether or not a disconnect is seen.
+    host, port = openai_server.base_url.removeprefix("http://").split("/")[0].split(":")
+    body = b'{"model": "m", "messages": [{"role": "user", "content": "late"}]}'
+    with socket.create_connection((host, int(port))) as late:
+        late.sendall(
+            b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+            b"content-length: %d\r\n\r\n%s" % (len(body), body)
+        )
+    await openai_server.wait_for_requests_async(3)
+    assert await openai_server.settle_async() == (2, 2)
