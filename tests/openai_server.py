@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import http.client
 import json
 import logging
 import re
@@ -290,7 +291,12 @@ class OpenAIServer:
         self._sock: socket.socket | None = None
         self._uvicorn: uvicorn.Server | None = None
         self._log_filter = _HideDrops()
-        self._app = Starlette(routes=[Route("/v1/chat/completions", self._chat, methods=["POST"])])
+        self._app = Starlette(
+            routes=[
+                Route("/v1/chat/completions", self._chat, methods=["POST"]),
+                Route("/_catch_up", self._catch_up, methods=["GET"]),
+            ]
+        )
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -353,7 +359,13 @@ class OpenAIServer:
         self.stop()
 
     def reset(self, timeout: float = 2.0) -> None:
-        """Release all gates, let in-flight handlers finish, forget queue, records, counters."""
+        """Release all gates, let in-flight handlers finish, forget queue, records, counters.
+
+        First the server catches up: a request sent before the reset (one a test's short timeout
+        abandoned, whose bytes a busy server had not read yet) is recorded now, and forgotten
+        with the rest, not taken for a request of the next test.
+        """
+        self._request_catch_up()
         self._release_all()
         with self._cond:
             self._cond.wait_for(lambda: self._active == 0, timeout)
@@ -507,6 +519,25 @@ class OpenAIServer:
         assert self._sock is not None
         self._loop = asyncio.get_running_loop()
         await self._uvicorn.serve(sockets=[self._sock])
+
+    def _request_catch_up(self) -> None:
+        if self._thread is None or not self.base_url:
+            return
+        host_port = self.base_url.removeprefix("http://").removesuffix("/v1")
+        connection = http.client.HTTPConnection(host_port, timeout=WAIT_LIMIT)
+        try:
+            connection.request("GET", "/_catch_up")
+            connection.getresponse().read()
+        finally:
+            connection.close()
+
+    async def _catch_up(self, request: Request) -> Response:
+        # This request's bytes arrived after those of every request sent before it: the loop
+        # reads them in this iteration or an earlier one. A few more iterations let the handlers
+        # of those requests run up to their recording before this answer goes out.
+        for _ in range(20):
+            await asyncio.sleep(0)
+        return Response(status_code=204)
 
     def _call_soon(self, callback: Callable[[], object]) -> None:
         loop = self._loop

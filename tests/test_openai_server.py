@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
 from concurrent.futures import ThreadPoolExecutor
@@ -298,12 +299,32 @@ async def test_settle_counts_hanging_requests_and_those_their_clients_hung_up_on
 
     # A request whose client left before the server read it (a late one from an earlier test) is
     # answered into the closed socket: not a hanging request, whether or not a disconnect is seen.
-    host, port = openai_server.base_url.removeprefix("http://").split("/")[0].split(":")
-    body = b'{"model": "m", "messages": [{"role": "user", "content": "late"}]}'
-    with socket.create_connection((host, int(port))) as late:
-        late.sendall(
+    send_and_leave(openai_server, "late")
+    await openai_server.wait_for_requests_async(3)
+    assert await openai_server.settle_async() == (2, 2)
+
+
+def send_and_leave(server: OpenAIServer, text: str) -> None:
+    """Send a chat request on a connection of its own and close it without reading the reply."""
+    host, port = server.base_url.removeprefix("http://").removesuffix("/v1").split(":")
+    body = json.dumps({"model": MODEL, "messages": [{"role": "user", "content": text}]}).encode()
+    with socket.create_connection((host, int(port))) as connection:
+        connection.sendall(
             b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
             b"content-length: %d\r\n\r\n%s" % (len(body), body)
         )
-    await openai_server.wait_for_requests_async(3)
-    assert await openai_server.settle_async() == (2, 2)
+
+
+def test_reset_first_records_the_requests_already_sent(openai_server: OpenAIServer) -> None:
+    # A request an earlier test sent and abandoned is the reset's, not the next test's: it takes
+    # neither the next test's scripted reply nor a place in its records.
+    for i in range(5):
+        send_and_leave(openai_server, f"late {i}")
+    openai_server.reset()
+    openai_server.reply("scripted")
+    with OpenAI(base_url=openai_server.base_url, api_key="test", max_retries=0) as client:
+        completion = client.chat.completions.create(
+            model=MODEL, messages=[{"role": "user", "content": "hi"}]
+        )
+    assert completion.choices[0].message.content == "scripted"
+    assert [r["messages"][-1]["content"] for r in openai_server.requests] == ["hi"]
