@@ -105,6 +105,15 @@ class Runnable(Generic[In, Out]):
                 if flag not in cls.__dict__:
                     setattr(cls, flag, False)
 
+    def _set_fast_paths(
+        self, owner: type[Runnable[Any, Any]], *, sync_inline: bool, instant: bool = False
+    ) -> None:
+        """Set this instance's `_sync_inline` and `_instant`, which describe `owner._acall`; an
+        instance of a subclass that overrides `_acall` keeps its class's values (False)."""
+        if type(self)._acall is owner._acall:
+            self._sync_inline = sync_inline
+            self._instant = instant
+
     # -- the async core, stated once per subclass ---------------------------------------------
 
     async def _acall(self, input: Any, config: RunnableConfig, **kwargs: Any) -> Out:

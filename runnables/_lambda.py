@@ -143,7 +143,7 @@ class RunnableLambda(Runnable[In, Out]):
         self._agen = inspect.isasyncgenfunction(inner)
         self._config_arg = _accepts_config(self.afunc or func)
         self._direct = self.afunc is not None and not self._agen and not self._config_arg
-        self._sync_inline = self.afunc is None and not self._gen
+        self._set_fast_paths(RunnableLambda, sync_inline=self.afunc is None and not self._gen)
         self._name = name or _display_name(func)
 
     _kind = "lambda"

@@ -43,8 +43,11 @@ class RunnablePassthrough(Runnable[T, T]):
         )
         self.func = func
         self._name = name
-        self._sync_inline = self._side is None or self._side._sync_inline
-        self._instant = self._side is None
+        self._set_fast_paths(
+            RunnablePassthrough,
+            sync_inline=self._side is None or self._side._sync_inline,
+            instant=self._side is None,
+        )
 
     def __repr__(self) -> str:
         return "RunnablePassthrough()"

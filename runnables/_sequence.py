@@ -47,8 +47,11 @@ class RunnableSequence(Runnable[In, Out]):
             )
         self.steps = tuple(flat)
         self._name = name
-        self._sync_inline = all(step._sync_inline for step in flat)
-        self._instant = all(step._instant for step in flat)
+        self._set_fast_paths(
+            RunnableSequence,
+            sync_inline=all(step._sync_inline for step in flat),
+            instant=all(step._instant for step in flat),
+        )
 
     @property
     def first(self) -> Runnable[In, Any]:

@@ -5,9 +5,18 @@ import threading
 from collections.abc import AsyncIterator, Coroutine, Generator, Iterator
 from typing import Any
 
+import anyio
+import anyio.lowlevel
 import pytest
 
-from runnables import RunnableConfig, RunnableGenerator, RunnableLambda, chain
+from runnables import (
+    RunnableConfig,
+    RunnableGenerator,
+    RunnableLambda,
+    RunnableParallel,
+    RunnablePassthrough,
+    chain,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -213,3 +222,26 @@ async def test_a_step_at_the_last_recursion_level_can_still_call_others() -> Non
     assert await returning.ainvoke(1, {"recursion_limit": 1}) == 2
     with pytest.raises(ValueError, match="recursion_limit"):
         await inner.ainvoke(1, {"recursion_limit": -1})
+
+
+def test_a_subclass_that_awaits_in_its_own_acall_runs_on_a_loop() -> None:
+    # The fast paths (no loop for a sync invoke, no task in a parallel) describe the class's own
+    # `_acall`; a subclass that overrides it must not inherit them from the instance.
+    class Awaits(RunnableLambda[int, int]):
+        async def _acall(self, input: Any, config: RunnableConfig, **kwargs: Any) -> int:
+            await anyio.lowlevel.checkpoint()
+            return int(input) + 1
+
+    class AwaitsToo(RunnablePassthrough[int]):
+        async def _acall(self, input: Any, config: RunnableConfig, **kwargs: Any) -> int:
+            await anyio.lowlevel.checkpoint()
+            return int(input)
+
+    step, passthrough = Awaits(lambda x: x), AwaitsToo()
+    assert step.invoke(1) == 2
+    assert passthrough.invoke(3) == 3
+    assert RunnableParallel(a=step, b=passthrough, c=RunnablePassthrough()).invoke(1) == {
+        "a": 2,
+        "b": 1,
+        "c": 1,
+    }
