@@ -28,12 +28,16 @@ hands each chunk over as soon as it is produced, staying at most one chunk ahead
 
 **Loop-scoped resources** (`loop_resource`): an object (an HTTP connection pool) made on first use
 in a running loop, and closed when that loop closes, on asyncio and trio alike.
+
+**Futures from other threads** (`wait_future`): a `concurrent.futures.Future` (a Ray object ref's)
+awaited from asyncio or trio, woken through the running loop's thread-safe entry.
 """
 
 from __future__ import annotations
 
 import asyncio
 import atexit
+import concurrent.futures
 import contextlib
 import contextvars
 import os
@@ -380,3 +384,40 @@ async def loop_resource(
     elif item is None:
         item = entry.items[key] = (create(), aclose)
     yield item[0]
+
+
+async def wait_future(future: concurrent.futures.Future[T]) -> T:
+    """The result of `future`, set from another thread (a Ray `ObjectRef.future()`, an executor's
+    job), awaited without a thread of ours: the setter's callback wakes the waiting task through
+    the loop's thread-safe entry (asyncio's `call_soon_threadsafe`, trio's `run_sync_soon`).
+
+    Cancelling the wait leaves the future as it is, for other waiters.
+    """
+    loop = asyncio._get_running_loop()
+    if loop is not None:
+        waiter: asyncio.Future[None] = loop.create_future()
+
+        def wake_asyncio(_: object) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
+                loop.call_soon_threadsafe(_settle, waiter)
+
+        future.add_done_callback(wake_asyncio)
+        await waiter
+        return future.result()
+    import trio  # anyio's only other backend; it is running, so it is installed
+
+    token = trio.lowlevel.current_trio_token()
+    done = trio.Event()
+
+    def wake_trio(_: object) -> None:
+        with contextlib.suppress(trio.RunFinishedError):  # nobody waits any more
+            token.run_sync_soon(done.set)
+
+    future.add_done_callback(wake_trio)
+    await done.wait()
+    return future.result()
+
+
+def _settle(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)

@@ -11,7 +11,6 @@ own exception (not an ExceptionGroup).
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import contextvars
 from collections import deque
@@ -29,43 +28,6 @@ T = TypeVar("T")
 async def run_in_thread(fn: Callable[..., T], *args: Any) -> T:
     """Run a blocking function in a worker thread (abandoned, not killed, on cancellation)."""
     return await anyio.to_thread.run_sync(fn, *args, abandon_on_cancel=True)
-
-
-async def wait_future(future: concurrent.futures.Future[T]) -> T:
-    """The result of `future`, set from another thread (a Ray `ObjectRef.future()`, an executor's
-    job), awaited without a thread of ours: the setter's callback wakes the waiting task through
-    the loop's thread-safe entry (asyncio's `call_soon_threadsafe`, trio's `run_sync_soon`).
-
-    Cancelling the wait leaves the future as it is, for other waiters.
-    """
-    loop = asyncio._get_running_loop()
-    if loop is not None:
-        waiter: asyncio.Future[None] = loop.create_future()
-
-        def wake_asyncio(_: object) -> None:
-            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
-                loop.call_soon_threadsafe(_settle, waiter)
-
-        future.add_done_callback(wake_asyncio)
-        await waiter
-        return future.result()
-    import trio  # anyio's only other backend; it is running, so it is installed
-
-    token = trio.lowlevel.current_trio_token()
-    done = trio.Event()
-
-    def wake_trio(_: object) -> None:
-        with contextlib.suppress(trio.RunFinishedError):  # nobody waits any more
-            token.run_sync_soon(done.set)
-
-    future.add_done_callback(wake_trio)
-    await done.wait()
-    return future.result()
-
-
-def _settle(waiter: asyncio.Future[None]) -> None:
-    if not waiter.done():
-        waiter.set_result(None)
 
 
 # -- the run-wide limit: asyncio's own, anyio's on trio -------------------------------------

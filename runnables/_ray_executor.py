@@ -44,8 +44,8 @@ import ray
 import ray.exceptions
 
 from runnables._base import Runnable
-from runnables._bridge import iter_sync, run_sync
-from runnables._concurrency import closing, merge, stream_with_timeout, wait_future
+from runnables._bridge import iter_sync, run_sync, wait_future
+from runnables._concurrency import closing, merge, stream_with_timeout
 from runnables._config import RunnableConfig, ensure_config
 from runnables._ray_worker import BatchWorker, Item, Outcome
 from runnables._run import detached_context

@@ -22,7 +22,8 @@ from typing import Any
 import anyio
 import ray
 
-from runnables._concurrency import clock, wait_future
+from runnables._bridge import wait_future
+from runnables._concurrency import clock
 from runnables._ratelimit import RateLimiter, Reservation
 
 __all__ = ["Budget", "RayRateLimiter"]

@@ -7,10 +7,11 @@ from typing import Any
 
 import anyio
 import anyio.lowlevel
+import anyio.to_thread
 import pytest
 
 from runnables import RunnableGenerator, RunnableLambda, RunnableParallel
-from runnables._concurrency import wait_future
+from runnables._bridge import wait_future
 
 pytestmark = pytest.mark.anyio
 
@@ -152,8 +153,16 @@ async def test_generator_lambdas_count_against_max_concurrency() -> None:
 
 async def test_a_future_set_from_another_thread_wakes_its_waiter() -> None:
     answered: Future[int] = Future()
-    threading.Thread(target=answered.set_result, args=(42,)).start()
-    assert await wait_future(answered) == 42
+    got: list[int] = []
+
+    async def wait() -> None:
+        got.append(await wait_future(answered))
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(wait)
+        await anyio.wait_all_tasks_blocked()  # the waiter waits before the result is set
+        await anyio.to_thread.run_sync(answered.set_result, 42)
+    assert got == [42]
 
     failed: Future[int] = Future()
     threading.Thread(target=failed.set_exception, args=(KeyError("k"),)).start()

@@ -18,7 +18,7 @@ import ray
 from llm import ChatOpenAI, StrOutputParser
 from prompts import ChatPromptTemplate
 from runnables import Runnable, RunnableLambda
-from runnables._concurrency import wait_future
+from runnables._bridge import wait_future
 from runnables._ray_limiter import Budget
 from runnables.ray import RayExecutor, RayRateLimiter
 from tests.openai_server import WAIT_LIMIT, OpenAIServer
