@@ -34,6 +34,7 @@ from collections.abc import (
     Iterable,
     Iterator,
     Mapping,
+    Sequence,
     Sized,
 )
 from dataclasses import dataclass
@@ -295,7 +296,7 @@ class RayExecutor:
         if isinstance(batch.inputs, Sized) and workers:
             # A small batch is spread over every worker, not sent whole to the first.
             chunk_size = min(chunk_size, -(-len(batch.inputs) // workers))
-        runnable_ref = ray.put(batch.runnable) if workers else None
+        runnable_ref = _put_runnable(batch.runnable) if workers else None
         lost = [0]
         sources = [
             self._worker(i, batch_id, runnable_ref, share, chunk_size, feed, lost, opened)
@@ -419,7 +420,7 @@ class _Batch:
         if config is None or isinstance(config, Mapping):
             configs = ensure_config(config)  # type: ignore[arg-type]
             first = configs
-        elif isinstance(config, Iterable) and not isinstance(config, str | bytes):
+        elif isinstance(config, Sequence) and not isinstance(config, str | bytes):
             configs = [ensure_config(c) for c in config]
             if isinstance(inputs, Sized) and len(inputs) != len(configs):
                 raise ValueError(
@@ -458,6 +459,17 @@ class _Batch:
             config = _item_config(self.configs)
             for index, x in enumerate(self.inputs):
                 yield index, x, config
+
+
+def _put_runnable(runnable: Runnable[Any, Any]) -> Any:
+    """Ship the chain to Ray's object store once; a chain that does not pickle is named."""
+    try:
+        return ray.put(runnable)
+    except TypeError as exc:
+        raise TypeError(
+            f'Invalid "runnable" argument: {runnable!r} must pickle to run on Ray workers '
+            f"({exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
+        ) from exc
 
 
 _END: Any = object()

@@ -477,3 +477,8 @@ def test_bad_batch_arguments_fail_at_the_call(executor: RayExecutor) -> None:
         executor.abatch_as_completed(step, [0], {"max_concurrency": 0})
     with pytest.raises(ValueError, match=r'"config".*number of configs'):
         executor.batch(step, iter([0, 2, 4]), [{}, {}])
+    with pytest.raises(TypeError, match=r'"config".*generator'):  # as the chain's own batch
+        executor.batch(step, [0, 2], ({} for _ in range(2)))
+    lock = threading.Lock()
+    with pytest.raises(TypeError, match=r'"runnable".*must pickle'):
+        executor.batch(RunnableLambda(lambda x: (lock, x)[1]), [0])
