@@ -23,6 +23,9 @@ from runnables._events import call_child
 from runnables._run import (
     _inline,
     _run,
+    enter_leaf,
+    enter_leaf_nowait,
+    exit_leaf,
     leaf_slot,
     runs_inline,
 )
@@ -203,21 +206,15 @@ class RunnableLambda(Runnable[In, Out]):
             else:
                 out = await self._call_func(input, config, kwargs)
         else:
-            # A leaf: hold a slot while the function runs. This coroutine runs in one task, so
-            # the run state is put back with `set` (no token to keep alive meanwhile).
-            limiter = state.limiter
-            slot = limiter.acquire_nowait()
-            if slot is None:
-                slot = await limiter.acquire()
-            _run.set(state.without_limiter())
+            # A leaf: hold a slot while the function runs.
+            held = enter_leaf_nowait(state) or await enter_leaf(state)
             try:
                 if direct:
                     out = await self.afunc(input)  # type: ignore[misc]
                 else:
                     out = await self._call_func(input, config, kwargs)
             finally:
-                _run.set(state)
-                limiter.release(slot)
+                exit_leaf(state, held)
         if isinstance(out, Runnable):
             return await _run_returned(self, out, input, config)  # type: ignore[no-any-return]
         return out  # type: ignore[no-any-return]
