@@ -84,6 +84,9 @@ class Runnable(Generic[In, Out]):
     _name: str | None = None
     _kind: str = "chain"
     """What the step is, for its events: chain, prompt, chat_model, parser, tool or lambda."""
+    _events_inside: bool = False
+    """Whether the step reports its own events from inside its run (a binding that adds
+    handlers, so they see the step it binds): the event path then does not report it."""
     _transforms: bool = False
     """Whether the step transforms a stream chunk by chunk (it overrides `_atransform`), rather
     than gathering its whole input first."""

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from runnables._base import Runnable, _check_inputs
 from runnables._concurrency import closing, gather
 from runnables._config import RunnableConfig, merge_configs
+from runnables._events import call_child, stream_child, transform_child
 from runnables._graph import binding_label
 from runnables._run import call_in_run, stream_in_run
 from runnables._schema import each_schema
@@ -56,7 +57,9 @@ class RunnableBinding(RunnableWrapper[In, Out]):
         self.config: RunnableConfig = config or {}
         self._name = self.config.get("run_name")
         self._opens_run = any(key in self.config for key in _RUN_KEYS)
-        # Transparent in events: the binding reports as the step it binds.
+        # Transparent in events: the binding reports as the step it binds. Handlers it adds
+        # must see that step too, so then the step reports from inside the binding's run.
+        self._events_inside = "callbacks" in self.config
         self._kind = self.bound._kind
         self._transforms = self.bound._transforms
 
@@ -92,6 +95,10 @@ class RunnableBinding(RunnableWrapper[In, Out]):
         cfg, kw = self._merge(config, kwargs)
         if not self._opens_run:
             return await self.bound._acall(input, cfg, **kw)
+        if self._events_inside:
+            return await call_in_run(
+                cfg, self.name, lambda c: call_child(self.bound, input, c, **kw)
+            )
         return await call_in_run(cfg, self.name, lambda c: self.bound._acall(input, c, **kw))
 
     async def _astream(
@@ -101,6 +108,10 @@ class RunnableBinding(RunnableWrapper[In, Out]):
         stream: AsyncIterator[Out]
         if not self._opens_run:
             stream = self.bound._astream(input, cfg, **kw)
+        elif self._events_inside:
+            stream = stream_in_run(
+                cfg, self.name, lambda c: stream_child(self.bound, input, c, **kw)
+            )
         else:
             stream = stream_in_run(cfg, self.name, lambda c: self.bound._astream(input, c, **kw))
         async with closing(stream) as chunks:
@@ -114,6 +125,10 @@ class RunnableBinding(RunnableWrapper[In, Out]):
         stream: AsyncIterator[Out]
         if not self._opens_run:
             stream = self.bound._atransform(chunks, cfg, **kw)
+        elif self._events_inside:
+            stream = stream_in_run(
+                cfg, self.name, lambda c: transform_child(self.bound, chunks, c, **kw)
+            )
         else:
             stream = stream_in_run(
                 cfg, self.name, lambda c: self.bound._atransform(chunks, c, **kw)

@@ -94,7 +94,7 @@ async def call_child(
     `root` marks a run's entry step, whose run id may come from `config["run_id"]`.
     """
     state = _run.get()
-    if state is None or not state.handlers:
+    if state is None or not state.handlers or step._events_inside:
         return await step._acall(input, config, **kwargs)
     run_id, parents = _new_run_id(config, root), state.parent_ids
     start = {"input": step._event_input(input)}
@@ -243,7 +243,7 @@ def stream_child(
 ) -> AsyncIterator[Any]:
     """A step's `_astream`, traced when the run has handlers."""
     state = _run.get()
-    if state is None or not state.handlers:
+    if state is None or not state.handlers or step._events_inside:
         return step._astream(input, config, **kwargs)  # type: ignore[no-any-return]
     # The run state is taken now: the generator's body runs later, inside whichever stage
     # pulls it, and `_traced` puts the state back (with this step as parent) for each chunk.
@@ -256,7 +256,7 @@ def transform_child(
 ) -> AsyncIterator[Any]:
     """A step's `_atransform`, traced when the run has handlers (its input is a stream)."""
     state = _run.get()
-    if state is None or not state.handlers:
+    if state is None or not state.handlers or step._events_inside:
         return step._atransform(chunks, config, **kwargs)  # type: ignore[no-any-return]
     run_id = _new_run_id(config, False)
     if not step._transforms:

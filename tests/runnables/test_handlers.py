@@ -198,6 +198,27 @@ async def test_a_config_passed_on_inside_a_step_does_not_repeat_events() -> None
     assert recorder.seen("start") == [("start", "outer"), ("start", "shout")]
 
 
+async def test_handlers_bound_with_config_see_the_step_they_are_bound_to() -> None:
+    bound, outer = Recorder(), Recorder()
+    step = RunnableLambda(shout).with_config(callbacks=[bound], tags=["t"])
+    assert await step.ainvoke("a") == "A"
+    assert bound.seen() == [("start", "shout"), ("end", "shout")]
+    assert bound.by_name("shout").tags == ["t"]
+
+    bound.events.clear()
+    chain = RunnableLambda(len) | RunnableLambda(str).with_config(callbacks=[bound])
+    assert [c async for c in chain.astream("ab", {"callbacks": [outer]})] == ["2"]
+    assert bound.seen() == [("start", "str"), ("stream", "str"), ("end", "str")]
+    # The run's own handlers see that step once, as a child of the sequence, as before.
+    assert outer.seen("start") == [
+        ("start", "RunnableSequence"),
+        ("start", "len"),
+        ("start", "str"),
+    ]
+    assert bound.by_name("str").parent_ids == outer.by_name("str").parent_ids
+    assert len(outer.by_name("str").parent_ids) == 1
+
+
 @pytest.mark.parametrize("bad", [[object()], "handler", [5]])
 def test_bad_callbacks_are_rejected_when_the_chain_is_built(bad: Any) -> None:
     with pytest.raises(TypeError, match="callbacks"):
