@@ -84,7 +84,9 @@ def validate_config(config: Mapping[str, Any], *, param: str = "config") -> Runn
     ):
         raise ValueError(f'Invalid "timeout" in {param}: {timeout!r}; expected seconds > 0')
     tags = config.get("tags")
-    if tags is not None and (isinstance(tags, str) or not all(isinstance(t, str) for t in tags)):
+    if tags is not None and (
+        not isinstance(tags, list | tuple) or not all(isinstance(t, str) for t in tags)
+    ):
         raise TypeError(f'Invalid "tags" in {param}: {tags!r}; expected a list of str')
     callbacks = config.get("callbacks")
     if callbacks is not None:

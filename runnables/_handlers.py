@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Awaitable, Iterable, Mapping
+from collections.abc import Awaitable, Mapping
 from typing import Any
 
 __all__ = [
@@ -179,7 +179,8 @@ class Sink:
 
 def check_handlers(value: object, param: str) -> None:
     """Validate `config["callbacks"]`: a list of handler objects."""
-    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+    # A list or tuple: a generator would be used up by this check and leave the run none.
+    if not isinstance(value, list | tuple):
         raise TypeError(f'Invalid "callbacks" in {param}: {value!r}; expected a list of handlers')
     for handler in value:
         if not any(callable(getattr(handler, m, None)) for m in _METHODS):

@@ -82,3 +82,9 @@ async def test_unknown_config_key_is_rejected() -> None:
 async def test_config_must_be_a_dict() -> None:
     with pytest.raises(TypeError, match='"config"'):
         await RunnableLambda(lambda x: x).ainvoke(1, ["tags"])  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("bad", [5, "t", [1], {"t"}])
+async def test_bad_tags_are_named(bad: Any) -> None:
+    with pytest.raises(TypeError, match=r'"tags".*expected a list of str'):
+        await RunnableLambda(lambda x: x).ainvoke(1, {"tags": bad})

@@ -219,7 +219,7 @@ async def test_handlers_bound_with_config_see_the_step_they_are_bound_to() -> No
     assert len(outer.by_name("str").parent_ids) == 1
 
 
-@pytest.mark.parametrize("bad", [[object()], "handler", [5]])
+@pytest.mark.parametrize("bad", [[object()], "handler", [5], (h for h in [Recorder()])])
 def test_bad_callbacks_are_rejected_when_the_chain_is_built(bad: Any) -> None:
     with pytest.raises(TypeError, match="callbacks"):
         RunnableLambda(shout).with_config(callbacks=bad)
