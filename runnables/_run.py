@@ -151,8 +151,12 @@ def current_run() -> RunState | None:
 
 def needs_run(config: RunnableConfig | None) -> bool:
     """Whether an entry point called with `config` must open a run (or join the current one),
-    rather than call the step directly: the cheap test every entry point makes first."""
-    return config is not None or _run.get() is not None or bool(global_sinks())
+    rather than call the step directly: the cheap test every entry point makes first. Inside a
+    run without handlers there is nothing to join: its limit and deadline are already in force."""
+    if config is not None:
+        return True
+    state = _run.get()
+    return bool(state.handlers) if state is not None else bool(global_sinks())
 
 
 def _new_sinks(
