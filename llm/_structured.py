@@ -31,6 +31,7 @@ from llm._parsers import _NOTHING, _parse_partial, _strip_fence
 from llm._tool_specs import convert_to_openai_tool, forbid_extra_properties, schema_name
 from prompts._messages import AIMessage, AIMessageChunk
 from runnables import Runnable, RunnableConfig
+from runnables._chunks import ChunkSum
 
 if TYPE_CHECKING:
     from llm._chat_model import BaseChatModel, LanguageModelInput
@@ -126,6 +127,9 @@ class StructuredOutputParser(Runnable[AIMessage, Any]):
     """Reads a reply's JSON (its text, or the arguments of the call to `tool_name`) into the
     schema's value."""
 
+    _kind = "parser"
+    _sync_inline = _instant = True  # parsing never waits
+
     def __init__(self, spec: _Schema, *, tool_name: str | None, include_raw: bool) -> None:
         self.spec = spec
         self.tool_name = tool_name
@@ -178,21 +182,21 @@ class StructuredOutputParser(Runnable[AIMessage, Any]):
     async def _atransform(
         self, chunks: AsyncIterator[Any], config: RunnableConfig, **kwargs: Any
     ) -> AsyncIterator[Any]:
-        total: AIMessageChunk | None = None
+        total = ChunkSum()
         last: Any = _NOTHING
         async for chunk in chunks:
             if not isinstance(chunk, AIMessageChunk):
                 raise TypeError(f"{self.name} expects message chunks, got {chunk!r}")
-            total = chunk if total is None else total + chunk
+            total.add(chunk)
             if self.include_raw:
                 continue
-            partial = self._partial(total)
+            partial = self._partial(total.value)
             if partial is not _NOTHING and partial != last:
                 last = partial
                 yield partial
-        if total is None:
+        if not total.started:
             return
-        final = await self._acall(total.to_message(), config)
+        final = await self._acall(total.value.to_message(), config)
         if final != last:
             yield final
 

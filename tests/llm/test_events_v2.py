@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from pydantic import BaseModel
 
 from llm import ChatOpenAI, OfflineChatModel, StrOutputParser
 from prompts import AIMessage, AIMessageChunk, ChatPromptTemplate, HumanMessage, SystemMessage
@@ -108,7 +109,10 @@ async def test_filters_by_type_name_and_tag() -> None:
     }  # fmt: skip
     tagged = await collect(chain, {"topic": "t"}, include_tags=["llm"])
     assert {e["name"] for e in tagged} == {"OfflineChatModel"}
-    assert {e["run_id"] for e in tagged} != {e["run_id"] for e in only_models}
+    assert len({e["run_id"] for e in only_models}) == 2  # both models...
+    assert len({e["run_id"] for e in tagged}) == 1  # ...but only the tagged one
+    assert all("llm" in e["tags"] for e in tagged)
+    assert "".join(e["data"]["chunk"].content for e in tagged if "chunk" in e["data"]) == "a b"
     no_prompts = await collect(chain, {"topic": "t"}, exclude_types=["prompt"])
     assert not [e for e in no_prompts if e["event"].startswith("on_prompt")]
     named = await collect(chain, {"topic": "t"}, include_names=["StrOutputParser"])
@@ -139,3 +143,14 @@ async def test_tools_report_as_tools() -> None:
     assert not [e for e, _ in seen if e == "on_tool_stream"]
     (end,) = [e for e in events if e["event"] == "on_tool_end"]
     assert end["data"]["output"] == 8
+
+
+async def test_structured_output_reports_its_parser_as_a_parser() -> None:
+    class Answer(BaseModel):
+        text: str
+
+    chain = OfflineChatModel().with_structured_output(Answer)
+    events = names(await collect(chain, "hi"))
+    assert ("on_parser_start", "StructuredOutputParser") in events
+    assert ("on_parser_end", "StructuredOutputParser") in events
+    assert not [e for e in events if e[1] == "StructuredOutputParser" and "chain" in e[0]]
