@@ -114,7 +114,8 @@ async def test_bad_args_name_the_tool_and_each_field() -> None:
     assert (str(copy), copy.tool) == (str(error), error.tool)
 
 
-def test_sync_tools_run_in_a_worker_thread_async_ones_on_the_loop() -> None:
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_sync_tools_run_in_a_worker_thread_async_ones_on_the_loop(backend: str) -> None:
     seen: list[bool] = []
 
     @tool
@@ -133,7 +134,7 @@ def test_sync_tools_run_in_a_worker_thread_async_ones_on_the_loop() -> None:
         await where.ainvoke({})
         await where_async.ainvoke({})
 
-    anyio.run(both)
+    anyio.run(both, backend=backend)
     assert seen == [False, True]
 
 

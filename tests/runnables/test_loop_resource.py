@@ -5,6 +5,7 @@ import threading
 from typing import Any
 
 import anyio
+import pytest
 import trio
 
 from runnables import RunnableLambda, loop_resource
@@ -83,7 +84,8 @@ def test_a_call_while_the_loop_shuts_down_still_gets_a_resource_and_it_is_closed
     assert seen[0].closed
 
 
-def test_a_resource_may_be_made_in_a_worker_thread_once_per_loop() -> None:
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_a_resource_may_be_made_in_a_worker_thread_once_per_loop(backend: str) -> None:
     made_in: list[str] = []
 
     def create() -> Pool:
@@ -105,7 +107,7 @@ def test_a_resource_may_be_made_in_a_worker_thread_once_per_loop() -> None:
                 tg.start_soon(one)
         return pools, threading.current_thread().name
 
-    pools, loop_thread = anyio.run(main)
+    pools, loop_thread = anyio.run(main, backend=backend)
     assert len({id(p) for p in pools}) == 1  # concurrent first uses share one resource
     assert loop_thread not in made_in
     # Any extra made by a racing first use was closed at once; the shared one with the loop.

@@ -23,6 +23,7 @@ from runnables import (
     RunnableParallel,
     RunnablePassthrough,
 )
+from tests.runnables.test_bridge import main_thread_blocks_in_bridge_wait
 
 pytestmark = pytest.mark.anyio
 
@@ -146,15 +147,13 @@ def test_with_timeout_under_sync_invoke_returns_while_the_thread_runs_on() -> No
 
 async def test_sync_invoke_inside_a_running_loop_blocks_that_loop() -> None:
     order: list[str] = []
-    ticked = threading.Event()
 
     async def tick() -> None:
         order.append("tick")
-        ticked.set()
 
     def work(x: int) -> int:
-        # If the calling loop were free, it would run `tick` during this wait.
-        ticked.wait(0.2)
+        # The calling loop's thread waits for this call, so `tick` cannot run meanwhile.
+        assert main_thread_blocks_in_bridge_wait()
         order.append("work")
         return x
 
