@@ -19,6 +19,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field, create_model
 
+from runnables._lambda import _unwrap as unwrap
+
 __all__ = [
     "check_args_schema",
     "check_description",
@@ -65,16 +67,6 @@ def check_args_schema(schema: object) -> type[BaseModel]:
     if not (isinstance(schema, type) and issubclass(schema, BaseModel)):
         raise TypeError(f'Invalid "args_schema" argument: {schema!r}; expected a pydantic model')
     return schema
-
-
-def unwrap(func: Any) -> Any:
-    while isinstance(func, functools.partial):
-        func = func.func
-    if not inspect.isfunction(func) and not inspect.ismethod(func):
-        call = getattr(func, "__call__", None)  # noqa: B004 - an object with an async __call__
-        if call is not None:
-            return call
-    return func
 
 
 def _plain(func: Any) -> Any:

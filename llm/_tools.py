@@ -22,7 +22,6 @@ import json
 from collections.abc import Callable
 from typing import Any, overload
 
-import anyio.to_thread
 from pydantic import BaseModel, ValidationError, create_model
 
 from llm._errors import ToolArgumentsError
@@ -35,11 +34,12 @@ from llm._tool_schema import (
     parse_docstring,
     qualname,
     schema_from_signature,
-    unwrap,
 )
 from prompts._messages import ToolMessage
 from runnables import Runnable, RunnableConfig, leaf_slot
+from runnables._concurrency import run_in_thread
 from runnables._events import call_child
+from runnables._lambda import is_async_callable
 
 __all__ = ["BaseTool", "StructuredTool", "tool", "tool_from_runnable"]
 
@@ -158,7 +158,7 @@ class StructuredTool(BaseTool):
         if args_schema is None:
             args_schema = schema_from_signature(func, signature, self._name, field_docs)
         self.args_schema = check_args_schema(args_schema)
-        self._async = inspect.iscoroutinefunction(unwrap(func))
+        self._async = is_async_callable(func)
 
     @classmethod
     def from_function(
@@ -186,8 +186,7 @@ class StructuredTool(BaseTool):
         async with leaf_slot():
             if self._async:
                 return await self.func(**args)
-            call = functools.partial(self.func, **args)
-            return await anyio.to_thread.run_sync(call, abandon_on_cancel=True)
+            return await run_in_thread(functools.partial(self.func, **args))
 
 
 class _RunnableTool(BaseTool):
