@@ -52,7 +52,7 @@ class Limiter:
     @staticmethod
     def create(total_tokens: int) -> Limiter:
         """A limiter with `total_tokens` slots for the running backend."""
-        if asyncio._get_running_loop() is not None:
+        if _backend().asyncio:
             return _AsyncioLimiter(total_tokens)
         return _AnyioLimiter(total_tokens)
 
@@ -298,7 +298,7 @@ def clock() -> tuple[object, float]:
     clock of its own (a random offset, or a `MockClock`), so time read in one run says nothing
     about another.
     """
-    if asyncio._get_running_loop() is not None:
+    if _backend().asyncio:
         return "asyncio", anyio.current_time()
     return anyio.lowlevel.current_token(), anyio.current_time()
 

@@ -140,7 +140,8 @@ async def _traced(
     output = ChunkSum()
     try:
         while (chunk := await pull(inner, chunks)) is not END:
-            await _start_once(step, config, state, run_id, options, started)
+            if not started[0]:
+                await _start_once(step, config, state, run_id, options, started)
             output.add(chunk)
             data = {"chunk": chunk}
             await _emit(state, _event("stream", step, run_id, parents, config, data, options))

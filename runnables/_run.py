@@ -166,18 +166,22 @@ def _new_sinks(
     callbacks = config.get("callbacks")
     if not callbacks and not extra and (current is not None or not global_sinks()):
         return ()
-    candidates: list[Sink] = []
-    if current is None:
-        candidates.extend(global_sinks())  # a root run reports to the process-wide handlers
-    if callbacks:
-        candidates.extend(Sink(handler) for handler in callbacks)
-    candidates.extend(extra)
     seen = {id(sink.handler) for sink in current.handlers} if current is not None else set()
     added: list[Sink] = []
-    for sink in candidates:
-        if id(sink.handler) not in seen:
-            seen.add(id(sink.handler))
-            added.append(sink)
+
+    def add(handler: Any, sink: Sink | None = None) -> None:
+        # A handler is wrapped only when new: a nested run that inherited it adds nothing.
+        if id(handler) not in seen:
+            seen.add(id(handler))
+            added.append(sink if sink is not None else Sink(handler))
+
+    if current is None:
+        for sink in global_sinks():  # a root run reports to the process-wide handlers
+            add(sink.handler, sink)
+    for handler in callbacks or ():
+        add(handler)
+    for sink in extra:
+        add(sink.handler, sink)
     return tuple(added)
 
 
