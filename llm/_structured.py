@@ -61,7 +61,10 @@ class _Schema:
             self.description = inspect.getdoc(schema)
             self.validate = adapter.validate_python
         elif isinstance(schema, Mapping):
-            function = convert_to_openai_tool(dict(schema))["function"]
+            try:
+                function = convert_to_openai_tool(dict(schema))["function"]
+            except ValueError as exc:
+                raise ValueError(f'Invalid "schema" argument: {exc}') from exc
             self.name, self.json = function["name"], function["parameters"]
             self.description = function.get("description")
             self.validate = _as_dict

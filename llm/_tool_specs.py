@@ -74,6 +74,11 @@ def _from_dict(tool: dict[str, Any]) -> dict[str, Any]:
         return function
     if "name" in tool and ("parameters" in tool or "description" in tool):
         check_tool_name(tool["name"])
+        if not isinstance(tool.get("parameters", {}), dict):
+            raise TypeError(
+                f"Invalid tool {tool!r}: its 'parameters' must be a JSON-schema dict, got "
+                f"{tool['parameters']!r}"
+            )
         return copy.deepcopy(tool)
     if "title" in tool:
         schema = copy.deepcopy(tool)

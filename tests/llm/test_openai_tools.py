@@ -317,6 +317,8 @@ def test_bad_structured_output_arguments_fail_at_build_time() -> None:
     model = ChatOpenAI()
     with pytest.raises(TypeError, match='"schema" argument: 5'):
         model.with_structured_output(5)  # type: ignore[call-overload]
+    with pytest.raises(ValueError, match=r"\"schema\" argument: .*a JSON schema with a 'title'"):
+        model.with_structured_output({"type": "object", "properties": {}})
     with pytest.raises(ValueError, match="\"method\" argument: 'xml'"):
         model.with_structured_output(Person, method="xml")  # type: ignore[call-overload]
     with pytest.raises(TypeError, match='"include_raw" argument'):

@@ -264,6 +264,8 @@ def test_openai_specs_from_every_accepted_form() -> None:
         convert_to_openai_tool(42)
     with pytest.raises(ValueError, match="a JSON schema with a 'title'"):
         convert_to_openai_tool({"type": "object"})
+    with pytest.raises(TypeError, match="'parameters' must be a JSON-schema dict, got 5"):
+        convert_to_openai_tool({"name": "x", "parameters": 5})
 
 
 def test_the_core_imports_no_layer_above_it() -> None:
