@@ -40,6 +40,9 @@ class BatchWorker:
 
     def __init__(self) -> None:
         self._batches: dict[str, _BatchHere] = {}
+        # Batches closed before their first call arrived: Ray does not keep an actor's calls in
+        # order, so a driver that stops early may have its `close` overtake that `exchange`.
+        self._closed_early: set[str] = set()
 
     async def exchange(
         self,
@@ -63,13 +66,18 @@ class BatchWorker:
         if batch is None:
             if runnable is None:
                 return []  # closed already: the driver has stopped listening
+            if batch_id in self._closed_early:
+                self._closed_early.discard(batch_id)  # its first call, late: start nothing
+                return []
             batch = self._batches[batch_id] = _BatchHere(runnable, max_concurrency)
         return await batch.exchange(items, wait)
 
     async def close(self, batch_id: str) -> None:
         """Cancel what still runs of the batch and forget it; returns once it stopped."""
         batch = self._batches.pop(batch_id, None)
-        if batch is not None:
+        if batch is None:
+            self._closed_early.add(batch_id)
+        else:
             await batch.close()
 
     async def running(self) -> int:

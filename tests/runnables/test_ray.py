@@ -5,6 +5,7 @@ from a killed worker."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import signal
 import threading
@@ -20,6 +21,7 @@ from prompts import ChatPromptTemplate
 from runnables import Runnable, RunnableLambda
 from runnables._bridge import wait_future
 from runnables._ray_limiter import Budget
+from runnables._ray_worker import BatchWorker
 from runnables.ray import RayExecutor, RayRateLimiter
 from tests.openai_server import WAIT_LIMIT, OpenAIServer
 
@@ -482,3 +484,17 @@ def test_bad_batch_arguments_fail_at_the_call(executor: RayExecutor) -> None:
     lock = threading.Lock()
     with pytest.raises(TypeError, match=r'"runnable".*must pickle'):
         executor.batch(RunnableLambda(lambda x: (lock, x)[1]), [0])
+
+
+def test_a_close_that_overtakes_the_first_exchange_starts_nothing() -> None:
+    # Ray does not order an async actor's calls: a batch stopped at once may be closed on a
+    # worker before its first chunk arrives there. The worker object itself, on an asyncio loop
+    # as in Ray's actors.
+    worker = BatchWorker()
+
+    async def close_then_exchange() -> tuple[list[Any], int]:
+        await worker.close("b")
+        late = await worker.exchange("b", [(0, 1, {})], False, RunnableLambda(forever), None)
+        return late, await worker.running()
+
+    assert asyncio.run(close_then_exchange()) == ([], 0)
