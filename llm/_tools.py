@@ -22,7 +22,7 @@ import json
 from collections.abc import Callable
 from typing import Any, overload
 
-from pydantic import BaseModel, ValidationError, create_model
+from pydantic import BaseModel, RootModel, ValidationError, create_model
 
 from llm._errors import ToolArgumentsError
 from llm._tool_schema import (
@@ -227,9 +227,10 @@ def tool_from_runnable(
 ) -> BaseTool:
     """`runnable` as a tool (what `Runnable.as_tool` returns).
 
-    With `args_schema`, the runnable receives the validated arguments as a dict. Without it, a
-    step with `input_variables` (a prompt) gets one required string argument per variable; any
-    other step gets one argument, `input`, and receives its value.
+    With `args_schema`, the runnable receives the validated arguments as a dict. Without it, the
+    step's input schema decides: an object's fields (a prompt's variables, typed) are the
+    arguments; any other input is one argument, `input`, of the input's type, whose value the
+    step receives.
 
     Raises:
         TypeError: `runnable` is not a runnable, or `args_schema` is not a pydantic model class.
@@ -244,12 +245,13 @@ def tool_from_runnable(
         description = parse_docstring(doc)[0] if doc else f"Runs {tool_name}."
     unwrap = False
     if args_schema is None:
-        variables = getattr(runnable, "input_variables", None)
-        if isinstance(variables, list) and variables:
-            fields: dict[str, Any] = dict.fromkeys(variables, (str, ...))
-            args_schema = create_model(tool_name, **fields)
-        else:
-            args_schema = create_model(tool_name, input=(Any, ...))
+        # The step's own input schema, as LangChain does: an object's fields are the arguments
+        # (a prompt's variables, a parallel's keys); any other input is one argument, `input`.
+        args_schema = runnable.get_input_schema()
+        if issubclass(args_schema, RootModel) or not args_schema.model_fields:
+            root = args_schema.model_fields.get("root")
+            annotation: Any = root.annotation if root is not None else Any
+            args_schema = create_model(tool_name, input=(annotation, ...))
             unwrap = True
     schema = check_args_schema(args_schema)
     return _RunnableTool(

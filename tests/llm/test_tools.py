@@ -10,7 +10,15 @@ import anyio
 import pytest
 from pydantic import BaseModel, Field
 
-from llm import BaseTool, StructuredTool, ToolArgumentsError, convert_to_openai_tool, tool
+from llm import (
+    BaseTool,
+    OfflineChatModel,
+    StrOutputParser,
+    StructuredTool,
+    ToolArgumentsError,
+    convert_to_openai_tool,
+    tool,
+)
 from prompts import ChatPromptTemplate, ToolMessage, tool_call
 from runnables import RunnableConfig, RunnableLambda
 
@@ -190,6 +198,23 @@ def test_as_tool_of_a_prompt_takes_its_variables() -> None:
     }
     value = as_tool.invoke({"topic": "tides", "style": "haiku"})
     assert value.to_string() == "Human: Tell me about tides in haiku"
+
+
+def test_as_tool_of_a_chain_takes_its_input_schema() -> None:
+    # LangChain builds the tool from the step's input schema: a chain starting with a prompt
+    # takes that prompt's variables; a typed function takes one `input` of its type.
+    chain = ChatPromptTemplate.from_template("Answer {q}") | OfflineChatModel() | StrOutputParser()
+    ask = chain.as_tool(name="ask", description="Ask.")
+    assert ask.args == {"q": {"title": "Q", "type": "string"}}
+    assert ask.invoke({"q": "why"}) == chain.invoke({"q": "why"})
+
+    def halve(x: int) -> float:
+        return x / 2
+
+    half = RunnableLambda(halve).as_tool()
+    assert half.args == {"input": {"title": "Input", "type": "integer"}}
+    with pytest.raises(ToolArgumentsError, match="input"):
+        half.invoke({"input": "many"})
 
 
 def test_as_tool_with_an_args_schema() -> None:
