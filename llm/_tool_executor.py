@@ -14,13 +14,14 @@ failure and try again.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from llm._tools import BaseTool
 from prompts._messages import AIMessage, BaseMessage, ToolMessage
 from prompts._tool_calls import InvalidToolCall, ToolCall
 from runnables import Runnable, RunnableConfig
+from runnables._concurrency import gather
 from runnables._events import call_child
 
 __all__ = ["ToolExecutor"]
@@ -67,7 +68,6 @@ class ToolExecutor(Runnable[AIMessage | Sequence[BaseMessage], list[ToolMessage]
             raise TypeError(f'Invalid "handle_errors" argument: {handle_errors!r}; expected a bool')
         self.tools = by_name
         self.handle_errors = handle_errors
-        self._each = _RunToolCall(self).map()
 
     def __repr__(self) -> str:
         return f"ToolExecutor(tools={list(self.tools)!r}, handle_errors={self.handle_errors})"
@@ -77,35 +77,29 @@ class ToolExecutor(Runnable[AIMessage | Sequence[BaseMessage], list[ToolMessage]
         calls: list[ToolCall | InvalidToolCall] = [*message.tool_calls, *message.invalid_tool_calls]
         if not calls:
             return []
-        numbered = [(i, len(calls), call) for i, call in enumerate(calls)]
-        # The core's fan-out, entered through the step protocol (`_acall`) rather than a public
-        # entry point: this is inside a run, whose config is already checked and passed down.
-        return await self._each._acall(numbered, config)
+        # The core's fan-out: the first failure cancels the other calls. Each tool reports as a
+        # child of the executor, with no layer of ours between them.
+        return await gather(
+            [self._run(i, len(calls), call, config) for i, call in enumerate(calls)]
+        )
 
-
-class _RunToolCall(Runnable[tuple[int, int, Any], ToolMessage]):
-    """One call of a `ToolExecutor`: looks the tool up, runs it, answers with a ToolMessage."""
-
-    _name = "tool_call"
-
-    def __init__(self, owner: ToolExecutor) -> None:
-        self.owner = owner
-
-    async def _acall(self, input: Any, config: RunnableConfig, **kwargs: Any) -> ToolMessage:
-        index, total, call = input
+    async def _run(
+        self, index: int, total: int, call: Mapping[str, Any], config: RunnableConfig
+    ) -> ToolMessage:
+        """One call: look the tool up, run it, answer with a ToolMessage."""
         name, call_id = call.get("name") or "", call.get("id") or ""
         try:
             if "error" in call:  # an InvalidToolCall: its arguments were not a JSON object
                 raise ToolCallError(f"Invalid arguments for tool {name!r}: {call['error']}")
-            tool = self.owner.tools.get(name)
+            tool = self.tools.get(name)
             if tool is None:
                 raise ToolCallError(
                     f"The model called an unknown tool {name!r}; the tools are "
-                    f"{sorted(self.owner.tools)!r}"
+                    f"{sorted(self.tools)!r}"
                 )
             result = await call_child(tool, call, config)  # the tool's own run events
         except Exception as exc:
-            if not self.owner.handle_errors:
+            if not self.handle_errors:
                 exc.add_note(f"in tool {name!r} (call {index + 1} of {total}, id {call_id!r})")
                 raise
             return ToolMessage(

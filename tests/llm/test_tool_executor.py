@@ -225,3 +225,18 @@ async def test_each_tool_call_is_a_step_in_the_run_events() -> None:
     ends = [e for e in events if "end" in e["event"] and e["name"] == "add"]
     assert [e["run_id"] for e in ends] == [ids["add"]]
     assert ends[0]["data"]["output"] == ToolMessage(content="3", tool_call_id="c0", name="add")
+
+
+@pytest.mark.anyio
+async def test_each_tool_reports_as_a_child_of_the_executor() -> None:
+    from tests.llm.test_tools import add
+
+    message = reply(("add", {"a": 1, "b": 2}), ("add", {"a": 3, "b": 4}))
+    events = [e async for e in ToolExecutor([add]).astream_events(message, version="v2")]
+    (root,) = [e["run_id"] for e in events if e["event"] == "on_chain_start"]
+    starts = [(e["event"], e["name"], e["parent_ids"]) for e in events if "start" in e["event"]]
+    assert starts == [
+        ("on_chain_start", "ToolExecutor", []),
+        ("on_tool_start", "add", [root]),
+        ("on_tool_start", "add", [root]),
+    ]
