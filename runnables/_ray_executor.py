@@ -332,7 +332,15 @@ class RayExecutor:
                     return
                 # Having just sent a chunk with room left, send the next before waiting.
                 wait = not chunk or len(unfinished) >= window
-                call = actor.exchange.remote(batch_id, chunk, wait, *opening)
+                try:
+                    call = actor.exchange.remote(batch_id, chunk, wait, *opening)
+                except TypeError as exc:  # Ray pickles the chunk here
+                    first, last = chunk[0][0], chunk[-1][0]
+                    exc.add_note(
+                        f"while sending batch items {first} to {last} to a Ray worker: "
+                        "every input and config must pickle"
+                    )
+                    raise
                 if opening:
                     opened.append(actor)
                     opening = ()

@@ -66,7 +66,8 @@ class RayRateLimiter(RateLimiter):
         block_size: Requests a process reserves from the budget in one call.
 
     Raises:
-        ValueError: As `RateLimiter`, or `block_size` is not an int >= 1.
+        TypeError: `block_size` is not an int.
+        ValueError: As `RateLimiter`, or `block_size` is below 1.
     """
 
     def __init__(
@@ -84,7 +85,9 @@ class RayRateLimiter(RateLimiter):
             request_burst=request_burst,
             token_burst=token_burst,
         )
-        if isinstance(block_size, bool) or not isinstance(block_size, int) or block_size < 1:
+        if isinstance(block_size, bool) or not isinstance(block_size, int):
+            raise TypeError(f'Invalid "block_size" argument: expected an int, got {block_size!r}')
+        if block_size < 1:
             raise ValueError(
                 f'Invalid "block_size" argument: expected an int >= 1, got {block_size!r}'
             )

@@ -277,6 +277,8 @@ def test_rate_limiter_needs_ray_only_when_used() -> None:
     assert "block_size=8" in repr(limiter)
     with pytest.raises(ValueError, match=r'"block_size".*0'):
         RayRateLimiter(requests_per_minute=60, block_size=0)
+    with pytest.raises(TypeError, match=r'"block_size".*\'8\''):
+        RayRateLimiter(requests_per_minute=60, block_size="8")  # type: ignore[arg-type]
 
 
 # -- cancellation ---------------------------------------------------------------------------------
@@ -484,6 +486,9 @@ def test_bad_batch_arguments_fail_at_the_call(executor: RayExecutor) -> None:
     lock = threading.Lock()
     with pytest.raises(TypeError, match=r'"runnable".*must pickle'):
         executor.batch(RunnableLambda(lambda x: (lock, x)[1]), [0])
+    with pytest.raises(TypeError) as info:
+        untyped.batch(step, [0, 2, lock])  # a chunk per worker: [0, 1] and [2]
+    assert info.value.__notes__[-1].startswith("while sending batch items 2 to 2 to a Ray worker")
 
 
 def test_a_close_that_overtakes_the_first_exchange_starts_nothing() -> None:
