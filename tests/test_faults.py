@@ -771,8 +771,10 @@ async def assert_nothing_left_behind(
         await fail_repeatedly(server, attempt, expected, n)
         after = census()
         if hangs_per_run is not None:
+            # On a starved machine a 0.01 s limit may cut off every request before it is sent:
+            # then none hangs, and there is nothing to hang up on.
             hangs, hung_up = await server.settle_async()
-            assert 0 < hangs <= hangs_per_run * (warmup + n)
+            assert hangs <= hangs_per_run * (warmup + n)
             assert hung_up == hangs
     assert before.allows(after), (before, after)
 
