@@ -124,7 +124,7 @@ def offline_plan(messages: list[BaseMessage]) -> str | AIMessage:
     It reads the tools' results from the conversation, so the answer shows what they returned.
     """
     results = [m for m in messages if isinstance(m, ToolMessage)]
-    weather = [json.loads(m.content) for m in results if m.name == "get_weather"]
+    weather = [json.loads(m.text) for m in results if m.name == "get_weather"]
     if not weather:  # round 1: both cities at once
         return AIMessage(
             content="",
@@ -134,7 +134,7 @@ def offline_plan(messages: list[BaseMessage]) -> str | AIMessage:
             ],
         )
     warm, cool = sorted(weather, key=lambda w: w["celsius"], reverse=True)
-    difference = [m.content for m in results if m.name == "subtract"]
+    difference = [m.text for m in results if m.name == "subtract"]
     if not difference:  # round 2: the arithmetic, by tool as well
         args = {"a": warm["celsius"], "b": cool["celsius"]}
         return AIMessage(

@@ -145,7 +145,7 @@ class OfflineChatModel(BaseChatModel):
             scripted = _structured_reply(options) or _default_reply(messages)
         self._calls += 1
         calls = scripted.tool_calls if isinstance(scripted, AIMessage) else []
-        text = scripted.content if isinstance(scripted, AIMessage) else scripted
+        text = scripted.text if isinstance(scripted, AIMessage) else scripted
         finish_reason = "tool_calls" if calls else "stop"
         for sequence in stop or ():
             cut = text.find(sequence)
@@ -156,7 +156,7 @@ class OfflineChatModel(BaseChatModel):
             words = _words(text)
             if len(words) > check_int("max_tokens", max_tokens, low=1):
                 text, finish_reason = "".join(words[:max_tokens]), "length"
-        input_tokens = sum([len(m.content.split()) for m in messages])
+        input_tokens = sum([len(m.text.split()) for m in messages])
         output_tokens = len(text.split())
         return trusted(  # built here from checked values: no validation needed
             AIMessage,
@@ -185,7 +185,7 @@ class OfflineChatModel(BaseChatModel):
         reply = self._reply(messages, stop, options)
         if self.latency:
             await anyio.sleep(self.latency)
-        pieces = self._pieces(reply.content)
+        pieces = self._pieces(reply.text)
         for i, piece in enumerate(pieces):
             if i and self.chunk_delay:
                 await anyio.sleep(self.chunk_delay)
@@ -227,13 +227,13 @@ def _default_reply(messages: list[BaseMessage]) -> str:
         _shorten(line, _LINE_WORDS)
         for m in messages
         if isinstance(m, SystemMessage)
-        for line in m.content.splitlines()
+        for line in m.text.splitlines()
         if line.strip()
     ]
     if not lines:
         return PREFIX + "reply to: " + _echo(messages)
     human = [m for m in messages if isinstance(m, HumanMessage)]
-    text = human[-1].content if human else ""
+    text = human[-1].text if human else ""
     echo = _shorten(text, _ECHO_WORDS) if text.strip() else "(no input)"
     return f"{PREFIX}{' / '.join(lines)} | {echo}"
 
@@ -263,7 +263,7 @@ def _echo(messages: list[BaseMessage]) -> str:
     """The first words of the last human message (or of the last message, if none is human)."""
     human = [m for m in messages if isinstance(m, HumanMessage)]
     source = human[-1] if human else (messages[-1] if messages else None)
-    words = source.content.split() if source is not None else []
+    words = source.text.split() if source is not None else []
     if not words:
         return "(empty input)"
     if len(words) <= _ECHO_WORDS:

@@ -38,7 +38,7 @@ def to_openai_messages(messages: list[BaseMessage]) -> list[dict[str, Any]]:
         if isinstance(m, ToolMessage):
             out.append({"role": "tool", "content": m.content, "tool_call_id": m.tool_call_id})
             continue
-        item: dict[str, Any] = {"role": m.role, "content": m.content}
+        item: dict[str, Any] = {"role": getattr(m, "role", "user"), "content": m.content}
         if m.name is not None:
             item["name"] = m.name
         if isinstance(m, AIMessage) and (m.tool_calls or m.invalid_tool_calls):

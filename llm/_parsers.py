@@ -67,7 +67,7 @@ class BaseOutputParser(Runnable[str | BaseMessage, T], Generic[T]):
         if isinstance(value, str):
             return value
         if isinstance(value, BaseMessage):
-            return value.content
+            return value.text
         raise TypeError(
             f"{self.name} expects a message or a string, got {type(value).__name__}: {value!r}"
         )
@@ -89,7 +89,7 @@ class StrOutputParser(BaseOutputParser[str]):
         try:
             async for chunk in chunks:
                 # A message first: the common case on the per-chunk hot path.
-                yield chunk.content if isinstance(chunk, BaseMessage) else self._text(chunk)
+                yield chunk.text if isinstance(chunk, BaseMessage) else self._text(chunk)
         finally:
             await _aclose(chunks)
 

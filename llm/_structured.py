@@ -143,7 +143,7 @@ class StructuredOutputParser(Runnable[AIMessage, Any]):
 
     def _value(self, message: AIMessage) -> Any:
         if self.tool_name is None:
-            text = message.content
+            text = message.text
             try:
                 value = pydantic_core.from_json(_strip_fence(text))
             except ValueError as exc:
@@ -169,7 +169,7 @@ class StructuredOutputParser(Runnable[AIMessage, Any]):
                 )
         raise OutputParserError(
             f"The model did not call {self.tool_name}; it answered {message.content!r}",
-            text=message.content,
+            text=message.text,
         )
 
     async def _acall(self, input: Any, config: RunnableConfig, **kwargs: Any) -> Any:
@@ -205,7 +205,7 @@ class StructuredOutputParser(Runnable[AIMessage, Any]):
 
     def _partial(self, total: AIMessageChunk) -> Any:
         if self.tool_name is None:
-            value = _parse_partial(total.content)
+            value = _parse_partial(total.text)
         else:
             calls = [c for c in total.tool_calls if c["name"] == self.tool_name]
             value = calls[0]["args"] if calls and calls[0]["args"] else _NOTHING

@@ -6,11 +6,22 @@ variables into a `PromptValue`, readable as messages (`to_messages()`) or as tex
 """
 
 from prompts._chat import ChatPromptTemplate, MessageLike
+from prompts._message_chunks import (
+    ChatMessageChunk,
+    FunctionMessageChunk,
+    HumanMessageChunk,
+    SystemMessageChunk,
+    ToolMessageChunk,
+)
 from prompts._message_templates import MessagesPlaceholder, MessageTemplate
 from prompts._messages import (
     AIMessage,
     AIMessageChunk,
+    AnyMessage,
     BaseMessage,
+    BaseMessageChunk,
+    ChatMessage,
+    FunctionMessage,
     HumanMessage,
     SystemMessage,
     ToolMessage,
@@ -31,11 +42,18 @@ from prompts._values import ChatPromptValue, PromptValue, StringPromptValue, get
 __all__ = [
     "AIMessage",
     "AIMessageChunk",
+    "AnyMessage",
     "BaseMessage",
+    "BaseMessageChunk",
     "BasePromptTemplate",
+    "ChatMessage",
+    "ChatMessageChunk",
     "ChatPromptTemplate",
     "ChatPromptValue",
+    "FunctionMessage",
+    "FunctionMessageChunk",
     "HumanMessage",
+    "HumanMessageChunk",
     "InvalidToolCall",
     "MessageLike",
     "MessageTemplate",
@@ -45,9 +63,11 @@ __all__ = [
     "PromptValue",
     "StringPromptValue",
     "SystemMessage",
+    "SystemMessageChunk",
     "ToolCall",
     "ToolCallChunk",
     "ToolMessage",
+    "ToolMessageChunk",
     "Usage",
     "get_buffer_string",
     "invalid_tool_call",

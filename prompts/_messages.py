@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any, ClassVar, Literal, TypeAlias, TypeVar
+from typing import Any, ClassVar, Literal, Self, TypeAlias, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticUndefined
 
+from prompts._merge import Content, content_text, merge_content, merge_dicts
 from prompts._tool_calls import (
     InvalidToolCall,
     ToolCall,
@@ -101,31 +102,41 @@ class Usage(BaseModel):
 
 
 class BaseMessage(BaseModel):
-    """A chat message: a role (`type`) and text `content`.
+    """A chat message: its `content` (text, or a list of content parts), with LangChain's
+    `additional_kwargs` (provider payload), `response_metadata`, `name` and `id`.
 
-    Content may be given positionally: `HumanMessage("hi")`.
+    Content may be given positionally (`HumanMessage("hi")`), or as standard content blocks
+    (`HumanMessage(content_blocks=[...])`), as LangChain allows.
     """
 
     model_config = ConfigDict(extra="forbid")
 
     type: ClassVar[str] = "base"
-    role: ClassVar[str] = "user"
 
-    content: str
+    content: Content
+    additional_kwargs: dict[str, Any] = Field(default_factory=dict)
+    response_metadata: dict[str, Any] = Field(default_factory=dict)
     name: str | None = None
     id: str | None = None
 
-    def __init__(self, content: str | None = None, /, **data: Any) -> None:
+    def __init__(self, content: Content | None = None, /, **data: Any) -> None:
         if content is not None:
             if "content" in data:
                 raise TypeError("content given both positionally and by keyword")
             data["content"] = content
+        if "content_blocks" in data:
+            blocks = data.pop("content_blocks")
+            if blocks is not None:
+                if "content" in data:
+                    raise TypeError("give either content or content_blocks, not both")
+                data["content"] = blocks
         super().__init__(**data)
 
     @property
     def text(self) -> str:
-        """The message's text content."""
-        return self.content
+        """The message's text: the content if a string, else its text parts joined."""
+        content = self.content
+        return content if type(content) is str else content_text(content)
 
     def pretty(self) -> str:
         """`role: content`, for printing."""
@@ -146,8 +157,26 @@ class HumanMessage(BaseMessage):
     role: ClassVar[str] = "user"
 
 
+class ChatMessage(BaseMessage):
+    """A message with any `role`, for roles the other classes do not cover."""
+
+    type: ClassVar[str] = "chat"
+
+    role: str
+
+
+class FunctionMessage(BaseMessage):
+    """The result of a function call in the older function-calling API (`name` is the
+    function's); new code answers tool calls with `ToolMessage`."""
+
+    type: ClassVar[str] = "function"
+    role: ClassVar[str] = "function"
+
+    name: str  # required here
+
+
 class AIMessage(BaseMessage):
-    """A reply from the model, with its tool calls, token usage and response metadata.
+    """A reply from the model, with its tool calls and token usage.
 
     Attributes:
         tool_calls: The tools the model asks to call, `{"name", "args", "id", "type"}` each.
@@ -161,7 +190,6 @@ class AIMessage(BaseMessage):
     tool_calls: list[ToolCall] = Field(default_factory=list)
     invalid_tool_calls: list[InvalidToolCall] = Field(default_factory=list)
     usage: Usage | None = None
-    response_metadata: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("tool_calls")
     @classmethod
@@ -190,7 +218,56 @@ class AIMessage(BaseMessage):
         return "\n".join(lines)
 
 
-class AIMessageChunk(AIMessage):
+class BaseMessageChunk(BaseMessage):
+    """A streamed piece of a message. Chunks of one class add with `+`, as LangChain's do
+    (content, `additional_kwargs` and `response_metadata` merge; see `prompts._merge`), and
+    `to_message()` makes the whole message they stand for."""
+
+    def _merged(self, other: BaseMessageChunk) -> dict[str, Any]:
+        """The fields every chunk class adds the same way."""
+        return {
+            "content": merge_content(self.content, other.content),
+            "additional_kwargs": merge_dicts(self.additional_kwargs, other.additional_kwargs),
+            "response_metadata": merge_dicts(self.response_metadata, other.response_metadata),
+            "name": self.name or other.name,
+            "id": self.id or other.id,
+        }
+
+    def __add__(self, other: Self | list[Self]) -> Self:
+        if isinstance(other, list):  # LangChain's `chunk + [chunk, ...]`
+            total = self
+            for item in other:
+                total = total + item
+            return total
+        if type(other) is not type(self):
+            if isinstance(other, BaseMessageChunk):
+                raise TypeError(
+                    f"Cannot add {type(other).__name__} to {type(self).__name__}: "
+                    "chunks of different message classes do not add up"
+                )
+            return NotImplemented
+        return type(self)(**self._merged(other), **self._own_sum(other))
+
+    def _own_sum(self, other: Any) -> dict[str, Any]:
+        """The sum of the fields this class adds to `BaseMessage`'s."""
+        return {}
+
+    def to_message(self) -> BaseMessage:
+        """The whole message this chunk (usually a sum of chunks) stands for."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement to_message")
+
+    def _whole(self, cls: type[M], **extra: Any) -> M:
+        return cls(
+            content=self.content,
+            additional_kwargs=dict(self.additional_kwargs),
+            response_metadata=dict(self.response_metadata),
+            name=self.name,
+            id=self.id,
+            **extra,
+        )
+
+
+class AIMessageChunk(AIMessage, BaseMessageChunk):
     """A streamed piece of an AI message. Chunks add with `+`; `to_message()` makes it whole.
 
     `tool_call_chunks` hold the streamed pieces of tool calls (`args` as JSON text fragments);
@@ -224,27 +301,21 @@ class AIMessageChunk(AIMessage):
             ]
         return self
 
-    def __add__(self, other: AIMessageChunk) -> AIMessageChunk:
-        if not isinstance(other, AIMessageChunk):
-            return NotImplemented
+    def _own_sum(self, other: AIMessageChunk) -> dict[str, Any]:
         if self.usage is None:
             usage = other.usage
         elif other.usage is None:
             usage = self.usage
         else:
             usage = self.usage + other.usage
-        return AIMessageChunk(
-            content=self.content + other.content,
-            name=self.name or other.name,
-            id=self.id or other.id,
-            tool_call_chunks=(
+        return {
+            "tool_call_chunks": (
                 merge_tool_call_chunks(self.tool_call_chunks, other.tool_call_chunks)
                 if self.tool_call_chunks or other.tool_call_chunks
                 else []
             ),
-            usage=usage,
-            response_metadata={**self.response_metadata, **other.response_metadata},
-        )
+            "usage": usage,
+        }
 
     def to_message(self) -> AIMessage:
         """The whole `AIMessage` this chunk (usually a sum of chunks) stands for.
@@ -253,14 +324,8 @@ class AIMessageChunk(AIMessage):
         `invalid_tool_calls` with the error.
         """
         calls, invalid = parse_tool_call_chunks(self.tool_call_chunks, partial=False)
-        return AIMessage(
-            content=self.content,
-            name=self.name,
-            id=self.id,
-            tool_calls=calls,
-            invalid_tool_calls=invalid,
-            usage=self.usage,
-            response_metadata=dict(self.response_metadata),
+        return self._whole(
+            AIMessage, tool_calls=calls, invalid_tool_calls=invalid, usage=self.usage
         )
 
 
@@ -282,8 +347,10 @@ class ToolMessage(BaseMessage):
     artifact: Any = None
 
 
-AnyMessage: TypeAlias = SystemMessage | HumanMessage | AIMessage | ToolMessage
-"""Any concrete message, as schemas list them (a chunk is an `AIMessage`)."""
+AnyMessage: TypeAlias = (
+    SystemMessage | HumanMessage | AIMessage | ToolMessage | ChatMessage | FunctionMessage
+)
+"""Any concrete message, as schemas list them (a chunk is an instance of its message class)."""
 
 
 MESSAGE_TYPES: dict[str, type[BaseMessage]] = {
@@ -293,3 +360,4 @@ MESSAGE_TYPES: dict[str, type[BaseMessage]] = {
     "ai": AIMessage,
     "assistant": AIMessage,
 }
+"""The message class of each role a `(role, text)` pair may name."""

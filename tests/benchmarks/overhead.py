@@ -147,11 +147,14 @@ def plain_seed(model: object = None) -> Callable[[str], Awaitable[str]]:
     return plain
 
 
+_ROLES = {"system": "system", "human": "user"}
+
+
 def plain_seed_messages() -> Callable[[str], Awaitable[str]]:
     """`plain_seed` building the project's message objects (the floor pydantic messages set)."""
 
     async def model(messages: list[BaseMessage]) -> AIMessage:
-        text = await plain_model([{"role": m.role, "content": m.content} for m in messages])
+        text = await plain_model([{"role": _ROLES[m.type], "content": m.text} for m in messages])
         return AIMessage(content=text)
 
     async def plain(topic: str) -> str:
@@ -162,14 +165,14 @@ def plain_seed_messages() -> Callable[[str], Awaitable[str]]:
                 )
                 for key, task in TASKS.items()
             }
-        values = {key: t.result().content for key, t in tasks.items()}
+        values = {key: t.result().text for key, t in tasks.items()}
         reply = await model(
             [
                 SystemMessage(content=SYNTHESIS.format(**values, topic=topic)),
                 HumanMessage(content=f"Original topic: {topic}"),
             ]
         )
-        return reply.content
+        return reply.text
 
     return plain
 

@@ -37,7 +37,7 @@ async def plain_model(text: str) -> AsyncIterator[AIMessageChunk]:
 
 async def plain_parser(chunks: AsyncIterator[AIMessageChunk]) -> AsyncIterator[str]:
     async for chunk in chunks:
-        yield chunk.content
+        yield chunk.text
 
 
 async def plain_chain() -> int:

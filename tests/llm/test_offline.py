@@ -74,7 +74,7 @@ async def test_default_reply_shortens_long_input() -> None:
 async def test_default_reply_without_human_text() -> None:
     reply = await OfflineChatModel().ainvoke([("system", "rules")])
     assert reply.content == "[offline model] rules | (no input)"
-    assert (await OfflineChatModel().ainvoke([])).content.endswith("(empty input)")
+    assert (await OfflineChatModel().ainvoke([])).text.endswith("(empty input)")
 
 
 async def test_usage_counts_words() -> None:
@@ -137,7 +137,7 @@ async def test_stream_of_an_empty_reply_is_one_chunk_with_usage() -> None:
 
 async def test_stream_honors_stop() -> None:
     model = OfflineChatModel(responses=["a b c d"])
-    assert "".join([c.content async for c in model.astream("x", stop=[" c"])]) == "a b"
+    assert "".join([c.text async for c in model.astream("x", stop=[" c"])]) == "a b"
 
 
 async def test_chain_with_str_parser_streams_text() -> None:
@@ -174,7 +174,7 @@ async def test_calls_with_latency_overlap() -> None:
         async def _agenerate(
             self, messages: list[BaseMessage], *, stop: list[str] | None = None, **options: Any
         ) -> AIMessage:
-            started.append(messages[-1].content)
+            started.append(messages[-1].text)
             if len(started) == 3:
                 all_started.set()
             return await super()._agenerate(messages, stop=stop, **options)
@@ -191,7 +191,7 @@ async def test_chunk_delay_comes_between_chunks_and_an_early_exit_ends_the_strea
     got: list[str] = []
     async with contextlib.aclosing(model.astream("x")) as stream:
         async for chunk in stream:
-            got.append(chunk.content)  # the first chunk comes without delay
+            got.append(chunk.text)  # the first chunk comes without delay
             break
     assert got == ["a"]
 

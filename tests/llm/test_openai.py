@@ -278,16 +278,16 @@ def test_one_instance_across_asyncio_runs_sync_invoke_and_trio(
 
     async def both() -> str:
         reply = await model.ainvoke("a")
-        chunks = [c.content async for c in model.astream("b")]
-        return reply.content + "|" + "".join(chunks)
+        chunks = [c.text async for c in model.astream("b")]
+        return reply.text + "|" + "".join(chunks)
 
     async def sync_inside_a_running_loop() -> str:
-        return model.invoke("e").content  # the bridge runs it on a helper thread's loop
+        return model.invoke("e").text  # the bridge runs it on a helper thread's loop
 
     assert asyncio.run(both()) == "echo: a|echo: b"
     assert asyncio.run(both()) == "echo: a|echo: b"
     assert model.invoke("c").content == "echo: c"
-    assert "".join(c.content for c in model.stream("d")) == "echo: d"
+    assert "".join(c.text for c in model.stream("d")) == "echo: d"
     assert trio.run(both) == "echo: a|echo: b"
     assert asyncio.run(sync_inside_a_running_loop()) == "echo: e"
     assert model.invoke("f").content == "echo: f"

@@ -35,7 +35,7 @@ def test_parsers_take_a_reply_and_give_their_value() -> None:
     assert PydanticOutputParser(Answer).get_output_schema() is Answer
     reply = StrOutputParser().get_input_jsonschema()
     assert reply["anyOf"][0] == {"type": "string"}
-    assert len(reply["anyOf"]) == 5  # a string or one of the four message kinds
+    assert len(reply["anyOf"]) == 7  # a string or one of the six message kinds
 
 
 def test_prompt_model_parser_chain_takes_the_prompt_input_and_gives_the_parser_output() -> None:

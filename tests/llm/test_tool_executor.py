@@ -139,7 +139,7 @@ async def test_handle_errors_turns_failures_into_error_messages() -> None:
     ]
     assert out[0].content == "0.5"
     assert out[1].content == "Error: ZeroDivisionError: float division by zero"
-    assert out[2].content.startswith(
+    assert out[2].text.startswith(
         "Error: ToolArgumentsError: Invalid arguments for tool 'divide': 'b': Field required"
     )
     assert out[3].content == (

@@ -67,3 +67,11 @@ def test_chunks_merge_metadata_and_keep_the_first_id_and_name() -> None:
 def test_a_chunk_does_not_add_to_a_whole_message() -> None:
     with pytest.raises(TypeError):
         AIMessageChunk(content="a") + AIMessage(content="b")  # type: ignore[operator]
+
+
+def test_content_may_be_a_list_of_parts_and_text_reads_their_text() -> None:
+    image = {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}
+    message = HumanMessage(content=["Look: ", {"type": "text", "text": "a cat"}, image])
+    assert message.content[2] == image
+    assert message.text == "Look: a cat"
+    assert HumanMessage(content_blocks=[{"type": "text", "text": "x"}]).text == "x"  # type: ignore[call-arg]

@@ -1,0 +1,132 @@
+"""Streamed pieces of the messages other than AI replies, as LangChain has them.
+
+Each adds with `+` to a chunk of its own class (see `BaseMessageChunk`) and has the whole
+message it stands for in `to_message()`. A `ChatMessageChunk` adds only to one of the same
+`role`, a `ToolMessageChunk` to one answering the same tool call, a `FunctionMessageChunk` to
+one of the same function: otherwise a ValueError, as in LangChain.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+from prompts._merge import merge_dicts, merge_lists
+from prompts._messages import (
+    BaseMessageChunk,
+    ChatMessage,
+    FunctionMessage,
+    HumanMessage,
+    SystemMessage,
+    ToolMessage,
+)
+
+__all__ = [
+    "ChatMessageChunk",
+    "FunctionMessageChunk",
+    "HumanMessageChunk",
+    "SystemMessageChunk",
+    "ToolMessageChunk",
+]
+
+
+class HumanMessageChunk(HumanMessage, BaseMessageChunk):
+    """A streamed piece of a human message."""
+
+    type: ClassVar[str] = "HumanMessageChunk"
+
+    def to_message(self) -> HumanMessage:
+        """The whole `HumanMessage`."""
+        return self._whole(HumanMessage)
+
+
+class SystemMessageChunk(SystemMessage, BaseMessageChunk):
+    """A streamed piece of a system message."""
+
+    type: ClassVar[str] = "SystemMessageChunk"
+
+    def to_message(self) -> SystemMessage:
+        """The whole `SystemMessage`."""
+        return self._whole(SystemMessage)
+
+
+class ChatMessageChunk(ChatMessage, BaseMessageChunk):
+    """A streamed piece of a message with any `role`; pieces of one role add up."""
+
+    type: ClassVar[str] = "ChatMessageChunk"
+
+    def _own_sum(self, other: ChatMessageChunk) -> dict[str, Any]:
+        if self.role != other.role:
+            raise ValueError(
+                f"Cannot add ChatMessageChunks with different roles: {self.role!r} and "
+                f"{other.role!r}"
+            )
+        return {"role": self.role}
+
+    def to_message(self) -> ChatMessage:
+        """The whole `ChatMessage`."""
+        return self._whole(ChatMessage, role=self.role)
+
+
+class FunctionMessageChunk(FunctionMessage, BaseMessageChunk):
+    """A streamed piece of a function's result; pieces of one function add up."""
+
+    type: ClassVar[str] = "FunctionMessageChunk"
+
+    def _own_sum(self, other: FunctionMessageChunk) -> dict[str, Any]:
+        if self.name != other.name:
+            raise ValueError(
+                f"Cannot add FunctionMessageChunks with different names: {self.name!r} and "
+                f"{other.name!r}"
+            )
+        return {}
+
+    def to_message(self) -> FunctionMessage:
+        """The whole `FunctionMessage`."""
+        return self._whole(FunctionMessage)
+
+
+class ToolMessageChunk(ToolMessage, BaseMessageChunk):
+    """A streamed piece of a tool's result; pieces answering one tool call add up.
+
+    Artifacts add as LangChain's do (strings concatenate, dicts and lists merge, equal values
+    stay); the status is `"error"` if either piece's is.
+    """
+
+    type: ClassVar[str] = "ToolMessageChunk"
+
+    def _own_sum(self, other: ToolMessageChunk) -> dict[str, Any]:
+        if self.tool_call_id != other.tool_call_id:
+            raise ValueError(
+                "Cannot add ToolMessageChunks answering different tool calls: "
+                f"{self.tool_call_id!r} and {other.tool_call_id!r}"
+            )
+        status: Literal["success", "error"] = (
+            "error" if "error" in (self.status, other.status) else "success"
+        )
+        return {
+            "tool_call_id": self.tool_call_id,
+            "artifact": _merge_artifacts(self.artifact, other.artifact),
+            "status": status,
+        }
+
+    def to_message(self) -> ToolMessage:
+        """The whole `ToolMessage`."""
+        return self._whole(
+            ToolMessage, tool_call_id=self.tool_call_id, status=self.status, artifact=self.artifact
+        )
+
+
+def _merge_artifacts(left: Any, right: Any) -> Any:
+    if left is None or right is None:
+        return right if left is None else left
+    if type(left) is not type(right):
+        raise TypeError(f"Cannot add artifacts of different types: {left!r} and {right!r}")
+    if isinstance(left, str):
+        return left + right
+    if isinstance(left, dict):
+        return merge_dicts(left, right)
+    if isinstance(left, list):
+        return merge_lists(left, right)
+    if left == right:
+        return left
+    raise ValueError(f"Cannot add artifacts {left!r} and {right!r}")
