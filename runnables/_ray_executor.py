@@ -17,6 +17,9 @@ the consumer leaving cancels them all. Each task:
    cancelled what still ran: nothing of a batch outlives it.
 
 An item's result is kept only from the first report of it, so none is lost or duplicated.
+
+The batch's handlers stay here: the workers send back the events they want with the results
+(`runnables._ray_events`), and they are delivered on this process as in a local batch.
 """
 
 from __future__ import annotations
@@ -48,8 +51,11 @@ from runnables._base import Runnable
 from runnables._bridge import iter_sync, run_sync, wait_future
 from runnables._concurrency import closing, merge, stream_with_timeout
 from runnables._config import RunnableConfig, ensure_config
-from runnables._ray_worker import BatchWorker, Item, Outcome
-from runnables._run import detached_context
+from runnables._handlers import RunEvent
+from runnables._ray_events import Replay, wanted_by
+from runnables._ray_ship import SharedLimits, ship
+from runnables._ray_worker import BatchWorker, Exchanged, Item, Outcome
+from runnables._run import call_in_run, current_run, detached_context
 
 __all__ = ["RayExecutor"]
 
@@ -86,6 +92,8 @@ class RayExecutor:
         worker_options: Ray actor options for the workers, e.g. `{"num_cpus": 1}` to reserve a
             CPU each (by default they reserve none: they mostly wait on I/O, and a pool kept
             between batches should not hold the cluster's CPUs), `resources` or `runtime_env`.
+            Workers are spread over the cluster's nodes (`"scheduling_strategy": "SPREAD"`)
+            unless these options set a `scheduling_strategy`.
         init_options: More `ray.init` arguments, used when this executor connects.
 
     Raises:
@@ -128,6 +136,7 @@ class RayExecutor:
         self._pool: list[Any] = []
         self._generations: list[int] = []
         self._pool_lock = threading.Lock()
+        self._limits = SharedLimits()
 
     def __repr__(self) -> str:
         return f"RayExecutor(num_workers={self.num_workers}, chunk_size={self.chunk_size})"
@@ -267,7 +276,8 @@ class RayExecutor:
         batch_id = uuid.uuid4().hex
         opened: list[Any] = []  # the workers this batch has opened on
         try:
-            async with closing(self._outcomes(batch, batch_id, opened)) as outcomes:
+            outcomes_of = await self._outcomes(batch, batch_id, opened)
+            async with closing(outcomes_of) as outcomes:
                 async for index, ok, value in outcomes:
                     if not ok and not batch.return_exceptions:
                         value.add_note(f"in batch item {index} of {batch.runnable.name}")
@@ -280,10 +290,11 @@ class RayExecutor:
                     with contextlib.suppress(ray.exceptions.RayError):  # a lost worker
                         await wait_future(call.future())
 
-    def _outcomes(
+    async def _outcomes(
         self, batch: _Batch, batch_id: str, opened: list[Any]
     ) -> AsyncGenerator[Outcome, None]:
         """Every item's outcome once, in completion order; closing it stops every worker."""
+        sinks, parents = await _handlers_of(batch.first_config)
         feed = _Feed(batch.items())
         workers = feed.prefetch(self.num_workers)
         if batch.max_concurrency is not None:
@@ -296,10 +307,17 @@ class RayExecutor:
         if isinstance(batch.inputs, Sized) and workers:
             # A small batch is spread over every worker, not sent whole to the first.
             chunk_size = min(chunk_size, -(-len(batch.inputs) // workers))
-        runnable_ref = _put_runnable(batch.runnable) if workers else None
+        replay: Replay | None = None
+        runnable_ref = None
+        if workers:
+            runnable_ref, steps = self._ship(batch.runnable)
+            if sinks:
+                replay = Replay(sinks, parents, steps)
+        if sinks:
+            await _batch_started(batch, sinks, parents)
         lost = [0]
         sources = [
-            self._worker(i, batch_id, runnable_ref, share, chunk_size, feed, lost, opened)
+            self._worker(i, batch_id, runnable_ref, share, chunk_size, feed, lost, opened, replay)
             for i, share in enumerate(shares)
         ]
         if batch.timeout is None:
@@ -318,12 +336,14 @@ class RayExecutor:
         feed: _Feed,
         lost: list[int],
         opened: list[Any],
+        replay: Replay | None,
     ) -> Callable[[Callable[[Any], None]], Any]:
         window = self.max_pending or (_UNLIMITED_WINDOW if share is None else share + chunk_size)
+        first_call = (runnable_ref, share, wanted_by(replay.sinks) if replay else frozenset())
 
         async def run(emit: Callable[[Any], None]) -> None:
             actor = self._actor(slot)
-            opening: tuple[Any, ...] = (runnable_ref, share)
+            opening: tuple[Any, ...] = first_call
             unfinished: dict[int, Item] = {}
             while True:
                 chunk = feed.take(min(chunk_size, window - len(unfinished)))
@@ -345,7 +365,7 @@ class RayExecutor:
                     opened.append(actor)
                     opening = ()
                 try:
-                    finished: list[Outcome] = await wait_future(call.future())
+                    exchanged: Exchanged = await wait_future(call.future())
                 except ray.exceptions.RayActorError as exc:
                     feed.give_back(unfinished.values())
                     unfinished.clear()
@@ -354,13 +374,28 @@ class RayExecutor:
                         raise
                     lost[0] += 1
                     actor = self._replace(slot, actor)
-                    opening = (runnable_ref, share)
+                    opening = first_call
                     continue
+                finished, events = exchanged
+                if events is not None and replay is not None:
+                    await replay.deliver(events)  # an item's events come before its result
                 for outcome in finished:
                     if unfinished.pop(outcome[0], None) is not None:
                         emit(outcome)
 
         return run
+
+    def _ship(self, runnable: Runnable[Any, Any]) -> tuple[Any, list[Runnable[Any, Any]]]:
+        """Put the chain in Ray's object store once for the batch; a chain that does not
+        pickle is named."""
+        try:
+            payload, steps = ship(runnable, self._limits)
+        except TypeError as exc:
+            raise TypeError(
+                f'Invalid "runnable" argument: {runnable!r} must pickle to run on Ray workers '
+                f"({exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
+            ) from exc
+        return ray.put(payload), steps
 
     def _actor(self, slot: int) -> Any:
         """The pool's worker in `slot`, started if the pool has none there yet."""
@@ -387,6 +422,42 @@ class RayExecutor:
         return self._actor_class.options(**options).remote()
 
 
+async def _handlers_of(config: RunnableConfig) -> tuple[tuple[Any, ...], tuple[str, ...]]:
+    """The handlers a local batch with `config` would report to (its callbacks, the
+    process-wide ones, the current run's), and the parents its items would have."""
+
+    async def inside(_: RunnableConfig) -> Any:
+        return current_run()
+
+    callbacks = config.get("callbacks")
+    state = await call_in_run({"callbacks": callbacks} if callbacks else {}, "batch", inside)
+    if state is None:
+        return (), ()
+    return state.handlers, state.parent_ids
+
+
+async def _batch_started(batch: _Batch, sinks: tuple[Any, ...], parents: tuple[str, ...]) -> None:
+    """Tell the handlers the batch begins (`size` None: the inputs are an iterator)."""
+    runnable = batch.runnable
+    config = runnable._event_config(batch.first_config)
+    size = len(batch.inputs) if isinstance(batch.inputs, Sized) else None
+    event = RunEvent(
+        "batch_start",
+        runnable._kind,
+        config.get("run_name") or runnable.name,
+        "",
+        parents,
+        config.get("tags") or [],
+        config.get("metadata") or {},
+        {"size": size},
+        runnable,
+    )
+    for sink in sinks:
+        pending = sink.deliver(event)
+        if pending is not None:
+            await pending
+
+
 def _kill(actor: Any) -> None:
     try:
         ray.kill(actor, no_restart=True)
@@ -405,6 +476,7 @@ class _Batch:
     inputs: Iterable[Any]
     configs: RunnableConfig | list[RunnableConfig]
     return_exceptions: bool
+    first_config: RunnableConfig
     max_concurrency: int | None
     timeout: float | None
 
@@ -443,13 +515,15 @@ class _Batch:
             inputs,
             configs,
             return_exceptions,
+            first,
             first.get("max_concurrency"),
             first.get("timeout"),
         )
 
     def items(self) -> Iterator[Item]:
         """`(index, input, config)` for each input; the configs without the batch-wide keys
-        (`max_concurrency` and `timeout` hold for the whole batch, as in `abatch`)."""
+        (`max_concurrency`, `timeout` and `callbacks` hold for the whole batch, as in `abatch`;
+        the handlers stay on the driver)."""
         if isinstance(self.configs, list):
             configs = iter(self.configs)
             inputs = iter(self.inputs)
@@ -469,19 +543,8 @@ class _Batch:
                 yield index, x, config
 
 
-def _put_runnable(runnable: Runnable[Any, Any]) -> Any:
-    """Ship the chain to Ray's object store once; a chain that does not pickle is named."""
-    try:
-        return ray.put(runnable)
-    except TypeError as exc:
-        raise TypeError(
-            f'Invalid "runnable" argument: {runnable!r} must pickle to run on Ray workers '
-            f"({exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
-        ) from exc
-
-
 _END: Any = object()
-_BATCH_WIDE = ("max_concurrency", "timeout")
+_BATCH_WIDE = ("max_concurrency", "timeout", "callbacks")
 
 
 def _item_config(config: RunnableConfig) -> RunnableConfig:

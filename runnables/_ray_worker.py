@@ -3,9 +3,10 @@
 An executor keeps a few `BatchWorker`s (its pool) and reuses them across batches: a Python
 process takes seconds to start, a batch should not. Each batch a worker joins gets its own
 state here, opened by the batch's first `exchange`, which brings the runnable (shipped once per
-worker: the driver puts it in the object store, the worker fetches it with that call) and the
-worker's share of the batch's `max_concurrency`. Later calls send chunks of
-`(index, input, config)` and collect what finished, one call in flight per batch and worker.
+worker: the driver puts it in the object store, the worker fetches it with that call), the
+worker's share of the batch's `max_concurrency`, and the events the driver's handlers want.
+Later calls send chunks of `(index, input, config)` and collect what finished, with the events
+emitted meanwhile (`runnables._ray_events`), one call in flight per batch and worker.
 
 Each chunk runs through the chain's own batch machinery (`abatch_as_completed`, the form of
 `abatch` that reports each item as it finishes), inside one run opened once per batch: every
@@ -22,10 +23,11 @@ import contextlib
 import contextvars
 from typing import Any
 
-from ray import cloudpickle
-
 from runnables._base import Runnable
 from runnables._config import RunnableConfig
+from runnables._handlers import Sink
+from runnables._ray_events import Forwarder
+from runnables._ray_ship import land, portable
 from runnables._run import call_in_run
 
 Item = tuple[int, Any, RunnableConfig]
@@ -33,6 +35,11 @@ Item = tuple[int, Any, RunnableConfig]
 
 Outcome = tuple[int, bool, Any]
 """One finished item: its index, whether it succeeded, its output or its exception."""
+
+Exchanged = tuple[list[Outcome], bytes | None]
+"""What an exchange brings back: the items finished, and the events since (see `Forwarder`)."""
+
+_NOTHING: Exchanged = ([], None)
 
 
 class BatchWorker:
@@ -49,27 +56,30 @@ class BatchWorker:
         batch_id: str,
         items: list[Item],
         wait: bool,
-        runnable: Runnable[Any, Any] | None = None,
+        shipment: bytes | None = None,
         max_concurrency: int | None = None,
-    ) -> list[Outcome]:
+        wanted: frozenset[str] = frozenset(),
+    ) -> Exchanged:
         """Start `items` (one chunk) of the batch, then return its items finished since the
-        last call.
+        last call, and the events emitted since.
 
         Args:
             batch_id: The batch.
             items: A chunk to start (may be empty).
             wait: Wait until at least one item has finished (or the batch is closed).
-            runnable: The chain, on the batch's first call here.
+            shipment: The chain (`runnables._ray_ship.ship`), on the batch's first call here.
             max_concurrency: This worker's share of the batch's limit, on the first call.
+            wanted: The events the driver's handlers take, on the first call (none: no
+                handler runs here).
         """
         batch = self._batches.get(batch_id)
         if batch is None:
-            if runnable is None:
-                return []  # closed already: the driver has stopped listening
+            if shipment is None:
+                return _NOTHING  # closed already: the driver has stopped listening
             if batch_id in self._closed_early:
                 self._closed_early.discard(batch_id)  # its first call, late: start nothing
-                return []
-            batch = self._batches[batch_id] = _BatchHere(runnable, max_concurrency)
+                return _NOTHING
+            batch = self._batches[batch_id] = _BatchHere(shipment, max_concurrency, wanted)
         return await batch.exchange(items, wait)
 
     async def close(self, batch_id: str) -> None:
@@ -88,16 +98,20 @@ class BatchWorker:
 class _BatchHere:
     """One batch's part on this worker: its run, its chunks, what finished."""
 
-    def __init__(self, runnable: Runnable[Any, Any], max_concurrency: int | None) -> None:
-        self.runnable = runnable
+    def __init__(
+        self, shipment: bytes, max_concurrency: int | None, wanted: frozenset[str]
+    ) -> None:
+        self.runnable: Runnable[Any, Any]
+        self.runnable, steps = land(shipment)
         self.max_concurrency = max_concurrency
+        self.forwarder = Forwarder(wanted, steps) if wanted else None
         self.tasks: set[asyncio.Task[None]] = set()
         self._context: contextvars.Context | None = None
         self._finished: list[Outcome] = []
         self._wakeup = asyncio.Event()
         self._closed = False
 
-    async def exchange(self, items: list[Item], wait: bool) -> list[Outcome]:
+    async def exchange(self, items: list[Item], wait: bool) -> Exchanged:
         if self._context is None:
             self._context = await self._open_run()
         if items and not self._closed:
@@ -108,7 +122,8 @@ class _BatchHere:
             self._wakeup.clear()
             await self._wakeup.wait()
         finished, self._finished = self._finished, []
-        return finished
+        # Taken after the items: every event of an item reported here comes with it.
+        return finished, self.forwarder.take() if self.forwarder is not None else None
 
     async def close(self) -> None:
         self._closed = True
@@ -124,7 +139,8 @@ class _BatchHere:
             return contextvars.copy_context()
 
         config: RunnableConfig = {"max_concurrency": self.max_concurrency}
-        return await call_in_run(config, "ray worker", capture)
+        handlers = (Sink(self.forwarder),) if self.forwarder is not None else ()
+        return await call_in_run(config, "ray worker", capture, handlers=handlers)
 
     async def _run_chunk(self, items: list[Item]) -> None:
         indices = [index for index, _, _ in items]
@@ -143,20 +159,7 @@ class _BatchHere:
 
     def _report(self, index: int, out: Any) -> None:
         if isinstance(out, Exception):
-            self._finished.append((index, False, _portable(out)))
+            self._finished.append((index, False, portable(out)))
         else:
             self._finished.append((index, True, out))
         self._wakeup.set()
-
-
-def _portable(exc: Exception) -> Exception:
-    """`exc` if it survives pickling (type and notes kept), else a RuntimeError describing it."""
-    try:
-        cloudpickle.loads(cloudpickle.dumps(exc))  # type: ignore[no-untyped-call]
-    except Exception:
-        stand_in = RuntimeError(f"{type(exc).__module__}.{type(exc).__qualname__}: {exc}")
-        for note in getattr(exc, "__notes__", ()):
-            stand_in.add_note(note)
-        stand_in.add_note("(raised on a Ray worker; the original exception could not be pickled)")
-        return stand_in
-    return exc

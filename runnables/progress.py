@@ -1,8 +1,10 @@
 """A progress bar for long batches: `config={"callbacks": [ProgressBar()]}`.
 
 Draws with `tqdm` (`pip install "runnables[progress]"`), in terminals and notebooks alike: items
-done, items failed, rate and time left. It follows `batch`, `abatch` and both as-completed forms;
-batches nested inside a step are left out.
+done, items failed, rate and time left. It follows `batch`, `abatch` and both as-completed forms,
+and `RayExecutor`'s (whose workers send their events back to the driver, where the bar is);
+batches nested inside a step are left out. A batch over an iterator of unknown length (on
+`RayExecutor`) counts without a total.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ class ProgressBar(BaseCallbackHandler):
         self.bar: Any = None
         self.done = 0
         self.failed = 0
-        self.total = 0
+        self.total: int | None = 0
         self._lock = threading.Lock()
 
     def on_batch_start(self, event: RunEvent) -> None:
@@ -43,7 +45,8 @@ class ProgressBar(BaseCallbackHandler):
         with self._lock:
             self._close()
             self.done = self.failed = 0
-            self.total = int(event.data["size"])
+            size = event.data["size"]
+            self.total = None if size is None else int(size)
             self.bar = tqdm(
                 total=self.total,
                 desc=self.description or event.name,
@@ -69,7 +72,7 @@ class ProgressBar(BaseCallbackHandler):
             else:
                 self.done += 1
             self.bar.update(1)
-            if self.done + self.failed >= self.total:
+            if self.total is not None and self.done + self.failed >= self.total:
                 self._close()
 
     def _close(self) -> None:

@@ -21,6 +21,7 @@ from prompts import ChatPromptTemplate
 from runnables import Runnable, RunnableLambda
 from runnables._bridge import wait_future
 from runnables._ray_limiter import Budget
+from runnables._ray_ship import SharedLimits, ship
 from runnables._ray_worker import BatchWorker
 from runnables.ray import RayExecutor, RayRateLimiter
 from tests.openai_server import WAIT_LIMIT, OpenAIServer
@@ -497,9 +498,10 @@ def test_a_close_that_overtakes_the_first_exchange_starts_nothing() -> None:
     # as in Ray's actors.
     worker = BatchWorker()
 
-    async def close_then_exchange() -> tuple[list[Any], int]:
+    async def close_then_exchange() -> tuple[Any, int]:
         await worker.close("b")
-        late = await worker.exchange("b", [(0, 1, {})], False, RunnableLambda(forever), None)
+        shipment, _ = ship(RunnableLambda(forever), SharedLimits())
+        late = await worker.exchange("b", [(0, 1, {})], False, shipment, None)
         return late, await worker.running()
 
-    assert asyncio.run(close_then_exchange()) == ([], 0)
+    assert asyncio.run(close_then_exchange()) == (([], None), 0)
