@@ -8,7 +8,7 @@ a string, JSON, a pydantic model instance or a list. Tools (`@tool`) are steps a
 """
 
 from llm._chat_model import BaseChatModel, LanguageModelInput, PromptValueLike
-from llm._errors import MissingAPIKeyError, OutputParserError, ToolArgumentsError
+from llm._errors import MissingAPIKeyError, OutputParserError, ToolArgumentsError, ToolException
 from llm._offline import OfflineChatModel
 from llm._openai import ChatOpenAI
 from llm._parsers import (
@@ -18,9 +18,12 @@ from llm._parsers import (
     PydanticOutputParser,
     StrOutputParser,
 )
+from llm._simple_tool import Tool
+from llm._structured_tool import StructuredTool, tool
 from llm._tool_executor import ToolExecutor
 from llm._tool_specs import convert_to_openai_tool
-from llm._tools import BaseTool, StructuredTool, tool
+from runnables._tool import BaseTool
+from runnables._tool_schema import InjectedToolArg, InjectedToolCallId
 
 __all__ = [
     "BaseChatModel",
@@ -28,6 +31,8 @@ __all__ = [
     "BaseTool",
     "ChatOpenAI",
     "CommaSeparatedListOutputParser",
+    "InjectedToolArg",
+    "InjectedToolCallId",
     "JsonOutputParser",
     "LanguageModelInput",
     "MissingAPIKeyError",
@@ -37,7 +42,9 @@ __all__ = [
     "PydanticOutputParser",
     "StrOutputParser",
     "StructuredTool",
+    "Tool",
     "ToolArgumentsError",
+    "ToolException",
     "ToolExecutor",
     "convert_to_openai_tool",
     "tool",

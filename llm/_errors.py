@@ -7,6 +7,13 @@ All subclass `ValueError`, so code that already catches bad values keeps working
     ├── MissingAPIKeyError    no API key was given (`api_key=`) or found (`OPENAI_API_KEY`)
     └── ToolArgumentsError    a tool's arguments do not fit its schema; names tool and fields
 
+    Exception
+    └── ToolException         a tool's own failure, which the model may be shown (a tool's
+                              `handle_tool_error` turns it into the answer)
+
+Both tool errors live with the tool base in `runnables` (tools are runnables) and are
+re-exported here.
+
 Errors of the `openai` SDK (`openai.RateLimitError`, `openai.InternalServerError`, ...) are not
 wrapped: they reach the caller with their own type. A non-streaming reply that is not a chat
 completion (an SSE body, a body that is not JSON, JSON without `choices`) raises the SDK's
@@ -15,10 +22,14 @@ completion (an SSE body, a body that is not JSON, JSON without `choices`) raises
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from runnables._tool_errors import ToolArgumentsError, ToolException
 
-if TYPE_CHECKING:
-    from pydantic import ValidationError
+__all__ = [
+    "MissingAPIKeyError",
+    "OutputParserError",
+    "ToolArgumentsError",
+    "ToolException",
+]
 
 
 class OutputParserError(ValueError):
@@ -43,42 +54,3 @@ def _rebuild_parser_error(message: str, text: str) -> OutputParserError:
 
 class MissingAPIKeyError(ValueError):
     """No API key was passed as `api_key=` and the environment variable is not set either."""
-
-
-class ToolArgumentsError(ValueError):
-    """A tool was given arguments that do not validate against its schema.
-
-    The message names the tool and each bad field, e.g. `Invalid arguments for tool
-    'get_weather': 'city': Field required`.
-
-    Attributes:
-        tool: The tool's name.
-        errors: pydantic's error list (`loc`, `msg`, `type`, ...), one per bad field.
-        arguments: The arguments as given.
-    """
-
-    def __init__(self, tool: str, error: ValidationError | str, args: Any = None) -> None:
-        if isinstance(error, str):
-            detail, errors = error, []
-        else:
-            errors = error.errors(include_url=False, include_context=False, include_input=False)
-            detail = "; ".join(
-                f"{'.'.join(str(part) for part in e['loc']) or '(arguments)'!r}: {e['msg']}"
-                for e in errors
-            )
-        super().__init__(f"Invalid arguments for tool {tool!r}: {detail} (got {args!r})")
-        self.tool = tool
-        self.errors = errors
-        self.arguments = args
-
-    def __reduce__(self) -> tuple[object, ...]:
-        return (_rebuild_tool_error, (str(self), self.tool, self.errors, self.arguments))
-
-
-def _rebuild_tool_error(
-    message: str, tool: str, errors: list[Any], arguments: Any
-) -> ToolArgumentsError:
-    error = ToolArgumentsError.__new__(ToolArgumentsError)
-    ValueError.__init__(error, message)
-    error.tool, error.errors, error.arguments = tool, errors, arguments
-    return error

@@ -17,12 +17,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from llm._tools import BaseTool
 from prompts._messages import AIMessage, BaseMessage, ToolMessage
 from prompts._tool_calls import InvalidToolCall, ToolCall
 from runnables import Runnable, RunnableConfig
 from runnables._concurrency import gather
 from runnables._events import call_child
+from runnables._tool import BaseTool
 
 __all__ = ["ToolExecutor"]
 

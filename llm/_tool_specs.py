@@ -22,8 +22,9 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter
 from typing_extensions import is_typeddict
 
-from llm._tool_schema import check_tool_name
-from llm._tools import BaseTool, StructuredTool
+from llm._structured_tool import StructuredTool
+from runnables._tool import BaseTool
+from runnables._tool_schema import check_tool_name
 
 __all__ = ["convert_to_openai_tool", "forbid_extra_properties", "schema_name", "tool_choice_spec"]
 

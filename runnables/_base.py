@@ -63,7 +63,6 @@ __all__ = ["AddableDict", "Runnable", "add_chunks", "coerce_to_runnable", "colle
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
-    from llm._tools import BaseTool
     from runnables._binding import RunnableBinding, RunnableEach
     from runnables._fallbacks import RunnableWithFallbacks
     from runnables._graph import Graph
@@ -71,6 +70,7 @@ if TYPE_CHECKING:
     from runnables._retry import RunnableRetry
     from runnables._sequence import RunnableSequence
     from runnables._timeout import RunnableTimeout
+    from runnables._tool import BaseTool
 
 In = TypeVar("In", contravariant=True)
 Out = TypeVar("Out", covariant=True)
@@ -722,22 +722,24 @@ class Runnable(Generic[In, Out]):
 
     def as_tool(
         self,
+        args_schema: type[BaseModel] | None = None,
         *,
         name: str | None = None,
         description: str | None = None,
-        args_schema: type[Any] | None = None,
+        arg_types: dict[str, type] | None = None,
     ) -> BaseTool:
-        """This step as a tool a model can call (an `llm.BaseTool`; see `llm.tool`).
+        """This step as a tool a model can call (a `BaseTool`, re-exported as `llm.BaseTool`).
 
-        With `args_schema` (a pydantic model), the step receives the validated arguments as a
-        dict; without it, a prompt gets one string argument per variable, any other step one
-        argument, `input`. The name defaults to the step's, which must be a valid tool name.
+        With `args_schema` (a pydantic model) or `arg_types` (`{"a": int}`), the step receives
+        the validated arguments as a dict; without them, a prompt gets one string argument per
+        variable, any other step one argument, `input`. The name defaults to the step's, which
+        must be a valid tool name.
         """
-        # Tools answer tool calls with ToolMessages, which belong to the layers above; this is
-        # the core's only reference to them, imported when a tool is asked for.
-        from llm._tools import tool_from_runnable
+        from runnables._tool_runnable import tool_from_runnable
 
-        return tool_from_runnable(self, name=name, description=description, args_schema=args_schema)
+        return tool_from_runnable(
+            self, args_schema, name=name, description=description, arg_types=arg_types
+        )
 
 
 BATCH_WIDTH = 1
