@@ -16,6 +16,7 @@ from typing import Any, ClassVar, Literal, Self, TypeAlias, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticUndefined
 
+from prompts._content import ContentBlock, to_content_blocks
 from prompts._merge import Content, content_text, merge_content, merge_dicts
 from prompts._tool_calls import (
     InvalidToolCall,
@@ -138,6 +139,11 @@ class BaseMessage(BaseModel):
         content = self.content
         return content if type(content) is str else content_text(content)
 
+    @property
+    def content_blocks(self) -> list[ContentBlock]:
+        """The content as LangChain's standard content blocks (see `prompts._content`)."""
+        return to_content_blocks(self.content)
+
     def pretty(self) -> str:
         """`role: content`, for printing."""
         return f"{self.type}: {self.content}"
@@ -206,6 +212,28 @@ class AIMessage(BaseMessage):
         for bad in calls:
             bad.setdefault("type", "invalid_tool_call")
         return calls
+
+    @property
+    def content_blocks(self) -> list[ContentBlock]:
+        """The content as standard blocks, then the tool calls not already among them as
+        `tool_call` blocks; `additional_kwargs["reasoning_content"]` (as some providers send
+        it) comes first as a `reasoning` block when the content has none."""
+        blocks = to_content_blocks(self.content)
+        reasoning = self.additional_kwargs.get("reasoning_content")
+        if isinstance(reasoning, str) and not any(b["type"] == "reasoning" for b in blocks):
+            blocks.insert(0, {"type": "reasoning", "reasoning": reasoning})
+        seen = {b.get("id") for b in blocks if b["type"] == "tool_call"}
+        for call in self.tool_calls:
+            if call["id"] is None or call["id"] not in seen:
+                blocks.append(
+                    {
+                        "type": "tool_call",
+                        "id": call["id"],
+                        "name": call["name"],
+                        "args": call["args"],
+                    }
+                )
+        return blocks
 
     def pretty(self) -> str:
         """`ai: content`, then one line per tool call."""
