@@ -2,11 +2,14 @@
 
 The budget is a `RateLimiter` inside one Ray actor (`Budget`), made the first time the limiter is
 used or shipped. Every copy of the limiter (one per worker process, unpickled there with the
-chain) reserves from it in blocks: one call reserves `block_size` requests, and the actor
+chain) reserves from it in blocks: one call reserves a block of requests, and the actor
 answers with the moment each of them may start, on the bucket's own first-come-first-served
 schedule. The copy hands those slots out to its callers, each waiting until its slot's moment, so
-the requests of the whole cluster follow one bucket while only one call in `block_size` goes
-to the actor.
+the requests of the whole cluster follow one bucket while only one call per block goes to the
+actor. Blocks are sized by `runnables._ray_blocks.BlockSizer` from what the last one showed
+(large while the limit does not bind, about half a second of the rate where it does), and the
+next block is fetched while a quarter of the current one is left, so callers rarely wait on the
+actor; `block_size=n` fixes the size instead (fetched when the block is used up).
 
 Tokens ride along: each slot reserves the estimate of the call that fetched its block; the
 difference to a call's own estimate, and `Reservation.settle`'s correction, are owed to the
@@ -25,6 +28,7 @@ import ray
 from runnables._bridge import wait_future
 from runnables._concurrency import clock
 from runnables._ratelimit import RateLimiter, Reservation
+from runnables._ray_blocks import BlockSizer
 
 __all__ = ["Budget", "RayRateLimiter"]
 
@@ -63,7 +67,10 @@ class RayRateLimiter(RateLimiter):
         tokens_per_minute: Tokens allowed per minute, cluster-wide (None: no token limit).
         request_burst: Most requests available at once (default: a minute's allowance).
         token_burst: Most tokens available at once (default: a minute's allowance).
-        block_size: Requests a process reserves from the budget in one call.
+        block_size: Requests a process reserves from the budget in one call. None (the
+            default) sizes each block from the rate and the demand: a limit that never binds
+            costs a few calls to the budget per process, one that binds reserves about half a
+            second of the rate at a time.
 
     Raises:
         TypeError: `block_size` is not an int.
@@ -77,7 +84,7 @@ class RayRateLimiter(RateLimiter):
         tokens_per_minute: float | None = None,
         request_burst: float | None = None,
         token_burst: float | None = None,
-        block_size: int = 8,
+        block_size: int | None = None,
     ) -> None:
         super().__init__(
             requests_per_minute=requests_per_minute,
@@ -85,9 +92,13 @@ class RayRateLimiter(RateLimiter):
             request_burst=request_burst,
             token_burst=token_burst,
         )
-        if isinstance(block_size, bool) or not isinstance(block_size, int):
-            raise TypeError(f'Invalid "block_size" argument: expected an int, got {block_size!r}')
-        if block_size < 1:
+        if block_size is not None and (
+            isinstance(block_size, bool) or not isinstance(block_size, int)
+        ):
+            raise TypeError(
+                f'Invalid "block_size" argument: expected an int or None, got {block_size!r}'
+            )
+        if block_size is not None and block_size < 1:
             raise ValueError(
                 f'Invalid "block_size" argument: expected an int >= 1, got {block_size!r}'
             )
@@ -108,6 +119,11 @@ class RayRateLimiter(RateLimiter):
         self._owed = 0
         self._fetch: concurrent.futures.Future[list[float]] | None = None
         self._fetch_tokens = 0
+        self._sizer = BlockSizer(self.block_size)
+        self._waits: list[float] = []  # the last block's, as the budget answered
+        self._arrived = 0.0  # when it arrived (on `_slot_clock`)
+        self._used = 0  # slots handed out since
+        self._waiting = 0  # callers waiting for a block now
 
     def __repr__(self) -> str:
         return (
@@ -118,7 +134,18 @@ class RayRateLimiter(RateLimiter):
     def __getstate__(self) -> dict[str, object]:
         budget = self._ensure_budget()
         state = super().__getstate__()
-        for key in ("_slots", "_slot_clock", "_owed", "_fetch", "_fetch_tokens"):
+        for key in (
+            "_slots",
+            "_slot_clock",
+            "_owed",
+            "_fetch",
+            "_fetch_tokens",
+            "_sizer",
+            "_waits",
+            "_arrived",
+            "_used",
+            "_waiting",
+        ):
             del state[key]
         state["_budget"] = budget
         return state
@@ -161,22 +188,40 @@ class RayRateLimiter(RateLimiter):
             self._collect()
             if self._slots:
                 break
-            if self._fetch is None:
-                owed, self._owed = self._owed, 0
-                self._fetch_tokens = tokens
-                self._fetch = budget.reserve.remote(self.block_size, tokens, owed).future()
-            await wait_future(self._fetch)
+            self._waiting += 1
+            try:
+                await wait_future(self._fetch_block(budget, tokens))
+            finally:
+                self._waiting -= 1
         start, reserved = self._slots.popleft()
+        self._used += 1
         self._owed += tokens - reserved
+        if self.block_size is None and len(self._slots) <= self._sizer.size // 4:
+            self._fetch_block(budget, tokens)  # the next block, before this one runs out
         wait = start - clock()[1]
         if wait > 0:
             try:
                 await anyio.sleep(wait)
             except BaseException:
                 self._slots.appendleft((start, reserved))  # still good for the next caller
+                self._used -= 1
                 self._owed -= tokens - reserved
                 raise
         return Reservation(self, tokens)
+
+    def _fetch_block(self, budget: Any, tokens: int) -> concurrent.futures.Future[list[float]]:
+        """The reservation in flight, started now (sized by the sizer) if there is none."""
+        if self._fetch is None:
+            size = self._sizer.next(
+                used=self._used,
+                elapsed=clock()[1] - self._arrived,
+                waiting=self._waiting,
+                waits=self._waits,
+            )
+            owed, self._owed = self._owed, 0
+            self._fetch_tokens = tokens
+            self._fetch = budget.reserve.remote(size, tokens, owed).future()
+        return self._fetch
 
     def _collect(self) -> None:
         """Turn a finished block reservation into slots on this loop's clock."""
@@ -189,7 +234,9 @@ class RayRateLimiter(RateLimiter):
         if fetch is None or not fetch.done():
             return
         self._fetch = None
-        self._slots.extend((now + wait, self._fetch_tokens) for wait in fetch.result())
+        waits = fetch.result()
+        self._slots.extend((now + wait, self._fetch_tokens) for wait in waits)
+        self._waits, self._arrived, self._used = waits, now, 0
 
     def _give_back(self, requests: float, tokens: float) -> None:
         # Called by `Reservation.settle` (requests 0): the correction is owed to the budget.

@@ -74,8 +74,16 @@ class _ShippingPickler(cloudpickle.Pickler):
                     "give the model a runnables.ray.RayRateLimiter for one budget across "
                     "the cluster"
                 )
-            return self._limits.twin(obj).__reduce_ex__(5)
+            twin = self._limits.twin(obj)
+            return _restore, (RayRateLimiter, twin.__getstate__())
         return super().reducer_override(obj)  # type: ignore[no-untyped-call]
+
+
+def _restore(cls: type[RayRateLimiter], state: dict[str, object]) -> RayRateLimiter:
+    """Unpickle a `RayRateLimiter` from its `__getstate__` (shipped in a plain limiter's place)."""
+    obj = cls.__new__(cls)
+    obj.__setstate__(state)
+    return obj
 
 
 def ship(

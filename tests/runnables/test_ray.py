@@ -274,7 +274,7 @@ async def test_settled_tokens_are_paid_with_the_next_reservation(ray_session: No
 
 
 def test_rate_limiter_needs_ray_only_when_used() -> None:
-    limiter = RayRateLimiter(requests_per_minute=60)
+    limiter = RayRateLimiter(requests_per_minute=60, block_size=8)
     assert "block_size=8" in repr(limiter)
     with pytest.raises(ValueError, match=r'"block_size".*0'):
         RayRateLimiter(requests_per_minute=60, block_size=0)
