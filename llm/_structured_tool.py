@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import importlib
 from collections.abc import Awaitable, Callable
-from typing import Any, Literal, overload
+from typing import Any, Literal, Protocol, overload
 
 from pydantic import BaseModel, PrivateAttr
 
@@ -217,6 +217,15 @@ def _lookup(module: str, path: str) -> Any:
     return value
 
 
+class ToolDecorator(Protocol):
+    """What `@tool(...)` returns: it makes a tool of a function, or of a runnable."""
+
+    @overload
+    def __call__(self, func: Runnable[Any, Any], /) -> BaseTool: ...
+    @overload
+    def __call__(self, func: Callable[..., Any], /) -> StructuredTool: ...
+
+
 @overload
 def tool(name_or_callable: Callable[..., Any], /) -> StructuredTool: ...
 @overload
@@ -236,7 +245,7 @@ def tool(
     error_on_invalid_docstring: bool = True,
     handle_tool_error: bool | str | Callable[..., str] | None = False,
     handle_validation_error: bool | str | Callable[..., str] | None = False,
-) -> Callable[[Callable[..., Any]], StructuredTool]: ...
+) -> ToolDecorator: ...
 
 
 def tool(
@@ -253,7 +262,7 @@ def tool(
     error_on_invalid_docstring: bool = True,
     handle_tool_error: bool | str | Callable[..., str] | None = False,
     handle_validation_error: bool | str | Callable[..., str] | None = False,
-) -> BaseTool | Callable[[Callable[..., Any]], StructuredTool]:
+) -> BaseTool | ToolDecorator:
     """Make a tool: `@tool`, `@tool("name")`, `@tool(parse_docstring=True, ...)`, or
     `tool("name", runnable)`.
 
@@ -296,7 +305,7 @@ def tool(
         raise TypeError(f'Invalid "name" argument: {name_or_callable!r}; expected a string')
     name = name_or_callable
 
-    def decorate(func: Callable[..., Any]) -> StructuredTool:
+    def decorate(func: Any) -> Any:
         if isinstance(func, Runnable):
             return _runnable_tool(name or func.name, func, options)
         return StructuredTool(func, name=name, **options)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import typing
 from collections.abc import Sequence
 from typing import Any
 
@@ -51,21 +52,37 @@ def convert_to_openai_tool(tool: object, *, strict: bool | None = None) -> dict[
 
 def _function(tool: object) -> dict[str, Any]:
     if isinstance(tool, BaseTool):
-        return _spec(tool.name, tool.description, tool.args_schema.model_json_schema())
+        if tool._input_model() is None:  # a single-input Tool (or infer_schema=False)
+            return _spec(tool.name, tool.description, _SINGLE_INPUT)
+        schema = tool.tool_call_schema  # without injected arguments
+        if isinstance(schema, dict):
+            return _spec(tool.name, tool.description, schema)
+        return _spec(tool.name, tool.description, schema.model_json_schema())
     if isinstance(tool, type) and issubclass(tool, BaseModel):
         return _spec(schema_name(tool), inspect.getdoc(tool), tool.model_json_schema())
     if isinstance(tool, type) and is_typeddict(tool):
         schema = TypeAdapter(tool).json_schema()
+        _describe_typed_dict(tool, schema)
         return _spec(schema_name(tool), inspect.getdoc(tool), schema)
     if isinstance(tool, dict):
         return _from_dict(tool)
     if callable(tool) and inspect.isroutine(tool):
-        made = StructuredTool(tool)
-        return _spec(made.name, made.description, made.args_schema.model_json_schema())
+        return _function(StructuredTool(tool))
     raise TypeError(
         f"Invalid tool {tool!r}: expected a tool, a pydantic model or TypedDict class, a "
         "function, or an OpenAI tool dict"
     )
+
+
+def _describe_typed_dict(cls: type, schema: dict[str, Any]) -> None:
+    """Descriptions written as LangChain's TypedDict convention, `Annotated[T, default, "text"]`
+    (or `Annotated[T, "text"]`), which pydantic does not read."""
+    properties = schema.get("properties", {})
+    for key, hint in typing.get_type_hints(cls, include_extras=True).items():
+        if typing.get_origin(hint) is typing.Annotated and key in properties:
+            extras = typing.get_args(hint)[1:]
+            if extras and isinstance(extras[-1], str):
+                properties[key].setdefault("description", extras[-1])
 
 
 def _from_dict(tool: dict[str, Any]) -> dict[str, Any]:
@@ -91,12 +108,22 @@ def _from_dict(tool: dict[str, Any]) -> dict[str, Any]:
     )
 
 
+_SINGLE_INPUT = {
+    "type": "object",
+    "properties": {"__arg1": {"title": "__arg1", "type": "string"}},
+    "required": ["__arg1"],
+}
+"""What a single-input `Tool` offers the model (LangChain's `__arg1`, kept for porting)."""
+
+
 def _spec(name: str, description: str | None, schema: dict[str, Any]) -> dict[str, Any]:
-    parameters = copy.deepcopy(schema)
+    parameters = _inline_refs(copy.deepcopy(schema))
+    titled = "__arg1" in parameters.get("properties", {})  # LangChain keeps this one's title
     parameters.pop("title", None)
     schema_description = parameters.pop("description", None)
     description = description or schema_description
-    _strip_titles(parameters)
+    if not titled:
+        _strip_titles(parameters)
     parameters.setdefault("type", "object")
     parameters.setdefault("properties", {})
     function: dict[str, Any] = {"name": check_tool_name(name)}
@@ -104,6 +131,42 @@ def _spec(name: str, description: str | None, schema: dict[str, Any]) -> dict[st
         function["description"] = description
     function["parameters"] = parameters
     return function
+
+
+def _inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
+    """`schema` with each local `$ref` replaced by its definition and `$defs` dropped, as the
+    model is best shown one self-contained schema (recursive models keep their refs)."""
+    defs: dict[str, Any] = schema.get("$defs", {})
+    if not defs:
+        return schema
+
+    def inline(node: Any, seen: frozenset[str]) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                key = ref.removeprefix("#/$defs/")
+                if key in defs and key not in seen:
+                    rest = {k: inline(v, seen) for k, v in node.items() if k != "$ref"}
+                    return {**inline(copy.deepcopy(defs[key]), seen | {key}), **rest}
+                return node
+            return {k: inline(v, seen) for k, v in node.items() if k != "$defs"}
+        if isinstance(node, list):
+            return [inline(item, seen) for item in node]
+        return node
+
+    recursive = any(_refers(d, k) for k, d in defs.items())
+    inlined: dict[str, Any] = inline(schema, frozenset())
+    if recursive:  # a model that contains itself cannot be written out: keep its definitions
+        inlined["$defs"] = schema["$defs"]
+    return inlined
+
+
+def _refers(node: Any, key: str) -> bool:
+    if isinstance(node, dict):
+        return node.get("$ref") == f"#/$defs/{key}" or any(_refers(v, key) for v in node.values())
+    if isinstance(node, list):
+        return any(_refers(item, key) for item in node)
+    return False
 
 
 def _strip_titles(schema: Any) -> None:

@@ -203,7 +203,7 @@ class BaseTool(BaseModel, _NamedRunnable):
             handler = self.handle_validation_error
             if handler is None or handler is False:
                 raise ToolArgumentsError(self.name, exc, call["args"] if call else input) from exc
-            text = _handled(handler, exc, "Tool input validation error")
+            text = _handled(handler, exc, "Tool input validation error", own_text=False)
             return self._answer(text, None, call, "error")
         try:
             result = await self._execute(args, values, config)
@@ -211,7 +211,7 @@ class BaseTool(BaseModel, _NamedRunnable):
             tool_handler = self.handle_tool_error
             if tool_handler is None or tool_handler is False:
                 raise
-            text = _handled(tool_handler, exc, "Tool execution error")
+            text = _handled(tool_handler, exc, "Tool execution error", own_text=True)
             return self._answer(text, None, call, "error")
         artifact = None
         if self.response_format == "content_and_artifact":
@@ -256,8 +256,9 @@ class BaseTool(BaseModel, _NamedRunnable):
         fields = model.model_fields
         ids = injected_fields(model, InjectedToolCallId)
         if not isinstance(tool_input, dict):
+            # A bare value is the first argument's, as in LangChain (the others need defaults).
             visible = [n for n in fields if n not in injected_fields(model)]
-            if len(visible) == 1:
+            if visible:
                 tool_input = {visible[0]: tool_input}
         if ids:
             if call is None or not call.get("id"):
@@ -316,9 +317,11 @@ class BaseTool(BaseModel, _NamedRunnable):
         return await self.ainvoke(_as_call(self.name, tool_input, tool_call_id), cfg)
 
 
-def _handled(handler: Any, exc: Exception, default: str) -> str:
+def _handled(handler: Any, exc: Exception, default: str, *, own_text: bool) -> str:
+    """The answer for a handled error: True gives the error's text (`own_text`) or `default`;
+    a string is the answer; a function of the error returns it."""
     if handler is True:
-        return str(exc) or default
+        return (str(exc) if own_text else "") or default
     if isinstance(handler, str):
         return handler
     if callable(handler):
@@ -362,7 +365,15 @@ def _single_input(name: str) -> type[BaseModel]:
 
 
 @functools.cache
-def _schema_of_run(cls: type[BaseTool]) -> type[BaseModel]:
-    """The arguments of a tool class's own `_run` (or `_arun`), made once per class."""
-    method = getattr(cls, "_arun" if cls._plan[0] else "_run")
-    return schema_from_signature(method, cls.__name__, {}, skip=RUN_PARAMS)
+def _schema_of_run(cls: type[BaseTool]) -> type[BaseModel] | None:
+    """The arguments of a tool class's own `_run` (or `_arun`), made once per class; None for
+    a method that takes `*args` / `**kwargs` (its arguments pass as given)."""
+    own_async = cls._plan[0]
+    if not own_async and cls._run is BaseTool._run:
+        return None
+    try:
+        return schema_from_signature(
+            cls._arun if own_async else cls._run, cls.__name__, {}, skip=RUN_PARAMS
+        )
+    except TypeError:
+        return None
