@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from typing_extensions import TypedDict
 
-from llm import ChatOpenAI, OutputParserError, ToolExecutor, tool
+from llm import ChatOpenAI, InjectedToolArg, OutputParserError, ToolExecutor, tool
 from prompts import AIMessage, AIMessageChunk, ChatPromptTemplate, MessagesPlaceholder, tool_call
 from tests.openai_server import OpenAIServer, Reply, ToolCallSpec
 
@@ -79,6 +79,49 @@ async def test_tools_and_tool_choice_arrive_in_openai_format(openai_server: Open
     assert [t["function"]["name"] for t in forced["tools"]] == ["get_weather", "add"]
     assert forced["tool_choice"] == {"type": "function", "function": {"name": "get_weather"}}
     assert (required["tool_choice"], required["parallel_tool_calls"]) == ("required", False)
+
+
+async def test_argument_descriptions_and_no_injected_arguments_go_over_the_wire(
+    openai_server: OpenAIServer,
+) -> None:
+    @tool
+    def book(
+        city: Annotated[str, "The city to book in"],
+        nights: Annotated[int, Field(description="How many nights", ge=1)],
+        guests: int = Field(default=1, description="How many guests"),
+        user_id: Annotated[str, InjectedToolArg] = "",
+    ) -> str:
+        """Book a hotel."""
+        return city
+
+    await make_model(openai_server).bind_tools([book]).ainvoke("book")
+    (request,) = openai_server.requests
+    assert request["tools"] == [
+        {
+            "type": "function",
+            "function": {
+                "name": "book",
+                "description": "Book a hotel.",
+                "parameters": {
+                    "type": "object",
+                    "properties": {
+                        "city": {"type": "string", "description": "The city to book in"},
+                        "nights": {
+                            "type": "integer",
+                            "description": "How many nights",
+                            "minimum": 1,
+                        },
+                        "guests": {
+                            "type": "integer",
+                            "default": 1,
+                            "description": "How many guests",
+                        },
+                    },
+                    "required": ["city", "nights"],
+                },
+            },
+        }
+    ]
 
 
 async def test_a_reply_with_tool_calls(openai_server: OpenAIServer) -> None:
