@@ -294,7 +294,8 @@ def test_openai_specs_from_every_accepted_form() -> None:
 
 
 def test_the_core_imports_no_layer_above_it() -> None:
-    """`Runnable.as_tool` reaches into `llm` only when called; `import runnables` stays alone."""
+    """`import runnables` loads neither layer above it (tests/runnables/test_layers.py checks
+    the source and `as_tool` too)."""
     import subprocess
     import sys
 
