@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, SkipValidation, ValidationError
 
 from runnables._base import Runnable
 from runnables._concurrency import run_in_thread
-from runnables._config import RunnableConfig, ensure_config
+from runnables._config import RunnableConfig, ensure_config, merge_configs
 from runnables._run import leaf_slot
 from runnables._schema import root_model
 from runnables._tool_errors import ToolArgumentsError, ToolException
@@ -96,9 +96,13 @@ class BaseTool(BaseModel, _NamedRunnable):
             text), a string, or a function of the error returning the text.
         handle_validation_error: The same, for arguments that do not validate (True answers
             "Tool input validation error"; a function receives pydantic's ValidationError).
+        verbose: Accepted for LangChain code; handlers see the run instead.
+        tags: Tags the tool's own events carry, added to the run's.
+        metadata: Metadata the tool's own events carry, merged over the run's.
     """
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+    # A misspelt field fails when the tool is made, instead of being dropped.
+    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
 
     name: str
     description: str = ""
@@ -107,6 +111,9 @@ class BaseTool(BaseModel, _NamedRunnable):
     response_format: Literal["content", "content_and_artifact"] = "content"
     handle_tool_error: bool | str | Callable[[ToolException], str] | None = False
     handle_validation_error: bool | str | Callable[[ValidationError], str] | None = False
+    verbose: bool = False
+    tags: list[str] | None = None
+    metadata: dict[str, Any] | None = None
 
     custom_input_type: ClassVar[Any] = None  # type: ignore[misc]
     custom_output_type: ClassVar[Any] = None  # type: ignore[misc]
@@ -123,6 +130,11 @@ class BaseTool(BaseModel, _NamedRunnable):
         cls._plan = (own_async, config, manager)
 
     def __init__(self, **data: Any) -> None:
+        if "callbacks" in data:
+            raise TypeError(
+                f'Invalid "callbacks" argument: {data["callbacks"]!r}; a tool takes handlers '
+                "from the run: tool.with_config(callbacks=[...]) or invoke(..., {'callbacks': ...})"
+            )
         super().__init__(**data)
         check_tool_name(self.name)
         if self.args_schema is not None:
@@ -133,6 +145,12 @@ class BaseTool(BaseModel, _NamedRunnable):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"
+
+    def _event_config(self, config: RunnableConfig) -> RunnableConfig:
+        if not self.tags and not self.metadata:
+            return config
+        own: dict[str, Any] = {"tags": self.tags or [], "metadata": self.metadata or {}}
+        return merge_configs(config, own)  # type: ignore[arg-type]
 
     # -- what the tool does: a subclass implements one ----------------------------------------
 

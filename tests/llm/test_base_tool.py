@@ -66,6 +66,13 @@ def test_fields_come_from_the_class_and_keywords() -> None:
         Multiply(factor="many")  # type: ignore[arg-type]
 
 
+def test_a_misspelt_field_or_callbacks_fail_when_the_tool_is_made() -> None:
+    with pytest.raises(ValidationError, match="factr"):
+        Multiply(factr=2)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match=r'"callbacks" argument.*with_config'):
+        Multiply(callbacks=[])  # type: ignore[call-arg]
+
+
 def test_a_bad_name_fails_when_the_tool_is_made() -> None:
     with pytest.raises(ValueError, match="\"name\" argument: 'two words'"):
         Multiply(name="two words")

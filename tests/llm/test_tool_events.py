@@ -89,6 +89,14 @@ async def test_every_kind_of_tool_reports_as_a_tool() -> None:
         assert recorder.seen()[-1] == ("end", "tool", made.name)
 
 
+async def test_a_tools_own_tags_and_metadata_mark_its_events() -> None:
+    recorder = Recorder()
+    marked = Explode(tags=["risky"], metadata={"owner": "ops"}, handle_tool_error=True)
+    await marked.ainvoke({"x": 1}, {"callbacks": [recorder], "tags": ["run"]})
+    start = recorder.events[0]
+    assert (sorted(start.tags), start.metadata) == (["risky", "run"], {"owner": "ops"})
+
+
 async def test_astream_events_names_a_tool_step_by_its_tool_name() -> None:
     events = [e async for e in Explode(handle_tool_error="sorry").astream_events({"x": 1})]
     assert [(e["event"], e["name"]) for e in events] == [

@@ -18,11 +18,12 @@ def imports_above(path: Path) -> list[str]:
     """Every `import x` / `from x import ...` in the file (at any depth) naming a layer above."""
     found = []
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        names: list[str] = []
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             names = [node.module]
+        else:
+            continue
         found += [
             f"{path.name}:{node.lineno} imports {name}"
             for name in names
