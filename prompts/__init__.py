@@ -35,6 +35,16 @@ from prompts._message_chunks import (
     ToolMessageChunk,
 )
 from prompts._message_templates import MessagesPlaceholder, MessageTemplate
+from prompts._message_utils import (
+    MessageLikeRepresentation,
+    convert_to_messages,
+    filter_messages,
+    merge_message_runs,
+    message_chunk_to_message,
+    message_to_dict,
+    messages_from_dict,
+    messages_to_dict,
+)
 from prompts._messages import (
     AIMessage,
     AIMessageChunk,
@@ -48,6 +58,9 @@ from prompts._messages import (
     ToolMessage,
     Usage,
 )
+from prompts._openai_messages import (
+    convert_to_openai_messages,
+)
 from prompts._prompt import BasePromptTemplate, PromptTemplate
 from prompts._template import MissingVariablesError
 from prompts._tool_calls import (
@@ -57,6 +70,10 @@ from prompts._tool_calls import (
     invalid_tool_call,
     tool_call,
     tool_call_chunk,
+)
+from prompts._trim import (
+    count_tokens_approximately,
+    trim_messages,
 )
 from prompts._values import ChatPromptValue, PromptValue, StringPromptValue, get_buffer_string
 
@@ -82,6 +99,7 @@ __all__ = [
     "ImageContentBlock",
     "InvalidToolCall",
     "MessageLike",
+    "MessageLikeRepresentation",
     "MessageTemplate",
     "MessagesPlaceholder",
     "MissingVariablesError",
@@ -100,6 +118,9 @@ __all__ = [
     "ToolMessageChunk",
     "Usage",
     "VideoContentBlock",
+    "convert_to_messages",
+    "convert_to_openai_messages",
+    "count_tokens_approximately",
     "create_audio_block",
     "create_file_block",
     "create_image_block",
@@ -108,9 +129,16 @@ __all__ = [
     "create_reasoning_block",
     "create_text_block",
     "create_video_block",
+    "filter_messages",
     "get_buffer_string",
     "invalid_tool_call",
     "is_data_content_block",
+    "merge_message_runs",
+    "message_chunk_to_message",
+    "message_to_dict",
+    "messages_from_dict",
+    "messages_to_dict",
     "tool_call",
     "tool_call_chunk",
+    "trim_messages",
 ]

@@ -16,7 +16,15 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from prompts._messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
+from prompts._messages import (
+    AIMessage,
+    BaseMessage,
+    ChatMessage,
+    FunctionMessage,
+    HumanMessage,
+    SystemMessage,
+    ToolMessage,
+)
 
 
 class PromptValue(ABC):
@@ -108,20 +116,32 @@ class ChatPromptValue(PromptValue):
 
 
 def get_buffer_string(
-    messages: Sequence[BaseMessage], *, human_prefix: str = "Human", ai_prefix: str = "AI"
+    messages: Sequence[BaseMessage],
+    human_prefix: str = "Human",
+    ai_prefix: str = "AI",
+    *,
+    system_prefix: str = "System",
+    function_prefix: str = "Function",
+    tool_prefix: str = "Tool",
+    message_separator: str = "\n",
 ) -> str:
-    """Render messages as a transcript, one `Role: content` line per message.
+    """Render messages as a transcript, one `Role: text` entry per message, as LangChain does.
 
-    Roles are `System`, `Tool`, `human_prefix` and `ai_prefix` (an `AIMessageChunk` counts as
-    AI); any other message type is shown by its `type`.
+    The text is the message's `.text` (the text parts of list content; images and other parts
+    are left out). An AI message's tool calls follow its text, as their `str`. A
+    `ChatMessage` is labelled with its role; any other message type by its `type`.
 
     Args:
         messages: The messages to render.
         human_prefix: Label of human messages.
-        ai_prefix: Label of AI messages.
+        ai_prefix: Label of AI messages (chunks included).
+        system_prefix: Label of system messages.
+        function_prefix: Label of function messages.
+        tool_prefix: Label of tool messages.
+        message_separator: What goes between two entries.
 
     Returns:
-        The lines joined with `"\\n"` (an empty string for no messages).
+        The entries joined with `message_separator` (an empty string for no messages).
     """
     lines = []
     for message in messages:
@@ -130,10 +150,20 @@ def get_buffer_string(
         elif isinstance(message, AIMessage):
             role = ai_prefix
         elif isinstance(message, SystemMessage):
-            role = "System"
+            role = system_prefix
         elif isinstance(message, ToolMessage):
-            role = "Tool"
+            role = tool_prefix
+        elif isinstance(message, FunctionMessage):
+            role = function_prefix
+        elif isinstance(message, ChatMessage):
+            role = message.role
         else:
             role = message.type
-        lines.append(f"{role}: {message.content}")
-    return "\n".join(lines)
+        line = f"{role}: {message.text}"
+        if isinstance(message, AIMessage):
+            if message.tool_calls:
+                line += str(message.tool_calls)
+            elif "function_call" in message.additional_kwargs:
+                line += str(message.additional_kwargs["function_call"])
+        lines.append(line)
+    return message_separator.join(lines)

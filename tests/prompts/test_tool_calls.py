@@ -140,7 +140,7 @@ def test_placeholder_and_prompt_carry_tool_messages() -> None:
     assert get_buffer_string(messages).splitlines() == [
         "System: You add.",
         "Human: 1+2?",
-        "AI: ",
+        "AI: [{'name': 'add', 'args': {'a': 1, 'b': 2}, 'id': 'c1', 'type': 'tool_call'}]",
         "Tool: 3",
         "Human: and now?",
     ]
