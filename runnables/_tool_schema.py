@@ -203,11 +203,12 @@ def _injected(field: FieldInfo, marker: type[InjectedToolArg]) -> bool:
     return False
 
 
+@functools.cache  # asked on every call of a tool: a schema's fields do not change
 def injected_fields(
     schema: type[BaseModel], marker: type[InjectedToolArg] = InjectedToolArg
-) -> list[str]:
+) -> tuple[str, ...]:
     """The fields of `schema` marked with `marker` (or a subclass of it)."""
-    return [n for n, f in schema.model_fields.items() if _injected(f, marker)]
+    return tuple(n for n, f in schema.model_fields.items() if _injected(f, marker))
 
 
 def call_schema(schema: type[BaseModel], name: str, description: str) -> type[BaseModel]:
