@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Annotated, Any, ClassVar, Literal, Protocol
+from typing import Annotated, Any, ClassVar, Literal, Protocol, dataclass_transform
 
-from pydantic import BaseModel, ConfigDict, SkipValidation, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SkipValidation, ValidationError
+from pydantic._internal._model_construction import ModelMetaclass
 
 from runnables._base import Runnable
 from runnables._concurrency import run_in_thread
@@ -72,7 +73,24 @@ class _NamedRunnable(Runnable[Any, Any]):
     name = _HiddenOnClass()
 
 
-class BaseTool(BaseModel, _NamedRunnable):
+@dataclass_transform(kw_only_default=True, field_specifiers=(Field, PrivateAttr))
+class _ToolMeta(ModelMetaclass):
+    """Lets a subclass set a field by a plain class attribute (`name = "search"`), as well as
+    by an annotated one: the attribute gets the field's annotation, where pydantic would refuse
+    an override without one."""
+
+    def __new__(
+        mcs, cls_name: str, bases: tuple[type, ...], namespace: dict[str, Any], **kwargs: Any
+    ) -> type:
+        annotations = namespace.setdefault("__annotations__", {})
+        for base in bases:
+            for field, info in getattr(base, "__pydantic_fields__", {}).items():
+                if field in namespace and field not in annotations:
+                    annotations[field] = info.annotation
+        return super().__new__(mcs, cls_name, bases, namespace, **kwargs)
+
+
+class BaseTool(BaseModel, _NamedRunnable, metaclass=_ToolMeta):
     """A step a model can call: a name, a description and a schema of its arguments.
 
     Subclass it as in LangChain: declare `name`, `description` and optionally `args_schema`

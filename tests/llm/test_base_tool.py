@@ -66,6 +66,21 @@ def test_fields_come_from_the_class_and_keywords() -> None:
         Multiply(factor="many")  # type: ignore[arg-type]
 
 
+def test_fields_may_be_plain_class_attributes() -> None:
+    class Echo(BaseTool):
+        name = "echo"  # no annotation: LangChain (pydantic) refuses this, a tool here takes it
+        description = "Echo the text."
+        return_direct = True
+
+        def _run(self, text: str) -> str:
+            return text
+
+    echo = Echo()  # type: ignore[call-arg]  # mypy reads only annotated fields as defaults
+    assert (echo.name, echo.description, echo.return_direct) == ("echo", "Echo the text.", True)
+    assert echo.invoke("hi") == "hi"
+    assert Echo(name="other").name == "other"
+
+
 def test_a_misspelt_field_or_callbacks_fail_when_the_tool_is_made() -> None:
     with pytest.raises(ValidationError, match="factr"):
         Multiply(factr=2)  # type: ignore[call-arg]
