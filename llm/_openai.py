@@ -176,14 +176,16 @@ class ChatOpenAI(BaseChatModel):
             # error, a cancellation, or a consumer that stops early (the server sees the
             # connection go, and stops generating).
             async with stream:
+                first = True
                 while True:
                     # anext() rather than `async for`: no extra wrapper generator to clean up.
                     try:
                         chunk: ChatCompletionChunk = await anext(stream)
                     except StopAsyncIteration:
                         break
-                    message = to_chunk(chunk)
+                    message = to_chunk(chunk, first=first)
                     if message is not None:
+                        first = False
                         yield message
 
 

@@ -18,7 +18,9 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from prompts._merge import Content, content_text
 from prompts._messages import AIMessage, AIMessageChunk, BaseMessage, ToolMessage, Usage
+from prompts._openai_messages import openai_part, openai_role
 from prompts._tool_calls import ToolCallChunk, parse_args, tool_call_chunk
 
 if TYPE_CHECKING:
@@ -31,14 +33,34 @@ __all__ = ["parse_completion", "to_chunk", "to_message", "to_openai_messages"]
 _EXCERPT = 200
 
 
+def _assistant_text(content: Content) -> str:
+    """An assistant's content as Chat Completions takes it back: its text (parts that are
+    not text, such as reasoning, are the model's own and are not sent back)."""
+    return content if isinstance(content, str) else content_text(content)
+
+
 def to_openai_messages(messages: list[BaseMessage]) -> list[dict[str, Any]]:
-    """The messages as Chat Completions `messages` entries."""
+    """The messages as Chat Completions `messages` entries.
+
+    String content is sent as it is; list content as OpenAI content parts (`text`,
+    `image_url`, `input_audio`, `file`; standard image / audio / file blocks converted to them),
+    except an assistant's, which is sent as its text. `ChatMessage` and `FunctionMessage`
+    keep their roles; a system message marked `__openai_role__="developer"` is sent as one.
+    """
     out: list[dict[str, Any]] = []
     for m in messages:
+        content = m.content
         if isinstance(m, ToolMessage):
-            out.append({"role": "tool", "content": m.content, "tool_call_id": m.tool_call_id})
+            if not isinstance(content, str):
+                content = [openai_part(p) for p in content]
+            out.append({"role": "tool", "content": content, "tool_call_id": m.tool_call_id})
             continue
-        item: dict[str, Any] = {"role": getattr(m, "role", "user"), "content": m.content}
+        if isinstance(m, AIMessage):
+            item: dict[str, Any] = {"role": "assistant", "content": _assistant_text(content)}
+        else:
+            if not isinstance(content, str):
+                content = [openai_part(p) for p in content]
+            item = {"role": openai_role(m), "content": content}
         if m.name is not None:
             item["name"] = m.name
         if isinstance(m, AIMessage) and (m.tool_calls or m.invalid_tool_calls):
@@ -47,7 +69,7 @@ def to_openai_messages(messages: list[BaseMessage]) -> list[dict[str, Any]]:
                 (c["id"], c["name"], json.dumps(c["args"])) for c in m.tool_calls
             ]
             calls += [(c["id"], c["name"], c["args"]) for c in m.invalid_tool_calls]
-            item["content"] = m.content or None
+            item["content"] = item["content"] or None
             item["tool_calls"] = [
                 {"id": id_, "type": "function", "function": {"name": name, "arguments": args}}
                 for id_, name, args in calls
@@ -100,11 +122,16 @@ def to_message(completion: ChatCompletion) -> AIMessage:
     )
 
 
-def to_chunk(chunk: ChatCompletionChunk) -> AIMessageChunk | None:
-    """The chunk as an `AIMessageChunk`, or None when it carries nothing (a role-only delta)."""
-    metadata: dict[str, Any] = {"model": chunk.model, "id": chunk.id}
+def to_chunk(chunk: ChatCompletionChunk, *, first: bool = True) -> AIMessageChunk | None:
+    """The chunk as an `AIMessageChunk`, or None when it carries nothing (a role-only delta).
+
+    The model's name is in the `response_metadata` of the `first` chunk of a stream only:
+    metadata strings concatenate when chunks add up, as in LangChain.
+    """
+    metadata: dict[str, Any] = {"model": chunk.model, "id": chunk.id} if first else {}
     content = ""
     pieces: list[ToolCallChunk] = []
+    finish = False
     if chunk.choices:
         choice = chunk.choices[0]
         content = choice.delta.content or ""
@@ -120,8 +147,9 @@ def to_chunk(chunk: ChatCompletionChunk) -> AIMessageChunk | None:
             )
         if choice.finish_reason is not None:
             metadata["finish_reason"] = choice.finish_reason
+            finish = True
     usage = _usage(chunk.usage)
-    if not content and not pieces and usage is None and len(metadata) == 2:
+    if not content and not pieces and usage is None and not finish:
         return None
     return AIMessageChunk(
         content=content,

@@ -1,8 +1,24 @@
 """Messages: construction, text, and how streamed chunks (and their usage) add up."""
 
+from typing import Any
+
 import pytest
 
-from prompts import AIMessage, AIMessageChunk, HumanMessage, SystemMessage, Usage
+from prompts import (
+    AIMessage,
+    AIMessageChunk,
+    ChatMessage,
+    ChatMessageChunk,
+    FunctionMessage,
+    FunctionMessageChunk,
+    HumanMessage,
+    HumanMessageChunk,
+    SystemMessage,
+    SystemMessageChunk,
+    ToolMessage,
+    ToolMessageChunk,
+    Usage,
+)
 
 
 def test_content_may_be_positional_but_not_given_twice() -> None:
@@ -75,3 +91,88 @@ def test_content_may_be_a_list_of_parts_and_text_reads_their_text() -> None:
     assert message.content[2] == image
     assert message.text == "Look: a cat"
     assert HumanMessage(content_blocks=[{"type": "text", "text": "x"}]).text == "x"  # type: ignore[call-arg]
+
+
+def test_chunks_with_list_content_merge_parts_by_index() -> None:
+    first = AIMessageChunk(content=[{"type": "text", "text": "Hel", "index": 0}])
+    second = AIMessageChunk(
+        content=[
+            {"type": "text", "text": "lo", "index": 0},
+            {"type": "image_url", "image_url": {"url": "u"}},
+        ]
+    )
+    whole = first + second
+    assert whole.content == [
+        {"type": "text", "text": "Hello", "index": 0},
+        {"type": "image_url", "image_url": {"url": "u"}},
+    ]
+    assert whole.text == "Hello"
+    assert (AIMessageChunk(content="a") + AIMessageChunk(content=["b"])).content == ["a", "b"]
+    assert (AIMessageChunk(content=["a"]) + AIMessageChunk(content="b")).content == ["ab"]
+
+
+def test_chunk_metadata_merges_as_langchain_merges_it() -> None:
+    first = AIMessageChunk(
+        content="", additional_kwargs={"function_call": {"name": "f", "arguments": '{"a'}}
+    )
+    second = AIMessageChunk(
+        content="",
+        additional_kwargs={"function_call": {"arguments": '": 1}'}},
+        response_metadata={"finish_reason": "stop"},
+    )
+    whole = first + second
+    assert whole.additional_kwargs == {"function_call": {"name": "f", "arguments": '{"a": 1}'}}
+    assert whole.response_metadata == {"finish_reason": "stop"}
+    with pytest.raises(TypeError, match="different types"):
+        AIMessageChunk(content="", response_metadata={"n": 1}) + AIMessageChunk(
+            content="", response_metadata={"n": "1"}
+        )
+
+
+def test_every_chunk_class_adds_up_and_becomes_its_message() -> None:
+    human = HumanMessageChunk(content="a", id="1") + HumanMessageChunk(content="b")
+    assert human.to_message() == HumanMessage(content="ab", id="1")
+    system = SystemMessageChunk(content="a") + SystemMessageChunk(content="b")
+    assert system.to_message() == SystemMessage(content="ab")
+    chat = ChatMessageChunk(content="a", role="critic")
+    chat += ChatMessageChunk(content="b", role="critic")
+    assert chat.to_message() == ChatMessage(content="ab", role="critic")
+    function = FunctionMessageChunk(content="4", name="f")
+    function += FunctionMessageChunk(content="2", name="f")
+    assert function.to_message() == FunctionMessage(content="42", name="f")
+    tool = ToolMessageChunk(content="a", tool_call_id="c", artifact=[1]) + ToolMessageChunk(
+        content="b", tool_call_id="c", artifact=[2], status="error"
+    )
+    assert tool.to_message() == ToolMessage(
+        content="ab", tool_call_id="c", artifact=[1, 2], status="error"
+    )
+    rest = [AIMessageChunk(content="b"), AIMessageChunk(content="c")]
+    assert (AIMessageChunk(content="a") + rest).content == "abc"
+
+
+@pytest.mark.parametrize(
+    ("left", "right", "error"),
+    [
+        (
+            ChatMessageChunk(content="a", role="x"),
+            ChatMessageChunk(content="", role="y"),
+            ValueError,
+        ),
+        (
+            ToolMessageChunk(content="", tool_call_id="1"),
+            ToolMessageChunk(content="", tool_call_id="2"),
+            ValueError,
+        ),
+        (
+            FunctionMessageChunk(content="", name="f"),
+            FunctionMessageChunk(content="", name="g"),
+            ValueError,
+        ),
+        (HumanMessageChunk(content="a"), SystemMessageChunk(content="b"), TypeError),
+        (HumanMessageChunk(content="a"), AIMessageChunk(content="b"), TypeError),
+        (HumanMessageChunk(content="a"), HumanMessage(content="b"), TypeError),
+    ],
+)
+def test_chunks_that_do_not_belong_together_do_not_add(left: Any, right: Any, error: type) -> None:
+    with pytest.raises(error):
+        left + right
