@@ -18,6 +18,7 @@ import anyio
 from llm._chat_model import BaseChatModel, check_rate_limiter
 from llm._schema_example import example_for_schema
 from llm._validation import check_int, check_number
+from prompts._content import describe_content
 from prompts._messages import (
     AIMessage,
     AIMessageChunk,
@@ -233,7 +234,7 @@ def _default_reply(messages: list[BaseMessage]) -> str:
     if not lines:
         return PREFIX + "reply to: " + _echo(messages)
     human = [m for m in messages if isinstance(m, HumanMessage)]
-    text = human[-1].text if human else ""
+    text = describe_content(human[-1].content) if human else ""
     echo = _shorten(text, _ECHO_WORDS) if text.strip() else "(no input)"
     return f"{PREFIX}{' / '.join(lines)} | {echo}"
 
@@ -263,7 +264,7 @@ def _echo(messages: list[BaseMessage]) -> str:
     """The first words of the last human message (or of the last message, if none is human)."""
     human = [m for m in messages if isinstance(m, HumanMessage)]
     source = human[-1] if human else (messages[-1] if messages else None)
-    words = source.text.split() if source is not None else []
+    words = describe_content(source.content).split() if source is not None else []
     if not words:
         return "(empty input)"
     if len(words) <= _ECHO_WORDS:

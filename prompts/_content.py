@@ -466,3 +466,44 @@ def to_content_blocks(content: str | list[str | dict[str, Any]]) -> list[Content
                 converted = _from_v0(part)
         blocks.append(converted or {"type": "non_standard", "value": part})
     return blocks
+
+
+def _base64_size(data: str) -> int:
+    """The number of bytes `data` (base64) decodes to."""
+    data = data.strip()
+    return len(data) * 3 // 4 - (len(data) - len(data.rstrip("=")))
+
+
+def _describe_block(block: dict[str, Any]) -> str:
+    kind = block["type"]
+    if kind == "non_standard":
+        return f"[{block['value'].get('type', 'part')}]"
+    if kind not in _DATA_TYPES:
+        return f"[{kind}]"
+    if "base64" in block:
+        mime = block.get("mime_type", "unknown type")
+        return f"[{kind}: {mime}, {_base64_size(block['base64'])} bytes]"
+    if "url" in block:
+        return f"[{kind}: {block['url']}]"
+    if "file_id" in block:
+        return f"[{kind}: file {block['file_id']}]"
+    return f"[{kind}]"
+
+
+def describe_content(content: str | list[str | dict[str, Any]]) -> str:
+    """The content as text, each part that is not text named in brackets where it stands:
+    `"What is this? [image: image/png, 67 bytes]"` (an image by URL: `[image: <url>]`)."""
+    if isinstance(content, str):
+        return content
+    out = ""
+    after_part = False  # a space goes between a named part and what follows it
+    for block in to_content_blocks(content):
+        if block["type"] == "text":
+            text: str = block["text"]
+            out += " " + text if after_part and text[:1] not in ("", " ") else text
+            after_part = False
+        elif block["type"] != "reasoning":
+            named = _describe_block(dict(block))
+            out += " " + named if out and not out.endswith(" ") else named
+            after_part = True
+    return out
