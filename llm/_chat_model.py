@@ -14,6 +14,7 @@ concurrency slot around the work, and therefore `invoke`/`batch`/`stream`/`bind(
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import AsyncGenerator, AsyncIterator, Generator, Mapping, Sequence
 from typing import (
     TYPE_CHECKING,
@@ -44,7 +45,13 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-__all__ = ["BaseChatModel", "LanguageModelInput", "PromptValueLike", "coerce_messages"]
+__all__ = [
+    "COMMON_OPTIONS",
+    "BaseChatModel",
+    "LanguageModelInput",
+    "PromptValueLike",
+    "coerce_messages",
+]
 
 
 @runtime_checkable
@@ -119,6 +126,20 @@ def _coerce_one(item: object) -> BaseMessage:
         "Invalid message in chat model input: expected a message, a (role, text) pair or a "
         f"string, got {type(item).__name__}: {item!r}"
     )
+
+
+COMMON_OPTIONS = frozenset(
+    {
+        "stop",
+        "temperature",
+        "max_tokens",
+        "tools",
+        "tool_choice",
+        "parallel_tool_calls",
+        "response_format",
+    }
+)
+"""The call options every chat model understands, and checks the same way."""
 
 
 def check_common_options(options: Mapping[str, Any]) -> None:
@@ -244,10 +265,53 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
             str | StringPromptValue | ChatPromptValue | list[AnyMessage | tuple[str, str] | str]
         )
 
+    _managed_options: frozenset[str] = frozenset()
+    """Request fields the model sets itself: a call option naming one is a ValueError."""
+
+    def _option_names(self) -> frozenset[str] | None:
+        """The call options this model takes besides the common ones; None takes any name.
+
+        A model states only this set; `check_call_options` is the one check every model uses
+        on every path (`bind`, and options given to `invoke`/`stream`/`batch`).
+        """
+        return None
+
     def check_call_options(self, options: Mapping[str, Any]) -> None:
-        """Check call options when they are bound (see `check_common_options`); models with
-        further options extend this."""
+        """Check call options: the common ones' values (`check_common_options`), and that
+        every other name is one this model takes (a misspelt `temprature` fails here).
+
+        `bind` calls it, so bad bound options fail when the chain is built; options given at
+        call time (`invoke(x, stop=...)`) are checked before the model is called.
+
+        Raises:
+            TypeError: An option has the wrong type, or the model takes no option of that name.
+            ValueError: An option has a bad value, or names a field the model sets itself.
+        """
         check_common_options(options)
+        self._check_option_names(options, "call options")
+
+    def _check_option_names(self, options: Mapping[str, Any], what: str) -> None:
+        managed = sorted(self._managed_options.intersection(options))
+        if managed:
+            raise ValueError(f"Invalid {what} {managed!r}: {self.name} sets these itself")
+        known = self._option_names()
+        if known is None:
+            return
+        unknown = sorted(k for k in options if k not in known and k not in COMMON_OPTIONS)
+        if unknown:
+            close = {
+                name: match[0]
+                for name in unknown
+                if (match := difflib.get_close_matches(name, known | COMMON_OPTIONS, n=1))
+            }
+            hint = ", ".join(
+                repr(m) if len(unknown) == 1 else f"{m!r} for {n!r}" for n, m in close.items()
+            )
+            hint = f" (did you mean {hint}?)" if hint else ""
+            raise TypeError(
+                f"Invalid {what} {unknown!r}: not options of {self.name}{hint}; send "
+                "server-specific fields with extra_body={...}"
+            )
 
     def bind_tools(
         self,
@@ -365,7 +429,7 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
         messages = coerce_messages(input)
         stop = None
         if kwargs:
-            check_common_options(kwargs)
+            self.check_call_options(kwargs)
             stop = _coerce_stop(kwargs.pop("stop", None))
         state = current_run()
         if state is None or state.limiter is None:
@@ -387,7 +451,7 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
         try:
             messages = coerce_messages(input)
             if kwargs:
-                check_common_options(kwargs)
+                self.check_call_options(kwargs)
             stop = _coerce_stop(kwargs.pop("stop", None))
         except Exception as exc:
             return _failing(exc)  # raised when the stream is read, as from a generator

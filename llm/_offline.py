@@ -17,7 +17,7 @@ import anyio
 
 from llm._chat_model import BaseChatModel, check_rate_limiter
 from llm._schema_example import example_for_schema
-from llm._validation import check_int, check_number
+from llm._validation import MANAGED_FIELDS, chat_completion_fields, check_int, check_number
 from prompts._content import describe_content
 from prompts._messages import (
     AIMessage,
@@ -65,8 +65,10 @@ class OfflineChatModel(BaseChatModel):
 
     Call options: `stop` cuts the reply before the first stop sequence; `max_tokens` keeps that
     many words (`finish_reason` "length"). The common options are checked as every model
-    checks them (`temperature=5` is rejected when bound); other options are accepted and
-    ignored, so the model can stand in for any other.
+    checks them (`temperature=5` is rejected when bound). It takes the options an
+    OpenAI-compatible model takes (the fields of `chat.completions.create`; server-specific
+    ones go in `extra_body`) and ignores the rest, so it can stand in for `ChatOpenAI`; a name
+    that is no such option (`temprature`) is rejected as `ChatOpenAI` rejects it.
 
     Args:
         responses: Scripted replies (strings or `AIMessage`s), or a function from the list of
@@ -83,6 +85,11 @@ class OfflineChatModel(BaseChatModel):
 
     _genai_provider = "offline"
     model = "offline"
+    # It stands in for an OpenAI-compatible model, so it takes (and checks) the same options.
+    _managed_options = MANAGED_FIELDS
+
+    def _option_names(self) -> frozenset[str]:
+        return chat_completion_fields()
 
     def __init__(
         self,

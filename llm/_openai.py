@@ -20,6 +20,8 @@ from llm._errors import MissingAPIKeyError
 from llm._openai_clients import ClientSettings, import_openai, openai_client
 from llm._openai_format import parse_completion, to_chunk, to_message, to_openai_messages
 from llm._validation import (
+    MANAGED_FIELDS,
+    chat_completion_fields,
     check_int,
     check_max_tokens,
     check_number,
@@ -34,9 +36,6 @@ if TYPE_CHECKING:
 
 
 __all__ = ["ChatOpenAI"]
-
-# Request fields the model sets itself; `model_kwargs` may not override them.
-_MANAGED = frozenset({"messages", "model", "stream", "stream_options"})
 
 
 _DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -95,7 +94,7 @@ class ChatOpenAI(BaseChatModel):
         self.max_retries = check_int("max_retries", max_retries, low=0)
         self.timeout = None if timeout is None else check_number("timeout", timeout, positive=True)
         if model_kwargs:
-            _check_model_kwargs(model_kwargs)
+            self._check_option_names(model_kwargs, "model_kwargs")
         self.model_kwargs: dict[str, Any] = model_kwargs
         self.rate_limiter = check_rate_limiter(rate_limiter)
         # Now, not on the first call: the import takes ~0.4 s and would stall the event loop.
@@ -117,14 +116,11 @@ class ChatOpenAI(BaseChatModel):
         args += [f"{k}={v!r}" for k, v in self.model_kwargs.items()]
         return f"ChatOpenAI({', '.join(args)})"  # never the API key
 
-    def check_call_options(self, options: Mapping[str, Any]) -> None:
-        """Check bound call options now: the common ones as every model does
-        (`check_common_options`), and that every other name is a field of
-        `chat.completions.create`."""
-        super().check_call_options(options)
-        rest = {k: v for k, v in options.items() if k not in ("stop", "temperature", "max_tokens")}
-        if rest:
-            _check_model_kwargs(rest, what="call options")
+    _managed_options = MANAGED_FIELDS
+
+    def _option_names(self) -> frozenset[str]:
+        # The fields of the installed SDK's chat.completions.create (see BaseChatModel).
+        return chat_completion_fields()
 
     def _settings(self) -> ClientSettings:
         api_key = self.api_key or os.environ.get("OPENAI_API_KEY")
@@ -147,10 +143,6 @@ class ChatOpenAI(BaseChatModel):
         body.update(self.model_kwargs)
         if stop is not None:
             body["stop"] = stop
-        if "temperature" in options:
-            options["temperature"] = check_temperature(options["temperature"])
-        if "max_tokens" in options:
-            options["max_tokens"] = check_max_tokens(options["max_tokens"])
         body.update(options)
         return body
 
@@ -187,20 +179,3 @@ class ChatOpenAI(BaseChatModel):
                     if message is not None:
                         first = False
                         yield message
-
-
-def _check_model_kwargs(model_kwargs: dict[str, Any], what: str = "model_kwargs") -> None:
-    import inspect
-
-    from openai.resources.chat.completions import AsyncCompletions
-
-    managed = sorted(_MANAGED & model_kwargs.keys())
-    if managed:
-        raise ValueError(f"Invalid {what} {managed!r}: ChatOpenAI sets these itself")
-    known = set(inspect.signature(AsyncCompletions.create).parameters) - {"self"}
-    unknown = sorted(model_kwargs.keys() - known)
-    if unknown:
-        raise TypeError(
-            f"Invalid {what} {unknown!r}: not fields of chat.completions.create; "
-            "send server-specific fields with extra_body={...}"
-        )

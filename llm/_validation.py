@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
 
 
@@ -70,3 +72,16 @@ def check_temperature(value: object) -> float | None:
 def check_max_tokens(value: object) -> int | None:
     """A positive token count, or None."""
     return None if value is None else check_int("max_tokens", value, low=1)
+
+
+MANAGED_FIELDS = frozenset({"messages", "model", "stream", "stream_options"})
+"""Request fields an OpenAI-style model sets itself; options and `model_kwargs` may not."""
+
+
+@functools.cache
+def chat_completion_fields() -> frozenset[str]:
+    """The request fields of the installed SDK's `chat.completions.create` (imported on first
+    use; the SDK takes ~0.4 s to import)."""
+    from openai.resources.chat.completions import AsyncCompletions
+
+    return frozenset(inspect.signature(AsyncCompletions.create).parameters) - {"self"}
