@@ -8,10 +8,10 @@ wait behind. So the block follows what the last one showed:
 - the limit did not bind (the block's last slot was free at once): grow, doubling at most, to
   what this process used in `span` seconds at its pace since the last block, and at least to
   the callers already waiting for a slot (up to `ceiling`);
-- the limit bound (its slots were spread over time): never grow, and shrink to what the rate
-  gives in `span` seconds (the block's spread tells the rate: n slots over t seconds), so a
-  process holds at most about `span` seconds of the budget ahead of its need, and what this
-  process used in `span` seconds.
+- the limit bound (its slots were spread over time): what the rate gives in `span` seconds
+  (the block's spread tells the rate: n slots over t seconds), and no more than this process
+  used in `span` seconds, so a process holds at most about `span` seconds of the budget ahead
+  of its need, in two calls a second.
 
 The rate holds either way: the actor hands out every slot on one bucket's schedule. The block
 size only decides how many round trips that costs and how far ahead a process reserves.
@@ -75,13 +75,13 @@ class BlockSizer:
             self.size = max(1, min(self.ceiling, max(grown, waiting)))
             return self.size
         spread = waits[-1] - waits[0]  # n slots, 1/rate apart
-        rate_span = (
-            _whole((len(waits) - 1) / spread * self.span, math.floor) if spread > 0 else None
-        )
-        for bound in (pace, rate_span):
-            if bound is not None:
-                self.size = min(self.size, bound)
-        self.size = max(1, self.size)
+        if spread > 0:
+            size = _whole((len(waits) - 1) / spread * self.span, math.floor)
+        else:  # every slot at one moment (a token limit's refill): keep the size
+            size = self.size
+        if pace is not None:
+            size = min(size, pace)
+        self.size = max(1, min(self.ceiling, size))
         return self.size
 
 

@@ -5,8 +5,9 @@ part of) stay on the driver: a progress bar or a tracer does not pickle, and its
 worker would count there, unseen. Instead:
 
 - the driver tells each worker which events its handlers take (`wanted`: a bar needs no
-  `stream` events), and the worker's run carries a `Forwarder`, which keeps those events in a
-  lean form (`Lean`: plain values, the step as its position in the shipped chain);
+  `stream` events, and only those of the items themselves, as its `_roots_only` says), and the
+  worker's run carries a `Forwarder`, which keeps those events in a lean form (`Lean`: plain
+  values, the step as its position in the shipped chain);
 - each exchange brings them back with the finished items, pickled in one piece, so an event
   costs no Ray call of its own, and an item's events arrive before its result;
 - `Replay` turns them back into `RunEvent`s on the driver, with the driver's own step objects
@@ -39,9 +40,14 @@ Lean = tuple[
 EVENTS = ("start", "stream", "end", "error", "batch_start")
 
 
-def wanted_by(sinks: Sequence[Sink]) -> frozenset[str]:
-    """The events at least one of `sinks` takes."""
-    return frozenset(name for sink in sinks for name in sink.methods)
+Wanted = tuple[frozenset[str], bool]
+"""The events some handler takes, and whether every handler takes only the roots' (the items')."""
+
+
+def wanted_by(sinks: Sequence[Sink]) -> Wanted:
+    """What `sinks` take (a handler whose `_roots_only` is true ignores the steps inside items)."""
+    names = frozenset(name for sink in sinks for name in sink.methods)
+    return names, all(getattr(sink.handler, "_roots_only", False) for sink in sinks)
 
 
 class RemoteStep:
@@ -63,15 +69,18 @@ class RemoteStep:
 class Forwarder:
     """The worker side: a handler keeping the `wanted` events until the next exchange takes them."""
 
-    def __init__(self, wanted: frozenset[str], steps: Sequence[Any]) -> None:
+    def __init__(self, wanted: Wanted, steps: Sequence[Any]) -> None:
+        names, self._roots_only = wanted
         self._positions = {id(step): i for i, step in enumerate(steps)}
         self._events: list[Lean] = []
         # Only the wanted methods exist, so the run's event path skips the others entirely.
-        for name in wanted & set(EVENTS):
+        for name in names & set(EVENTS):
             keep = self._keep_batch_start if name == "batch_start" else self._keep
             setattr(self, f"on_{name}", keep)
 
     def _keep(self, event: RunEvent) -> None:
+        if self._roots_only and event.parent_ids:
+            return
         data = event.data
         if "error" in data:
             data = {**data, "error": portable(data["error"])}

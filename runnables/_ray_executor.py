@@ -40,7 +40,7 @@ from collections.abc import (
     Sequence,
     Sized,
 )
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar, overload
 
 import anyio
@@ -96,6 +96,10 @@ class RayExecutor:
             unless these options set a `scheduling_strategy`.
         init_options: More `ray.init` arguments, used when this executor connects.
 
+    Attributes:
+        worker_options: The Ray actor options every worker starts with: the defaults
+            (`num_cpus` 0, `scheduling_strategy` "SPREAD"), updated with yours.
+
     Raises:
         TypeError: An argument has the wrong type.
         ValueError: A number is out of range.
@@ -130,7 +134,12 @@ class RayExecutor:
         self.chunk_size = chunk_size
         self.max_pending = max_pending
         self.max_restarts = max_restarts
-        self._worker_options = {"num_cpus": 0, **(worker_options or {})}
+        # Spread over the nodes: Ray's default packs actors on one node (the head, often).
+        self.worker_options: dict[str, Any] = {
+            "num_cpus": 0,
+            "scheduling_strategy": "SPREAD",
+            **(worker_options or {}),
+        }
         self._actor_class: Any = ray.remote(BatchWorker)
         self._name = f"runnables.ray/{uuid.uuid4().hex[:12]}"
         self._pool: list[Any] = []
@@ -274,9 +283,9 @@ class RayExecutor:
 
     async def _as_completed(self, batch: _Batch) -> AsyncGenerator[tuple[int, Any], None]:
         batch_id = uuid.uuid4().hex
-        opened: list[Any] = []  # the workers this batch has opened on
+        sent = _Sent()
         try:
-            outcomes_of = await self._outcomes(batch, batch_id, opened)
+            outcomes_of = await self._outcomes(batch, batch_id, sent)
             async with closing(outcomes_of) as outcomes:
                 async for index, ok, value in outcomes:
                     if not ok and not batch.return_exceptions:
@@ -286,12 +295,10 @@ class RayExecutor:
         finally:
             # However the batch ends, its work stops on every worker before the call returns.
             with anyio.CancelScope(shield=True), anyio.move_on_after(_CLOSE_LIMIT):
-                for call in [actor.close.remote(batch_id) for actor in opened]:
-                    with contextlib.suppress(ray.exceptions.RayError):  # a lost worker
-                        await wait_future(call.future())
+                await sent.close(batch_id)
 
     async def _outcomes(
-        self, batch: _Batch, batch_id: str, opened: list[Any]
+        self, batch: _Batch, batch_id: str, sent: _Sent
     ) -> AsyncGenerator[Outcome, None]:
         """Every item's outcome once, in completion order; closing it stops every worker."""
         sinks, parents = await _handlers_of(batch.first_config)
@@ -307,17 +314,16 @@ class RayExecutor:
         if isinstance(batch.inputs, Sized) and workers:
             # A small batch is spread over every worker, not sent whole to the first.
             chunk_size = min(chunk_size, -(-len(batch.inputs) // workers))
-        replay: Replay | None = None
         runnable_ref = None
         if workers:
             runnable_ref, steps = self._ship(batch.runnable)
             if sinks:
-                replay = Replay(sinks, parents, steps)
+                sent.replay = Replay(sinks, parents, steps)
         if sinks:
             await _batch_started(batch, sinks, parents)
         lost = [0]
         sources = [
-            self._worker(i, batch_id, runnable_ref, share, chunk_size, feed, lost, opened, replay)
+            self._worker(i, batch_id, runnable_ref, share, chunk_size, feed, lost, sent)
             for i, share in enumerate(shares)
         ]
         if batch.timeout is None:
@@ -335,11 +341,12 @@ class RayExecutor:
         chunk_size: int,
         feed: _Feed,
         lost: list[int],
-        opened: list[Any],
-        replay: Replay | None,
+        sent: _Sent,
     ) -> Callable[[Callable[[Any], None]], Any]:
+        replay = sent.replay
         window = self.max_pending or (_UNLIMITED_WINDOW if share is None else share + chunk_size)
-        first_call = (runnable_ref, share, wanted_by(replay.sinks) if replay else frozenset())
+        wanted = wanted_by(replay.sinks) if replay else (frozenset(), False)
+        first_call = (runnable_ref, share, wanted)
 
         async def run(emit: Callable[[Any], None]) -> None:
             actor = self._actor(slot)
@@ -362,11 +369,13 @@ class RayExecutor:
                     )
                     raise
                 if opening:
-                    opened.append(actor)
+                    sent.opened.append(actor)
                     opening = ()
+                sent.exchanges[slot] = call
                 try:
                     exchanged: Exchanged = await wait_future(call.future())
                 except ray.exceptions.RayActorError as exc:
+                    del sent.exchanges[slot]
                     feed.give_back(unfinished.values())
                     unfinished.clear()
                     if lost[0] >= self.max_restarts:
@@ -376,6 +385,7 @@ class RayExecutor:
                     actor = self._replace(slot, actor)
                     opening = first_call
                     continue
+                del sent.exchanges[slot]
                 finished, events = exchanged
                 if events is not None and replay is not None:
                     await replay.deliver(events)  # an item's events come before its result
@@ -418,8 +428,32 @@ class RayExecutor:
 
     def _start(self, slot: int, generation: int) -> Any:
         name = f"{self._name}/{slot}.{generation}"
-        options = {"scheduling_strategy": "SPREAD", **self._worker_options, "name": name}
+        options = {**self.worker_options, "name": name}
         return self._actor_class.options(**options).remote()
+
+
+@dataclass
+class _Sent:
+    """What a batch has out on the workers, to close it."""
+
+    opened: list[Any] = field(default_factory=list)
+    """The workers it has opened on."""
+    exchanges: dict[int, Any] = field(default_factory=dict)
+    """Each worker slot's exchange in flight (its reply is abandoned if the batch stops)."""
+    replay: Replay | None = None
+    """Where its events go, if it has handlers."""
+
+    async def close(self, batch_id: str) -> None:
+        """Stop the batch on every worker it opened on; wait until each has."""
+        closes = [actor.close.remote(batch_id) for actor in self.opened]
+        # An abandoned exchange still brings events (the starts of items now cancelled), and
+        # the close the rest (their ends, in errors): handlers see every run started end.
+        for call in [*self.exchanges.values(), *closes]:
+            with contextlib.suppress(ray.exceptions.RayError):  # a lost worker
+                reply = await wait_future(call.future())
+                events = reply[1] if isinstance(reply, tuple) else reply
+                if events is not None and self.replay is not None:
+                    await self.replay.deliver(events)
 
 
 async def _handlers_of(config: RunnableConfig) -> tuple[tuple[Any, ...], tuple[str, ...]]:

@@ -19,6 +19,8 @@ budget and paid with the next reservation.
 from __future__ import annotations
 
 import concurrent.futures
+import math
+import time
 from collections import deque
 from typing import Any
 
@@ -220,7 +222,10 @@ class RayRateLimiter(RateLimiter):
             )
             owed, self._owed = self._owed, 0
             self._fetch_tokens = tokens
-            self._fetch = budget.reserve.remote(size, tokens, owed).future()
+            fetch = self._fetch = budget.reserve.remote(size, tokens, owed).future()
+            # When the answer arrived (on Ray's thread, where the loop's clock is not at hand):
+            # a block fetched ahead may be collected later, and its waits count from arrival.
+            fetch.add_done_callback(lambda _: setattr(fetch, "arrived", time.monotonic()))
         return self._fetch
 
     def _collect(self) -> None:
@@ -235,8 +240,9 @@ class RayRateLimiter(RateLimiter):
             return
         self._fetch = None
         waits = fetch.result()
-        self._slots.extend((now + wait, self._fetch_tokens) for wait in waits)
-        self._waits, self._arrived, self._used = waits, now, 0
+        arrived = now - max(0.0, time.monotonic() - getattr(fetch, "arrived", math.inf))
+        self._slots.extend((arrived + wait, self._fetch_tokens) for wait in waits)
+        self._waits, self._arrived, self._used = waits, arrived, 0
 
     def _give_back(self, requests: float, tokens: float) -> None:
         # Called by `Reservation.settle` (requests 0): the correction is owed to the budget.

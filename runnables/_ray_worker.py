@@ -26,7 +26,7 @@ from typing import Any
 from runnables._base import Runnable
 from runnables._config import RunnableConfig
 from runnables._handlers import Sink
-from runnables._ray_events import Forwarder
+from runnables._ray_events import Forwarder, Wanted
 from runnables._ray_ship import land, portable
 from runnables._run import call_in_run
 
@@ -58,7 +58,7 @@ class BatchWorker:
         wait: bool,
         shipment: bytes | None = None,
         max_concurrency: int | None = None,
-        wanted: frozenset[str] = frozenset(),
+        wanted: Wanted = (frozenset(), False),
     ) -> Exchanged:
         """Start `items` (one chunk) of the batch, then return its items finished since the
         last call, and the events emitted since.
@@ -69,8 +69,9 @@ class BatchWorker:
             wait: Wait until at least one item has finished (or the batch is closed).
             shipment: The chain (`runnables._ray_ship.ship`), on the batch's first call here.
             max_concurrency: This worker's share of the batch's limit, on the first call.
-            wanted: The events the driver's handlers take, on the first call (none: no
-                handler runs here).
+            wanted: The events the driver's handlers take, and whether only the items' own
+                (`runnables._ray_events.wanted_by`), on the first call (no events: no handler
+                runs here).
         """
         batch = self._batches.get(batch_id)
         if batch is None:
@@ -82,13 +83,15 @@ class BatchWorker:
             batch = self._batches[batch_id] = _BatchHere(shipment, max_concurrency, wanted)
         return await batch.exchange(items, wait)
 
-    async def close(self, batch_id: str) -> None:
-        """Cancel what still runs of the batch and forget it; returns once it stopped."""
+    async def close(self, batch_id: str) -> bytes | None:
+        """Cancel what still runs of the batch and forget it; returns once it stopped, with
+        the events not sent yet (those of the items cancelled, whose runs end in errors)."""
         batch = self._batches.pop(batch_id, None)
         if batch is None:
             self._closed_early.add(batch_id)
-        else:
-            await batch.close()
+            return None
+        await batch.close()
+        return batch.forwarder.take() if batch.forwarder is not None else None
 
     async def running(self) -> int:
         """Chunks running here, in all batches."""
@@ -98,13 +101,11 @@ class BatchWorker:
 class _BatchHere:
     """One batch's part on this worker: its run, its chunks, what finished."""
 
-    def __init__(
-        self, shipment: bytes, max_concurrency: int | None, wanted: frozenset[str]
-    ) -> None:
+    def __init__(self, shipment: bytes, max_concurrency: int | None, wanted: Wanted) -> None:
         self.runnable: Runnable[Any, Any]
         self.runnable, steps = land(shipment)
         self.max_concurrency = max_concurrency
-        self.forwarder = Forwarder(wanted, steps) if wanted else None
+        self.forwarder = Forwarder(wanted, steps) if wanted[0] else None
         self.tasks: set[asyncio.Task[None]] = set()
         self._context: contextvars.Context | None = None
         self._finished: list[Outcome] = []

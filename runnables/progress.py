@@ -30,6 +30,9 @@ class ProgressBar(BaseCallbackHandler):
         **tqdm_kwargs: Passed to `tqdm` (e.g. `file=`, `disable=`, `leave=`).
     """
 
+    _roots_only = True
+    """It counts the items only: `RayExecutor`'s workers need not send the steps' events."""
+
     def __init__(self, description: str | None = None, **tqdm_kwargs: Any) -> None:
         self.description = description
         self.tqdm_kwargs = tqdm_kwargs

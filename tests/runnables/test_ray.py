@@ -505,3 +505,12 @@ def test_a_close_that_overtakes_the_first_exchange_starts_nothing() -> None:
         return late, await worker.running()
 
     assert asyncio.run(close_then_exchange()) == (([], None), 0)
+
+
+def test_workers_spread_over_the_nodes_unless_told_otherwise(ray_session: None) -> None:
+    # Ray's default packs actors on one node (on a two-node cluster both went to the head).
+    assert RayExecutor().worker_options == {"num_cpus": 0, "scheduling_strategy": "SPREAD"}
+    with_cpus = RayExecutor(worker_options={"num_cpus": 1}).worker_options
+    assert with_cpus == {"num_cpus": 1, "scheduling_strategy": "SPREAD"}
+    own = RayExecutor(worker_options={"scheduling_strategy": "DEFAULT"}).worker_options
+    assert own["scheduling_strategy"] == "DEFAULT"

@@ -9,6 +9,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
 
+import anyio
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -156,6 +157,30 @@ def run_locally(texts: list[str]) -> list[RunEvent]:
     return [e for e in recorder.events if e.run_id != root.run_id]
 
 
+async def fail_or_hang(x: int) -> int:
+    if x == 0:
+        raise ItemError("first")
+    await anyio.sleep_forever()
+    return x
+
+
+@pytest.mark.anyio
+async def test_runs_cut_short_by_the_first_failure_end_for_the_handlers(
+    executor: RayExecutor,
+) -> None:
+    recorder = Recorder()
+    with pytest.raises(ItemError):
+        await executor.abatch(RunnableLambda(fail_or_hang), range(6), {"callbacks": [recorder]})
+    started = {e.run_id for e in recorder.events if e.event == "start"}
+    ended = [e for e in recorder.events if e.event in ("end", "error")]
+    # The failing item's chunk started with it; the other worker's chunk may have been
+    # cancelled before it began, and then reports nothing.
+    assert len(started) in (3, 6)
+    assert sorted(e.run_id for e in ended) == sorted(started)  # every run started ends, once
+    errors = sorted(type(e.data["error"]).__name__ for e in ended)
+    assert errors == ["CancelledError"] * (len(started) - 1) + ["ItemError"]
+
+
 def test_progress_bar_counts_items_done_and_failed(executor: RayExecutor) -> None:
     out = io.StringIO()
     progress = ProgressBar(file=out, mininterval=0)
@@ -229,7 +254,7 @@ class Locked:
 def test_forwarder_keeps_only_the_wanted_events_and_describes_what_does_not_pickle() -> None:
     chosen = RunnableLambda(lambda x: x, name="chosen")
     chain = RunnableLambda(lambda x: Locked()) | RunnableLambda(lambda _: chosen)
-    forwarder = Forwarder(frozenset({"end"}), steps_of(chain))
+    forwarder = Forwarder((frozenset({"end"}), False), steps_of(chain))
     chain.invoke(1, {"callbacks": [forwarder]})
     payload = forwarder.take()
     assert payload is not None
@@ -242,3 +267,6 @@ def test_forwarder_keeps_only_the_wanted_events_and_describes_what_does_not_pick
     assert isinstance(picked[8], RemoteStep)  # chosen at run time: the driver does not hold it
     assert picked[8].name == "chosen"
     assert forwarder.take() is None
+    roots = Forwarder((frozenset({"end"}), True), steps_of(chain))  # as for a ProgressBar
+    chain.invoke(1, {"callbacks": [roots]})
+    assert [e[2] for e in loads(roots.take() or b"")] == ["RunnableSequence"]

@@ -150,10 +150,14 @@ def test_where_the_limit_binds_a_block_is_half_a_second_of_the_rate() -> None:
     # however many callers wait (a bigger block would only make the others wait behind it).
     assert sizer.next(used=256, elapsed=0.01, waiting=500, waits=spread(256, 20.0)) == 10
     assert sizer.next(used=10, elapsed=0.01, waiting=500, waits=spread(10, 20.0)) == 10
-    # The rate rises to 1000 per second but still binds: the block does not grow.
-    assert sizer.next(used=10, elapsed=0.01, waiting=500, waits=spread(10, 1000.0)) == 10
+    # From a small first block, at 1000 per second: up to half a second of it at once.
+    sizer = BlockSizer()
+    assert sizer.next(used=0, elapsed=0, waiting=1, waits=[]) == 8
+    assert sizer.next(used=6, elapsed=0.001, waiting=900, waits=spread(8, 1000.0)) == 500
+    # No more than the process used in half a second, though: 40 per second here.
+    assert sizer.next(used=20, elapsed=0.5, waiting=0, waits=spread(500, 1000.0)) == 20
     # It stops binding: growth resumes, doubling.
-    assert sizer.next(used=10, elapsed=0.01, waiting=0, waits=free(10)) == 20
+    assert sizer.next(used=20, elapsed=0.01, waiting=0, waits=free(20)) == 40
 
 
 def test_a_binding_block_never_drops_below_one() -> None:
