@@ -211,6 +211,7 @@ def injected_fields(
     return tuple(n for n, f in schema.model_fields.items() if _injected(f, marker))
 
 
+@functools.cache  # one model per tool, however often its schema is asked for
 def call_schema(schema: type[BaseModel], name: str, description: str) -> type[BaseModel]:
     """`schema` as the model sees it: without injected fields, titled with the tool's name."""
     hidden = set(injected_fields(schema))
