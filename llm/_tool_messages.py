@@ -4,8 +4,9 @@ The tool base lives in `runnables` (a tool is a runnable with a name, a descript
 argument schema); messages live in the layers above it. Importing `llm` hands the base this
 module's `answer_call`, so the core never imports `llm` or `prompts`.
 
-Content: text as it is; a pydantic model as its JSON; anything JSON can write, as JSON; anything
-else as `str()`. A `ToolMessage` the tool returned is kept as it is.
+Content: text as it is; a list of content blocks (dicts with a "type": text, images, ...) as
+message parts, as LangChain keeps them; a pydantic model as its JSON; anything else JSON can
+write, as JSON; the rest as `str()`. A `ToolMessage` the tool returned is kept as it is.
 """
 
 from __future__ import annotations
@@ -21,10 +22,16 @@ from runnables._tool import register_call_answer
 __all__ = ["answer_call", "tool_content"]
 
 
-def tool_content(result: object) -> str:
-    """A tool's result as the text of its `ToolMessage`."""
+def tool_content(result: object) -> str | list[str | dict[str, Any]]:
+    """A tool's result as the content of its `ToolMessage`."""
     if isinstance(result, str):
         return result
+    if (
+        isinstance(result, list)
+        and result
+        and all(isinstance(part, dict) and isinstance(part.get("type"), str) for part in result)
+    ):
+        return list(result)  # content blocks: a multimodal answer stays one
     if isinstance(result, BaseModel):
         return result.model_dump_json()
     try:

@@ -87,6 +87,25 @@ async def test_content_and_artifact_keeps_the_artifact_on_the_message() -> None:
         await wrong.ainvoke({"n": 1})
 
 
+@pytest.mark.anyio
+async def test_a_tool_answering_with_content_blocks_keeps_them_as_parts() -> None:
+    image = {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}
+
+    @tool
+    def snapshot(camera: str) -> list[dict[str, Any]]:
+        """Take a picture."""
+        return [{"type": "text", "text": f"from {camera}"}, image]
+
+    @tool
+    def numbers(n: int) -> list[Any]:
+        """List numbers."""
+        return [{"n": i} for i in range(n)]  # plain data, not content blocks: JSON text
+
+    message = await snapshot.ainvoke(call("snapshot", {"camera": "door"}))
+    assert message.content == [{"type": "text", "text": "from door"}, image]
+    assert (await numbers.ainvoke(call("numbers", {"n": 2}))).content == '[{"n": 0}, {"n": 1}]'
+
+
 def test_return_direct_and_description_options() -> None:
     @tool("final", return_direct=True, description="Give the answer.")
     def answer(text: str) -> str:
