@@ -34,13 +34,16 @@ _set = object.__setattr__
 _IMMUTABLE = (type(None), str, int, float, bool, tuple, frozenset)
 _Plan: TypeAlias = tuple[frozenset[str], dict[str, Any], tuple[tuple[str, Callable[[], Any]], ...]]
 _plans: dict[type[BaseModel], _Plan | None] = {}
+# Classes whose validators only complete values a caller could leave out (a tool call's
+# `type`): values built by our own code are already complete, so `trusted` may skip them.
+_COMPLETING_VALIDATORS: set[type[BaseModel]] = set()
 
 
 def _plan(cls: type[BaseModel]) -> _Plan | None:
     """How `trusted` fills the fields of `cls`: the required ones, every field's default in
     field order, the default factories (None: it cannot, use the constructor)."""
     decorators = cls.__pydantic_decorators__
-    if (
+    if cls not in _COMPLETING_VALIDATORS and (
         decorators.validators
         or decorators.field_validators
         or decorators.root_validators
@@ -66,8 +69,10 @@ def trusted(cls: type[M], /, **values: Any) -> M:
     """An instance of a model from values known to be valid, without validating them again.
 
     For internal hot paths (a prompt's rendered text, an offline model's reply), where the
-    values are built by our own code with the right types. A model with validators, a
-    `model_post_init` or a mutable default goes through its constructor instead.
+    values are built by our own code with the right types (tool calls complete with their
+    `type`). A model with validators (other than `AIMessage`'s, which only complete what a
+    caller may leave out), a `model_post_init` or a mutable default goes through its
+    constructor instead.
     """
     plan = _plans[cls] if cls in _plans else _plans.setdefault(cls, _plan(cls))
     if plan is None or not plan[0] <= values.keys():
@@ -244,6 +249,9 @@ class AIMessage(BaseMessage):
         ]
         lines += [f"  invalid tool call {c['name']}: {c['error']}" for c in self.invalid_tool_calls]
         return "\n".join(lines)
+
+
+_COMPLETING_VALIDATORS.add(AIMessage)  # its validators add each call's `type`
 
 
 class BaseMessageChunk(BaseMessage):
