@@ -10,10 +10,18 @@ The results are the same, in input order. On Ray the chain is shipped once to ea
 inputs go in chunks, and the 8 slots are split among the workers (4 each), so the model never
 sees more than 8 calls at once, from however many machines.
 
-Ray is local by default (started here, stopped at the end); `--address` joins a running
-cluster (`ray start --head`, or `auto` for the one on this machine). Without `OPENAI_API_KEY` the
-model is `OfflineChatModel` (replies echo the prompt, after `--latency` seconds); with it,
-`ChatOpenAI` (`--model`, else `OPENAI_MODEL`, else gpt-4o-mini).
+Ray is local by default (started here, stopped at the end; but Ray joins a cluster started on
+this machine with `ray start`, if one runs); `--address` joins a running cluster (`auto` for
+the one on this machine). The workers are spread over the cluster's nodes. Two nodes on one
+machine, to try it (the second node's dashboard agent needs a port of its own):
+
+    ray start --head --port=6379 --num-cpus=2
+    ray start --address=127.0.0.1:6379 --num-cpus=2 --dashboard-agent-listen-port=52366
+    python examples/parallel_batch_ray.py --address 127.0.0.1:6379
+    ray stop    # stops both nodes (and every other Ray started on this machine)
+
+Without `OPENAI_API_KEY` the model is `OfflineChatModel` (replies echo the prompt, after
+`--latency` seconds); with it, `ChatOpenAI` (`--model`, else `OPENAI_MODEL`, else gpt-4o-mini).
 """
 
 from __future__ import annotations

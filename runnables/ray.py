@@ -2,9 +2,19 @@
 
 Install with `pip install "runnables[ray]"`. The chain is shipped once per worker; each worker
 (a Ray async actor) runs the chain's own batch on its event loop over the chunks of inputs it is
-sent; inputs are read lazily. Limits that must hold across the cluster have one owner: the
-driver splits the batch's `max_concurrency` among the workers, and a `RayRateLimiter` keeps its
-budget in a Ray actor that workers reserve from in blocks.
+sent; inputs are read lazily. Workers are spread over the cluster's nodes.
+
+What crosses to the workers, and what stays:
+
+- the run's handlers (`config["callbacks"]`, process-wide handlers, a `ProgressBar`, the
+  OpenTelemetry handler) stay on the driver: the workers send back the events they take, with
+  the results, and the handlers see the same events as in a local batch;
+- limits that must hold across the cluster have one owner: the driver splits the batch's
+  `max_concurrency` among the workers, and a `RayRateLimiter` keeps its budget in a Ray actor
+  that workers reserve from in blocks. A plain `RateLimiter` in the chain is shipped as a
+  `RayRateLimiter` with the same limits, so it is one budget too;
+- anything else in the chain (a cache, a client, a handler bound with `with_config`) is copied
+  into each worker process.
 
     from runnables.ray import RayExecutor
 
