@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Literal, Self, TypeAlias, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticUndefined
 
-from prompts._content import ContentBlock, to_content_blocks
+from prompts._content import ContentBlock, describe_content, to_content_blocks
 from prompts._merge import Content, content_text, merge_content, merge_dicts
 from prompts._tool_calls import (
     InvalidToolCall,
@@ -150,8 +150,9 @@ class BaseMessage(BaseModel):
         return to_content_blocks(self.content)
 
     def pretty(self) -> str:
-        """`role: content`, for printing."""
-        return f"{self.type}: {self.content}"
+        """`role: content`, for printing (parts that are not text named in brackets)."""
+        content = self.content
+        return f"{self.type}: {content if type(content) is str else describe_content(content)}"
 
 
 class SystemMessage(BaseMessage):

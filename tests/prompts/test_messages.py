@@ -176,3 +176,9 @@ def test_every_chunk_class_adds_up_and_becomes_its_message() -> None:
 def test_chunks_that_do_not_belong_together_do_not_add(left: Any, right: Any, error: type) -> None:
     with pytest.raises(error):
         left + right
+
+
+def test_pretty_names_the_parts_that_are_not_text() -> None:
+    image = {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}
+    message = HumanMessage(content=[{"type": "text", "text": "What is this?"}, image])
+    assert message.pretty() == "human: What is this? [image: https://example.com/cat.png]"
