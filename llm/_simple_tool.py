@@ -12,7 +12,7 @@ import functools
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from pydantic import BaseModel, PrivateAttr
+from pydantic import BaseModel
 
 import llm._tool_messages  # noqa: F401  (registers how tools answer tool calls)
 from runnables import RunnableConfig, leaf_slot
@@ -20,7 +20,7 @@ from runnables._concurrency import run_in_thread
 from runnables._lambda import is_async_callable
 from runnables._tool import BaseTool
 from runnables._tool_errors import ToolException
-from runnables._tool_schema import run_params
+from runnables._tool_schema import call_params
 
 __all__ = ["Tool"]
 
@@ -42,7 +42,6 @@ class Tool(BaseTool):
 
     func: Callable[..., Any] | None
     coroutine: Callable[..., Awaitable[Any]] | None = None
-    _config_param: str | None = PrivateAttr(None)
 
     def __init__(
         self,
@@ -66,8 +65,6 @@ class Tool(BaseTool):
         super().__init__(
             name=name, func=func, description=description, coroutine=coroutine, **kwargs
         )
-        source = coroutine if coroutine is not None else func
-        self._config_param = run_params(source)[0] if source is not None else None
 
     @classmethod
     def from_function(
@@ -116,13 +113,16 @@ class Tool(BaseTool):
     async def _execute(
         self, args: tuple[Any, ...], kwargs: dict[str, Any], config: RunnableConfig
     ) -> Any:
-        if self._config_param is not None:
-            kwargs[self._config_param] = config
+        coroutine, func = self.coroutine, self.func
+        source = coroutine if coroutine is not None else func
+        assert source is not None  # checked when the tool was made
+        config_param = call_params(source)[0]
+        if config_param is not None:
+            kwargs[config_param] = config
         async with leaf_slot():
-            if self.coroutine is not None:
-                return await self.coroutine(*args, **kwargs)
-            assert self.func is not None  # checked when the tool was made
-            return await run_in_thread(functools.partial(self.func, *args, **kwargs))
+            if coroutine is not None:
+                return await coroutine(*args, **kwargs)
+            return await run_in_thread(functools.partial(source, *args, **kwargs))
 
 
 def _rebuild(cls: type[Tool], name: str, func: Any, fields: dict[str, Any]) -> Tool:

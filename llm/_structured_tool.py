@@ -24,6 +24,7 @@ from runnables._lambda import is_async_callable
 from runnables._tool import BaseTool
 from runnables._tool_runnable import tool_from_runnable
 from runnables._tool_schema import (
+    call_params,
     check_args_schema,
     check_description,
     check_tool_name,
@@ -31,7 +32,6 @@ from runnables._tool_schema import (
     func_name,
     parse_docstring,
     qualname,
-    run_params,
     schema_from_signature,
 )
 
@@ -53,16 +53,11 @@ class StructuredTool(BaseTool):
 
     func: Callable[..., Any] | None = None
     coroutine: Callable[..., Awaitable[Any]] | None = None
-    _config_param: str | None = PrivateAttr(None)
-    _takes_manager: bool = PrivateAttr(False)
     _given: dict[str, Any] = PrivateAttr(default_factory=dict)
 
     def __init__(self, func: Callable[..., Any] | None = None, /, **data: Any) -> None:
         given = {"func": func, **data} if func is not None else dict(data)
         super().__init__(**_complete(given))
-        source = self.coroutine if self.coroutine is not None else self.func
-        if source is not None:
-            self._config_param, self._takes_manager = run_params(source)
         self._given = given
 
     @classmethod
@@ -136,16 +131,19 @@ class StructuredTool(BaseTool):
     async def _execute(
         self, args: tuple[Any, ...], kwargs: dict[str, Any], config: RunnableConfig
     ) -> Any:
-        if self._config_param is not None:
-            kwargs[self._config_param] = config
-        if self._takes_manager:
+        coroutine, func = self.coroutine, self.func
+        source = coroutine if coroutine is not None else func
+        if source is None:
+            raise NotImplementedError(f"Tool {self.name!r} has neither func nor coroutine")
+        config_param, takes_manager = call_params(source)
+        if config_param is not None:
+            kwargs[config_param] = config
+        if takes_manager:
             kwargs["run_manager"] = None
         async with leaf_slot():
-            if self.coroutine is not None:
-                return await self.coroutine(*args, **kwargs)
-            if self.func is None:
-                raise NotImplementedError(f"Tool {self.name!r} has neither func nor coroutine")
-            return await run_in_thread(functools.partial(self.func, *args, **kwargs))
+            if coroutine is not None:
+                return await coroutine(*args, **kwargs)
+            return await run_in_thread(functools.partial(source, *args, **kwargs))
 
 
 def _complete(given: dict[str, Any]) -> dict[str, Any]:

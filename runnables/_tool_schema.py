@@ -29,6 +29,7 @@ from runnables._lambda import _unwrap as unwrap
 __all__ = [
     "InjectedToolArg",
     "InjectedToolCallId",
+    "call_params",
     "call_schema",
     "check_args_schema",
     "check_description",
@@ -136,6 +137,19 @@ def run_params(func: Callable[..., Any]) -> tuple[str | None, bool]:
         params = inspect.signature(func).parameters
     config = next((n for n in params if n == "config" or _is_config_type(hints.get(n))), None)
     return config, "run_manager" in params
+
+
+@functools.lru_cache(maxsize=4096)
+def _cached_run_params(func: Callable[..., Any]) -> tuple[str | None, bool]:
+    return run_params(func)
+
+
+def call_params(func: Callable[..., Any]) -> tuple[str | None, bool]:
+    """`run_params(func)`, worked out once per function (a tool asks on every call)."""
+    try:
+        return _cached_run_params(func)
+    except TypeError:  # an unhashable callable object
+        return run_params(func)
 
 
 def _describe(annotation: Any, default: Any, doc: str | None) -> tuple[Any, FieldInfo]:
