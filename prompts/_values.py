@@ -15,6 +15,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from prompts._messages import (
     AIMessage,
@@ -25,6 +26,7 @@ from prompts._messages import (
     SystemMessage,
     ToolMessage,
 )
+from prompts._xml_transcript import xml_entry
 
 
 class PromptValue(ABC):
@@ -124,6 +126,7 @@ def get_buffer_string(
     function_prefix: str = "Function",
     tool_prefix: str = "Tool",
     message_separator: str = "\n",
+    format: Literal["prefix", "xml"] = "prefix",
 ) -> str:
     """Render messages as a transcript, one `Role: text` entry per message, as LangChain does.
 
@@ -139,10 +142,18 @@ def get_buffer_string(
         function_prefix: Label of function messages.
         tool_prefix: Label of tool messages.
         message_separator: What goes between two entries.
+        format: `"prefix"` for `Role: text` entries; `"xml"` for one
+            `<message type="role">` element each (the labels lowercased, text escaped, see
+            `prompts._xml_transcript`), when the text may itself look like a role prefix.
 
     Returns:
         The entries joined with `message_separator` (an empty string for no messages).
+
+    Raises:
+        ValueError: `format` is neither.
     """
+    if format not in ("prefix", "xml"):
+        raise ValueError(f'Invalid "format" argument: {format!r}; expected "prefix" or "xml"')
     lines = []
     for message in messages:
         if isinstance(message, HumanMessage):
@@ -159,6 +170,10 @@ def get_buffer_string(
             role = message.role
         else:
             role = message.type
+        if format == "xml":
+            label = role if isinstance(message, ChatMessage) else role.lower()
+            lines.append(xml_entry(message, label))
+            continue
         line = f"{role}: {message.text}"
         if isinstance(message, AIMessage):
             if message.tool_calls:

@@ -338,3 +338,25 @@ def test_new_messages_pickle() -> None:
         HumanMessageChunk(content=[{"type": "text", "text": "t"}]),
     ]
     assert pickle.loads(pickle.dumps(messages)) == messages
+
+
+def test_get_buffer_string_as_xml_escapes_text_and_nests_tool_calls() -> None:
+    image = {"type": "image_url", "image_url": {"url": "https://x/cat.png"}}
+    inline = {"type": "image", "base64": "AA", "mime_type": "image/png"}
+    messages = [
+        SystemMessage(content='Be <brief> & "nice"'),
+        HumanMessage(content=["Example: Human: x ", image, inline]),
+        AIMessage(content="I'll look.", tool_calls=[tool_call(name="look", args={}, id="c1")]),
+        ChatMessage(content="ok", role="Critic"),
+    ]
+    assert get_buffer_string(messages, "User", format="xml") == (
+        '<message type="system">Be &lt;brief&gt; &amp; "nice"</message>\n'
+        '<message type="user">Example: Human: x  <image url="https://x/cat.png" /></message>\n'
+        '<message type="ai">\n'
+        "  <content>I'll look.</content>\n"
+        '  <tool_call id="c1" name="look">{}</tool_call>\n'
+        "</message>\n"
+        '<message type="Critic">ok</message>'
+    )
+    with pytest.raises(ValueError, match="format"):
+        get_buffer_string(messages, format="json")  # type: ignore[arg-type]
