@@ -9,15 +9,21 @@ a string, JSON, a pydantic model instance or a list. Tools (`@tool`) are steps a
 
 from llm._chat_model import BaseChatModel, LanguageModelInput, PromptValueLike
 from llm._errors import MissingAPIKeyError, OutputParserError, ToolArgumentsError, ToolException
-from llm._offline import OfflineChatModel
-from llm._openai import ChatOpenAI
-from llm._parsers import (
-    BaseOutputParser,
-    CommaSeparatedListOutputParser,
+from llm._json_parser import (
     JsonOutputParser,
     PydanticOutputParser,
-    StrOutputParser,
+    parse_json_markdown,
+    parse_partial_json,
 )
+from llm._list_parsers import (
+    CommaSeparatedListOutputParser,
+    ListOutputParser,
+    MarkdownListOutputParser,
+    NumberedListOutputParser,
+)
+from llm._offline import OfflineChatModel
+from llm._openai import ChatOpenAI
+from llm._parsers import BaseOutputParser, StrOutputParser
 from llm._simple_tool import Tool
 from llm._structured_tool import StructuredTool, tool
 from llm._tool_executor import ToolExecutor
@@ -35,7 +41,10 @@ __all__ = [
     "InjectedToolCallId",
     "JsonOutputParser",
     "LanguageModelInput",
+    "ListOutputParser",
+    "MarkdownListOutputParser",
     "MissingAPIKeyError",
+    "NumberedListOutputParser",
     "OfflineChatModel",
     "OutputParserError",
     "PromptValueLike",
@@ -47,5 +56,7 @@ __all__ = [
     "ToolException",
     "ToolExecutor",
     "convert_to_openai_tool",
+    "parse_json_markdown",
+    "parse_partial_json",
     "tool",
 ]

@@ -374,7 +374,7 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
     @overload
     def with_structured_output(
         self,
-        schema: Mapping[str, Any] | type[Any],
+        schema: Mapping[str, Any] | type[Any] | None = None,
         *,
         method: StructuredMethod = "json_schema",
         include_raw: bool = False,
@@ -383,7 +383,7 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
 
     def with_structured_output(
         self,
-        schema: Mapping[str, Any] | type[Any],
+        schema: Mapping[str, Any] | type[Any] | None = None,
         *,
         method: StructuredMethod = "json_schema",
         include_raw: bool = False,
@@ -393,7 +393,8 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
 
         Args:
             schema: A pydantic model class (the result is an instance), a TypedDict class (a
-                validated dict) or a JSON-schema dict with a `title` (a dict).
+                validated dict) or a JSON-schema dict with a `title` (a dict). None with
+                `method="json_mode"`: the reply's JSON as parsed (a dict, for a JSON object).
             method: "json_schema" (a `response_format` with the schema; the default),
                 "function_calling" (the schema as a tool the model must call) or "json_mode"
                 (`response_format` JSON object; say the schema in the prompt).
@@ -404,7 +405,8 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
 
         Raises:
             TypeError: `schema` is of no accepted kind, or an option has the wrong type.
-            ValueError: `method` is unknown.
+            ValueError: `method` is unknown, or `schema` is None with a method other than
+                "json_mode".
 
         Without `include_raw`, a reply that does not fit raises `OutputParserError` carrying
         the text. Streaming yields partial objects as the JSON grows.

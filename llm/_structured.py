@@ -1,7 +1,8 @@
 """`with_structured_output`: a chat model asked for, and parsed into, a schema.
 
 The schema may be a pydantic model (the result is an instance), a TypedDict class (a dict,
-validated), or a JSON-schema dict (a dict, as the model wrote it). Three ways to ask:
+validated), or a JSON-schema dict (a dict, as the model wrote it); with `json_mode` it may be
+None (the result is the JSON value as parsed). Three ways to ask:
 
 - `json_schema` (default): `response_format={"type": "json_schema", ...}`; the reply's text is
   the JSON. OpenAI and most compatible servers (vLLM, llama.cpp, Ollama) support it.
@@ -27,7 +28,7 @@ from pydantic import BaseModel, PydanticUserError, TypeAdapter, ValidationError
 from typing_extensions import is_typeddict
 
 from llm._errors import OutputParserError
-from llm._parsers import _NOTHING, _parse_partial, _strip_fence
+from llm._json_parser import NOTHING, load_json, partial_json, strip_fence
 from llm._tool_specs import convert_to_openai_tool, forbid_extra_properties, schema_name
 from prompts._messages import AIMessage, AIMessageChunk
 from runnables import Runnable, RunnableConfig
@@ -47,7 +48,10 @@ class _Schema:
 
     def __init__(self, schema: object) -> None:
         self.validate: Callable[[Any], Any]
-        if isinstance(schema, type) and issubclass(schema, BaseModel):
+        if schema is None:  # json_mode without a schema: any JSON value, as parsed
+            self.name, self.json, self.description = "JSON", {}, None
+            self.validate = _as_is
+        elif isinstance(schema, type) and issubclass(schema, BaseModel):
             model = schema
             self.name, self.json = schema_name(schema), schema.model_json_schema()
             self.description = inspect.getdoc(schema)
@@ -77,6 +81,10 @@ class _Schema:
         self.is_model = isinstance(schema, type) and issubclass(schema, BaseModel)
 
 
+def _as_is(value: Any) -> Any:
+    return value
+
+
 def _as_dict(value: Any) -> Any:
     if not isinstance(value, dict):
         raise ValueError(f"expected a JSON object, got {value!r}")
@@ -97,9 +105,14 @@ def structured_output(
         TypeError: `schema` is of no accepted kind, or `include_raw` / `strict` is not a bool.
         ValueError: `method` is not one of the three.
     """
-    spec = _Schema(schema)
     if method not in METHODS:
         raise ValueError(f'Invalid "method" argument: {method!r}; expected one of {METHODS!r}')
+    if schema is None and method != "json_mode":
+        raise ValueError(
+            f'Invalid "schema" argument: None; method={method!r} needs a schema (only '
+            '"json_mode" parses any JSON without one)'
+        )
+    spec = _Schema(schema)
     if not isinstance(include_raw, bool):
         raise TypeError(f'Invalid "include_raw" argument: {include_raw!r}; expected a bool')
     if strict is not None and not isinstance(strict, bool):
@@ -145,7 +158,7 @@ class StructuredOutputParser(Runnable[AIMessage, Any]):
         if self.tool_name is None:
             text = message.text
             try:
-                value = pydantic_core.from_json(_strip_fence(text))
+                value = load_json(strip_fence(text))
             except ValueError as exc:
                 raise OutputParserError(f"Invalid JSON in model output: {exc}", text=text) from exc
         else:
@@ -186,7 +199,7 @@ class StructuredOutputParser(Runnable[AIMessage, Any]):
         self, chunks: AsyncIterator[Any], config: RunnableConfig, **kwargs: Any
     ) -> AsyncIterator[Any]:
         total = ChunkSum()
-        last: Any = _NOTHING
+        last: Any = NOTHING
         async for chunk in chunks:
             if not isinstance(chunk, AIMessageChunk):
                 raise TypeError(f"{self.name} expects message chunks, got {chunk!r}")
@@ -194,7 +207,7 @@ class StructuredOutputParser(Runnable[AIMessage, Any]):
             if self.include_raw:
                 continue
             partial = self._partial(total.value)
-            if partial is not _NOTHING and partial != last:
+            if partial is not NOTHING and partial != last:
                 last = partial
                 yield partial
         if not total.started:
@@ -205,16 +218,16 @@ class StructuredOutputParser(Runnable[AIMessage, Any]):
 
     def _partial(self, total: AIMessageChunk) -> Any:
         if self.tool_name is None:
-            value = _parse_partial(total.text)
+            value = partial_json(total.text)
         else:
             calls = [c for c in total.tool_calls if c["name"] == self.tool_name]
-            value = calls[0]["args"] if calls and calls[0]["args"] else _NOTHING
-        if value is _NOTHING or not self.spec.is_model:
+            value = calls[0]["args"] if calls and calls[0]["args"] else NOTHING
+        if value is NOTHING or not self.spec.is_model:
             return value
         try:
             return self.spec.validate(value)
         except (ValidationError, ValueError):
-            return _NOTHING
+            return NOTHING
 
 
 def _message(value: object) -> AIMessage:

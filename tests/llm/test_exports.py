@@ -12,7 +12,10 @@ def test_all_is_exact_and_importable() -> None:
         "InjectedToolCallId",
         "JsonOutputParser",
         "LanguageModelInput",
+        "ListOutputParser",
+        "MarkdownListOutputParser",
         "MissingAPIKeyError",
+        "NumberedListOutputParser",
         "OfflineChatModel",
         "OutputParserError",
         "PromptValueLike",
@@ -24,6 +27,8 @@ def test_all_is_exact_and_importable() -> None:
         "ToolException",
         "ToolExecutor",
         "convert_to_openai_tool",
+        "parse_json_markdown",
+        "parse_partial_json",
         "tool",
     ]
     for name in llm.__all__:
