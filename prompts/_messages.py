@@ -10,6 +10,7 @@ with `to_message()`. A `ToolMessage` carries a tool's result back to the model.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable
 from typing import Any, ClassVar, Literal, Self, TypeAlias, TypeVar
 
@@ -123,7 +124,7 @@ class BaseMessage(BaseModel):
     additional_kwargs: dict[str, Any] = Field(default_factory=dict)
     response_metadata: dict[str, Any] = Field(default_factory=dict)
     name: str | None = None
-    id: str | None = None
+    id: str | None = Field(default=None, coerce_numbers_to_str=True)
 
     def __init__(self, content: Content | None = None, /, **data: Any) -> None:
         if content is not None:
@@ -382,6 +383,21 @@ class ToolMessage(BaseMessage):
     tool_call_id: str
     status: Literal["success", "error"] = "success"
     artifact: Any = None
+
+    @field_validator("content", mode="before")
+    @classmethod
+    def _content_as_text(cls, content: Any) -> Any:
+        # A tool's raw result (a number, a dict) is sent as its text, as LangChain does.
+        if isinstance(content, str):
+            return content
+        if isinstance(content, list):
+            return [p if isinstance(p, str | dict) else str(p) for p in content]
+        return str(content)
+
+    @field_validator("tool_call_id", mode="before")
+    @classmethod
+    def _id_as_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int | float | uuid.UUID) else value
 
 
 AnyMessage: TypeAlias = (

@@ -182,3 +182,11 @@ def test_pretty_names_the_parts_that_are_not_text() -> None:
     image = {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}
     message = HumanMessage(content=[{"type": "text", "text": "What is this?"}, image])
     assert message.pretty() == "human: What is this? [image: https://example.com/cat.png]"
+
+
+def test_a_tool_result_that_is_not_text_becomes_its_text() -> None:
+    assert ToolMessage(content=5, tool_call_id=1) == ToolMessage(content="5", tool_call_id="1")  # type: ignore[arg-type]
+    assert ToolMessage(content={"a": 1}, tool_call_id="x").content == "{'a': 1}"  # type: ignore[arg-type]
+    parts = ToolMessage(content=[1, {"type": "text", "text": "t"}], tool_call_id="x").content  # type: ignore[list-item]
+    assert parts == ["1", {"type": "text", "text": "t"}]
+    assert HumanMessage(content="a", id=5).id == "5"  # type: ignore[arg-type]
