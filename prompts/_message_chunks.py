@@ -8,7 +8,7 @@ one of the same function: otherwise a ValueError, as in LangChain.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from prompts._merge import merge_dicts, merge_lists
 from prompts._messages import (
@@ -19,6 +19,10 @@ from prompts._messages import (
     SystemMessage,
     ToolMessage,
 )
+
+if TYPE_CHECKING:
+    from prompts._content import ContentBlock
+    from prompts._merge import Content
 
 __all__ = [
     "ChatMessageChunk",
@@ -34,6 +38,19 @@ class HumanMessageChunk(HumanMessage, BaseMessageChunk):
 
     type: ClassVar[str] = "HumanMessageChunk"
 
+    if TYPE_CHECKING:  # the signature type checkers see: content may be positional
+
+        def __init__(
+            self,
+            content: Content | None = None,
+            *,
+            content_blocks: list[ContentBlock] | None = None,
+            additional_kwargs: dict[str, Any] = ...,
+            response_metadata: dict[str, Any] = ...,
+            name: str | None = None,
+            id: str | None = None,
+        ) -> None: ...
+
     def to_message(self) -> HumanMessage:
         """The whole `HumanMessage`."""
         return self._whole(HumanMessage)
@@ -44,6 +61,19 @@ class SystemMessageChunk(SystemMessage, BaseMessageChunk):
 
     type: ClassVar[str] = "SystemMessageChunk"
 
+    if TYPE_CHECKING:  # the signature type checkers see: content may be positional
+
+        def __init__(
+            self,
+            content: Content | None = None,
+            *,
+            content_blocks: list[ContentBlock] | None = None,
+            additional_kwargs: dict[str, Any] = ...,
+            response_metadata: dict[str, Any] = ...,
+            name: str | None = None,
+            id: str | None = None,
+        ) -> None: ...
+
     def to_message(self) -> SystemMessage:
         """The whole `SystemMessage`."""
         return self._whole(SystemMessage)
@@ -53,6 +83,20 @@ class ChatMessageChunk(ChatMessage, BaseMessageChunk):
     """A streamed piece of a message with any `role`; pieces of one role add up."""
 
     type: ClassVar[str] = "ChatMessageChunk"
+
+    if TYPE_CHECKING:  # the signature type checkers see: content may be positional
+
+        def __init__(
+            self,
+            content: Content | None = None,
+            *,
+            content_blocks: list[ContentBlock] | None = None,
+            additional_kwargs: dict[str, Any] = ...,
+            response_metadata: dict[str, Any] = ...,
+            name: str | None = None,
+            id: str | None = None,
+            role: str,
+        ) -> None: ...
 
     def _own_sum(self, other: ChatMessageChunk) -> dict[str, Any]:
         if self.role != other.role:
@@ -71,6 +115,19 @@ class FunctionMessageChunk(FunctionMessage, BaseMessageChunk):
     """A streamed piece of a function's result; pieces of one function add up."""
 
     type: ClassVar[str] = "FunctionMessageChunk"
+
+    if TYPE_CHECKING:  # the signature type checkers see: content may be positional
+
+        def __init__(
+            self,
+            content: Content | None = None,
+            *,
+            content_blocks: list[ContentBlock] | None = None,
+            additional_kwargs: dict[str, Any] = ...,
+            response_metadata: dict[str, Any] = ...,
+            name: str,
+            id: str | None = None,
+        ) -> None: ...
 
     def _own_sum(self, other: FunctionMessageChunk) -> dict[str, Any]:
         if self.name != other.name:
@@ -93,6 +150,22 @@ class ToolMessageChunk(ToolMessage, BaseMessageChunk):
     """
 
     type: ClassVar[str] = "ToolMessageChunk"
+
+    if TYPE_CHECKING:  # the signature type checkers see: content may be positional
+
+        def __init__(
+            self,
+            content: Content | None = None,
+            *,
+            content_blocks: list[ContentBlock] | None = None,
+            additional_kwargs: dict[str, Any] = ...,
+            response_metadata: dict[str, Any] = ...,
+            name: str | None = None,
+            id: str | None = None,
+            tool_call_id: str,
+            status: Literal["success", "error"] = "success",
+            artifact: Any = None,
+        ) -> None: ...
 
     def _own_sum(self, other: ToolMessageChunk) -> dict[str, Any]:
         if self.tool_call_id != other.tool_call_id:

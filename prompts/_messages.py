@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
-from typing import Any, ClassVar, Literal, Self, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self, TypeAlias, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticUndefined
@@ -162,6 +162,19 @@ class SystemMessage(BaseMessage):
     type: ClassVar[str] = "system"
     role: ClassVar[str] = "system"
 
+    if TYPE_CHECKING:  # the signature type checkers see: content may be positional
+
+        def __init__(
+            self,
+            content: Content | None = None,
+            *,
+            content_blocks: list[ContentBlock] | None = None,
+            additional_kwargs: dict[str, Any] = ...,
+            response_metadata: dict[str, Any] = ...,
+            name: str | None = None,
+            id: str | None = None,
+        ) -> None: ...
+
 
 class HumanMessage(BaseMessage):
     """A message from the user."""
@@ -169,11 +182,38 @@ class HumanMessage(BaseMessage):
     type: ClassVar[str] = "human"
     role: ClassVar[str] = "user"
 
+    if TYPE_CHECKING:  # the signature type checkers see: content may be positional
+
+        def __init__(
+            self,
+            content: Content | None = None,
+            *,
+            content_blocks: list[ContentBlock] | None = None,
+            additional_kwargs: dict[str, Any] = ...,
+            response_metadata: dict[str, Any] = ...,
+            name: str | None = None,
+            id: str | None = None,
+        ) -> None: ...
+
 
 class ChatMessage(BaseMessage):
     """A message with any `role`, for roles the other classes do not cover."""
 
     type: ClassVar[str] = "chat"
+
+    if TYPE_CHECKING:  # the signature type checkers see: content may be positional
+
+        def __init__(
+            self,
+            content: Content | None = None,
+            *,
+            content_blocks: list[ContentBlock] | None = None,
+            additional_kwargs: dict[str, Any] = ...,
+            response_metadata: dict[str, Any] = ...,
+            name: str | None = None,
+            id: str | None = None,
+            role: str,
+        ) -> None: ...
 
     role: str
 
@@ -184,6 +224,19 @@ class FunctionMessage(BaseMessage):
 
     type: ClassVar[str] = "function"
     role: ClassVar[str] = "function"
+
+    if TYPE_CHECKING:  # the signature type checkers see: content may be positional
+
+        def __init__(
+            self,
+            content: Content | None = None,
+            *,
+            content_blocks: list[ContentBlock] | None = None,
+            additional_kwargs: dict[str, Any] = ...,
+            response_metadata: dict[str, Any] = ...,
+            name: str,
+            id: str | None = None,
+        ) -> None: ...
 
     name: str  # required here
 
@@ -199,6 +252,22 @@ class AIMessage(BaseMessage):
 
     type: ClassVar[str] = "ai"
     role: ClassVar[str] = "assistant"
+
+    if TYPE_CHECKING:  # the signature type checkers see: content may be positional
+
+        def __init__(
+            self,
+            content: Content | None = None,
+            *,
+            content_blocks: list[ContentBlock] | None = None,
+            additional_kwargs: dict[str, Any] = ...,
+            response_metadata: dict[str, Any] = ...,
+            name: str | None = None,
+            id: str | None = None,
+            tool_calls: list[ToolCall] = ...,
+            invalid_tool_calls: list[InvalidToolCall] = ...,
+            usage: Usage | None = None,
+        ) -> None: ...
 
     tool_calls: list[ToolCall] = Field(default_factory=list)
     invalid_tool_calls: list[InvalidToolCall] = Field(default_factory=list)
@@ -315,6 +384,23 @@ class AIMessageChunk(AIMessage, BaseMessageChunk):
 
     type: ClassVar[str] = "AIMessageChunk"
 
+    if TYPE_CHECKING:  # the signature type checkers see: content may be positional
+
+        def __init__(
+            self,
+            content: Content | None = None,
+            *,
+            content_blocks: list[ContentBlock] | None = None,
+            additional_kwargs: dict[str, Any] = ...,
+            response_metadata: dict[str, Any] = ...,
+            name: str | None = None,
+            id: str | None = None,
+            tool_calls: list[ToolCall] = ...,
+            invalid_tool_calls: list[InvalidToolCall] = ...,
+            usage: Usage | None = None,
+            tool_call_chunks: list[ToolCallChunk] = ...,
+        ) -> None: ...
+
     tool_call_chunks: list[ToolCallChunk] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -379,6 +465,22 @@ class ToolMessage(BaseMessage):
 
     type: ClassVar[str] = "tool"
     role: ClassVar[str] = "tool"
+
+    if TYPE_CHECKING:  # the signature type checkers see: content may be positional
+
+        def __init__(
+            self,
+            content: Content | None = None,
+            *,
+            content_blocks: list[ContentBlock] | None = None,
+            additional_kwargs: dict[str, Any] = ...,
+            response_metadata: dict[str, Any] = ...,
+            name: str | None = None,
+            id: str | None = None,
+            tool_call_id: str,
+            status: Literal["success", "error"] = "success",
+            artifact: Any = None,
+        ) -> None: ...
 
     tool_call_id: str
     status: Literal["success", "error"] = "success"

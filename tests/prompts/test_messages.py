@@ -22,7 +22,7 @@ from prompts import (
 
 
 def test_content_may_be_positional_but_not_given_twice() -> None:
-    assert HumanMessage("hi") == HumanMessage(content="hi")  # type: ignore[call-arg]
+    assert HumanMessage("hi") == HumanMessage(content="hi")
     with pytest.raises(TypeError, match="both positionally and by keyword"):
         HumanMessage("hi", content="again")  # type: ignore[misc]
 
@@ -90,7 +90,7 @@ def test_content_may_be_a_list_of_parts_and_text_reads_their_text() -> None:
     message = HumanMessage(content=["Look: ", {"type": "text", "text": "a cat"}, image])
     assert message.content[2] == image
     assert message.text == "Look: a cat"
-    assert HumanMessage(content_blocks=[{"type": "text", "text": "x"}]).text == "x"  # type: ignore[call-arg]
+    assert HumanMessage(content_blocks=[{"type": "text", "text": "x"}]).text == "x"
 
 
 def test_chunks_with_list_content_merge_parts_by_index() -> None:
