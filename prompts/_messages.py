@@ -1,10 +1,16 @@
-"""Chat messages as pydantic models.
+"""Chat messages as pydantic models, in LangChain's shapes.
 
-`SystemMessage`, `HumanMessage` and `AIMessage` carry `content`; `AIMessage` also carries the
-model's `tool_calls` (and `invalid_tool_calls`, whose arguments could not be read), token `usage`
-and `response_metadata` when the model reports them. `AIMessageChunk`s (streamed pieces of an AI
-message) add with `+`, their `tool_call_chunks` adding up by index, and turn into a whole message
-with `to_message()`. A `ToolMessage` carries a tool's result back to the model.
+Every message has `content` (a string, or a list of content parts: strings and dicts such as
+OpenAI's `image_url` parts or LangChain's standard blocks), `additional_kwargs`,
+`response_metadata`, `name` and `id`; `.text` is its text and `.content_blocks` its content as
+standard blocks (`prompts._content`). `SystemMessage`, `HumanMessage`, `AIMessage` (with the
+model's `tool_calls`, `invalid_tool_calls` and token `usage`), `ToolMessage` (a tool's result),
+`ChatMessage` (any `role`) and `FunctionMessage` (the older function-call result).
+
+Streamed pieces are chunks (`BaseMessageChunk`): `AIMessageChunk` here, the others in
+`prompts._message_chunks`. Chunks of one class add with `+` (content, `additional_kwargs` and
+`response_metadata` merge as LangChain merges them, see `prompts._merge`; an AI chunk's
+`tool_call_chunks` add up by index) and `to_message()` makes the whole message.
 """
 
 from __future__ import annotations
