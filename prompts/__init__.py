@@ -5,6 +5,16 @@ variables into a `PromptValue`, readable as messages (`to_messages()`) or as tex
 (`to_string()`), ready for a chat model: `prompt | model`.
 """
 
+from prompts._block_factories import (
+    create_audio_block,
+    create_file_block,
+    create_image_block,
+    create_non_standard_block,
+    create_plaintext_block,
+    create_reasoning_block,
+    create_text_block,
+    create_video_block,
+)
 from prompts._chat import ChatPromptTemplate, MessageLike
 from prompts._content import (
     AudioContentBlock,
@@ -17,14 +27,6 @@ from prompts._content import (
     ReasoningContentBlock,
     TextContentBlock,
     VideoContentBlock,
-    create_audio_block,
-    create_file_block,
-    create_image_block,
-    create_non_standard_block,
-    create_plaintext_block,
-    create_reasoning_block,
-    create_text_block,
-    create_video_block,
     is_data_content_block,
 )
 from prompts._message_chunks import (
