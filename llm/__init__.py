@@ -8,6 +8,7 @@ a string, JSON, a pydantic model instance or a list. Tools (`@tool`) are steps a
 """
 
 from llm._chat_model import BaseChatModel, LanguageModelInput, PromptValueLike
+from llm._documents import Document
 from llm._errors import MissingAPIKeyError, OutputParserError, ToolArgumentsError, ToolException
 from llm._json_parser import (
     JsonOutputParser,
@@ -24,6 +25,7 @@ from llm._list_parsers import (
 from llm._offline import OfflineChatModel
 from llm._openai import ChatOpenAI
 from llm._parsers import BaseOutputParser, StrOutputParser
+from llm._retrievers import BaseRetriever
 from llm._simple_tool import Tool
 from llm._structured_tool import StructuredTool, tool
 from llm._tool_executor import ToolExecutor
@@ -34,9 +36,11 @@ from runnables._tool_schema import InjectedToolArg, InjectedToolCallId
 __all__ = [
     "BaseChatModel",
     "BaseOutputParser",
+    "BaseRetriever",
     "BaseTool",
     "ChatOpenAI",
     "CommaSeparatedListOutputParser",
+    "Document",
     "InjectedToolArg",
     "InjectedToolCallId",
     "JsonOutputParser",

@@ -5,9 +5,11 @@ def test_all_is_exact_and_importable() -> None:
     assert sorted(llm.__all__) == [
         "BaseChatModel",
         "BaseOutputParser",
+        "BaseRetriever",
         "BaseTool",
         "ChatOpenAI",
         "CommaSeparatedListOutputParser",
+        "Document",
         "InjectedToolArg",
         "InjectedToolCallId",
         "JsonOutputParser",
