@@ -490,7 +490,7 @@ async def _failing(exc: Exception) -> AsyncIterator[AIMessageChunk]:
 def estimate_tokens(messages: list[BaseMessage], options: dict[str, Any]) -> int:
     """A rough token estimate for a call, taken before it runs (about 4 characters a token,
     plus `max_tokens` when given); the rate limiter corrects it with the real usage after."""
-    prompt = sum(len(m.content) for m in messages) // 4 + 1
+    prompt = sum(len(m.text) for m in messages) // 4 + 1
     max_tokens = options.get("max_tokens")
     return prompt + (max_tokens if isinstance(max_tokens, int) else 0)
 

@@ -201,3 +201,14 @@ async def test_a_stream_of_bad_input_fails_when_read_not_when_made() -> None:
         async with contextlib.aclosing(stream) as chunks:
             async for _ in chunks:
                 pass
+
+
+def test_token_estimate_counts_the_text_of_list_content() -> None:
+    from llm._chat_model import estimate_tokens
+
+    parts: list[str | dict[str, Any]] = [
+        {"type": "text", "text": "x" * 40},
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}},
+    ]
+    assert estimate_tokens([HumanMessage(content=parts)], {}) == 11
+    assert estimate_tokens([HumanMessage(content="x" * 40)], {"max_tokens": 5}) == 16
