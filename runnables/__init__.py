@@ -10,6 +10,7 @@ from runnables._branch import RunnableBranch
 from runnables._bridge import loop_resource
 from runnables._chunks import AddableDict
 from runnables._config import RunnableConfig
+from runnables._custom_events import adispatch_custom_event, dispatch_custom_event
 from runnables._fallbacks import RunnableWithFallbacks
 from runnables._graph import Edge, Graph, Node
 from runnables._handlers import (
@@ -60,9 +61,11 @@ __all__ = [
     "RunnableWithFallbacks",
     "RunnableWrapper",
     "add_global_handler",
+    "adispatch_custom_event",
     "chain",
     "coerce_to_runnable",
     "current_run",
+    "dispatch_custom_event",
     "leaf_slot",
     "loop_resource",
     "remove_global_handler",

@@ -15,7 +15,6 @@ core through `runnables._bridge`.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import (
     AsyncGenerator,
     AsyncIterator,
@@ -41,14 +40,15 @@ from runnables._config import (
     without_timeout,
 )
 from runnables._events import (
-    EventFilter,
     batch_started,
     call_child,
     events_on,
     stream_child,
-    stream_events,
     transform_child,
 )
+from runnables._events_v2 import EventFilter, EventStream
+from runnables._overrides import install as install_overrides
+from runnables._overrides import marked, skipping
 from runnables._run import (
     call_in_run,
     current_run,
@@ -94,6 +94,9 @@ class Runnable(Generic[In, Out]):
     """Whether a sync `invoke` may run the step's `_acall` inline, without an event loop: it
     never waits on anything but such steps of its own and sync functions (which then run in the
     calling thread). A subclass that overrides `_acall` loses it unless it sets it again."""
+    _overrides: frozenset[str] = frozenset()
+    """The public methods (`invoke`, `astream`, ...) the class overrides, LangChain's way, when
+    its core runs them (see `runnables._overrides`); empty for steps written on the core."""
     _instant: bool = False
     """Whether the step's `_acall` returns without ever waiting or running user code that
     might (prompts, parsers, passthrough, pick): a parallel runs such a branch on the spot,
@@ -101,8 +104,14 @@ class Runnable(Generic[In, Out]):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        # A class overriding public methods (LangChain's way) gets a core that runs them:
+        # decided here, once per class, not per call.
+        install_overrides(cls, Runnable)
         if "_transforms" not in cls.__dict__:
-            cls._transforms = cls._atransform is not Runnable._atransform
+            atransform = cls._atransform
+            cls._transforms = getattr(
+                atransform, "transforms", atransform is not Runnable._atransform
+            )
         if "_acall" in cls.__dict__:
             for flag in ("_sync_inline", "_instant"):
                 if flag not in cls.__dict__:
@@ -263,6 +272,14 @@ class Runnable(Generic[In, Out]):
         Returns:
             The step's output.
         """
+        if self._overrides and "ainvoke" in self._overrides:
+            with skipping(self, "ainvoke"):  # reached through super().ainvoke(...)
+                return await Runnable._ainvoke(self, input, config, **kwargs)
+        if not needs_run(config):
+            return await self._acall(input, EMPTY_CONFIG, **kwargs)
+        return await Runnable._ainvoke(self, input, config, **kwargs)
+
+    async def _ainvoke(self, input: In, config: RunnableConfig | None, **kwargs: Any) -> Out:
         if not needs_run(config):
             return await self._acall(input, EMPTY_CONFIG, **kwargs)
         return await call_in_run(
@@ -278,6 +295,10 @@ class Runnable(Generic[In, Out]):
         parsers, passthrough, in a sequence) runs them right here, in the calling thread: with
         nothing running concurrently, a worker thread per function would buy no overlap.
         """
+        if self._overrides and "invoke" in self._overrides:
+            with skipping(self, "invoke"):  # reached through super().invoke(...)
+                detached = detached_context()
+            return run_sync(lambda: Runnable._ainvoke(self, input, config, **kwargs), detached)
         if self._sync_inline:
             context = inline_context(config)
             if context is not None:
@@ -492,6 +513,8 @@ class Runnable(Generic[In, Out]):
 
         A step that cannot stream yields its one output.
         """
+        if self._overrides and "astream" in self._overrides:  # through super().astream(...)
+            return marked(self, "astream", self._astream_in_run(input, config, **kwargs))  # type: ignore[return-value]
         if not needs_run(config):
             stream = self._astream(input, EMPTY_CONFIG, **kwargs)
             if isinstance(stream, AsyncGenerator):
@@ -514,7 +537,7 @@ class Runnable(Generic[In, Out]):
             async for chunk in chunks:
                 yield chunk
 
-    async def astream_events(
+    def astream_events(
         self,
         input: In,
         config: RunnableConfig | None = None,
@@ -534,8 +557,14 @@ class Runnable(Generic[In, Out]):
         `on_parser_end`, ...: `on_{type}_{start|stream|end}` with type chain, prompt,
         chat_model, parser or tool), `name`, `run_id`, `parent_ids` (root first, `[]` for the
         root), `tags`, `metadata` and `data` (`input`, `chunk` or `output`). A parent's start
-        comes before its children's. Errors are not events: the exception is raised after the
-        events so far.
+        comes before its children's. Errors are not events (except a tool's, `on_tool_error`,
+        with `error` and `input`): the exception is raised after the events so far. A step's
+        `dispatch_custom_event` gives `on_custom_event`; a sequence's steps carry the tag
+        `seq:step:N`.
+
+        The run starts when the iteration does. Stopping early is clean: close the iterator
+        (`contextlib.aclosing`) to cancel the run and wait for it to end; one dropped without
+        closing is cancelled when it is garbage collected.
 
         Args:
             input: The step's input.
@@ -558,16 +587,16 @@ class Runnable(Generic[In, Out]):
         event_filter = EventFilter(
             include_names, include_types, include_tags, exclude_names, exclude_types, exclude_tags
         )
-        cfg = ensure_config(config)
-        events = stream_events(self, input, cfg, kwargs, event_filter)
-        async with contextlib.aclosing(events) as stream:  # type: ignore[type-var]
-            async for event in stream:
-                yield event
+        return EventStream(self, input, ensure_config(config), kwargs, event_filter)
 
     def stream(
         self, input: In, config: RunnableConfig | None = None, **kwargs: Any
     ) -> Generator[Out, None, None]:
         """Sync form of `astream`: chunks are handed over one by one as they are produced."""
+        if self._overrides and "stream" in self._overrides:  # through super().stream(...)
+            with skipping(self, "stream"):
+                context = detached_context()
+            return iter_sync(lambda: Runnable.astream(self, input, config, **kwargs), context)
         return iter_sync(lambda: self.astream(input, config, **kwargs), detached_context())
 
     async def atransform(
@@ -579,6 +608,8 @@ class Runnable(Generic[In, Out]):
             self.name,
             lambda cfg: transform_child(self, chunks, cfg, **kwargs),
         )
+        if self._overrides and "atransform" in self._overrides:  # through super().atransform
+            stream = marked(self, "atransform", stream)
         async with closing(stream) as out:
             async for chunk in out:
                 yield chunk
@@ -592,6 +623,10 @@ class Runnable(Generic[In, Out]):
             for chunk in chunks:
                 yield chunk
 
+        if self._overrides and "transform" in self._overrides:  # through super().transform
+            with skipping(self, "transform"):
+                context = detached_context()
+            return iter_sync(lambda: Runnable.atransform(self, source(), config, **kwargs), context)
         return iter_sync(lambda: self.atransform(source(), config, **kwargs), detached_context())
 
     # -- composition ---------------------------------------------------------------------------

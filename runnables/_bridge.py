@@ -421,3 +421,83 @@ async def wait_future(future: concurrent.futures.Future[T]) -> T:
 def _settle(waiter: asyncio.Future[None]) -> None:
     if not waiter.done():
         waiter.set_result(None)
+
+
+# -- work outside the caller's task tree ---------------------------------------------------------
+
+
+def threadsafe_caller() -> Callable[[Callable[[], object]], None]:
+    """A function that runs a callback on the running loop, from any thread (asyncio's
+    `call_soon_threadsafe`, trio's `run_sync_soon`), in order, dropping it once the loop is gone.
+    """
+    loop = asyncio._get_running_loop()
+    if loop is not None:
+        running = loop
+
+        def call_asyncio(callback: Callable[[], object]) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody listens
+                running.call_soon_threadsafe(callback)
+
+        return call_asyncio
+    import trio
+
+    token = trio.lowlevel.current_trio_token()
+
+    def call_trio(callback: Callable[[], object]) -> None:
+        with contextlib.suppress(trio.RunFinishedError):
+            token.run_sync_soon(callback)
+
+    return call_trio
+
+
+class Detached:
+    """A task of the running loop that belongs to no task group: it outlives the code that
+    started it until it ends or is cancelled (`cancel`, safe from a finalizer too).
+
+    For work whose owner cannot hold a task group across its own suspensions: an iterator that
+    may be closed from another task, or only garbage collected (`astream_events`).
+    """
+
+    def __init__(self) -> None:
+        self.done = anyio.Event()
+        self._scope: anyio.CancelScope | None = None
+        self._cancelled = False
+
+    def cancel(self) -> None:
+        """Cancel the task (before it starts, it starts cancelled)."""
+        self._cancelled = True
+        if self._scope is not None:
+            self._scope.cancel()
+
+    async def wait(self) -> None:
+        """Wait for the task to end (shielded: a closing caller must see it gone)."""
+        with anyio.CancelScope(shield=True):
+            await self.done.wait()
+
+    async def _main(self, work: Callable[[], Awaitable[object]]) -> None:
+        try:
+            with anyio.CancelScope() as scope:
+                self._scope = scope
+                if self._cancelled:
+                    scope.cancel()
+                await work()
+        finally:
+            self.done.set()
+
+
+def start_detached(work: Callable[[], Awaitable[object]]) -> Detached:
+    """Start `work()` as a `Detached` task of the running loop, in a copy of this context.
+
+    `work` must handle its own exceptions: nobody awaits its outcome.
+    """
+    task = Detached()
+    context = contextvars.copy_context()
+    loop = asyncio._get_running_loop()
+    if loop is not None:
+        # Strong reference: asyncio keeps only weak ones to tasks.
+        task.handle = loop.create_task(task._main(work), context=context)  # type: ignore[attr-defined]
+    else:
+        import trio
+
+        trio.lowlevel.spawn_system_task(task._main, work, context=context)
+    return task

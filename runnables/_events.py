@@ -17,7 +17,7 @@ events into v2 dicts (`on_chain_start`, `on_chat_model_stream`, ...) and filters
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping
 from random import getrandbits
 from typing import Any
 
@@ -25,8 +25,8 @@ import anyio
 
 from runnables._chunks import ChunkSum, collect_chunks
 from runnables._config import RunnableConfig
-from runnables._handlers import RunEvent, Sink
-from runnables._run import END, RunState, _run, close_within, pull, stream_in_run
+from runnables._handlers import RunEvent
+from runnables._run import END, RunState, StepInfo, _run, close_within, pull
 
 
 def _event(
@@ -37,21 +37,29 @@ def _event(
     config: RunnableConfig,
     data: dict[str, Any],
     options: Mapping[str, Any] | None = None,
+    tag: str | None = None,
 ) -> RunEvent:
     config = step._event_config(config)
     # Tags and metadata are the config's own (not copied per event): handlers read them.
+    tags = config.get("tags") or _NO_TAGS
     return RunEvent(
         kind,
         step._kind,
         config.get("run_name") or step.name,
         run_id,
         parent_ids,
-        config.get("tags") or _NO_TAGS,
+        tags if tag is None else [tag, *tags],
         config.get("metadata") or _NO_METADATA,
         data,
         step,
         options,
     )
+
+
+def _step_info(step: Any, config: RunnableConfig) -> StepInfo:
+    """The step as custom events dispatched in its body report it."""
+    config = step._event_config(config)
+    return step._kind, config.get("tags") or _NO_TAGS, config.get("metadata") or _NO_METADATA
 
 
 _NO_TAGS: list[str] = []
@@ -87,38 +95,85 @@ def _new_run_id(config: RunnableConfig, root: bool) -> str:
 
 
 async def call_child(
-    step: Any, input: Any, config: RunnableConfig, *, root: bool = False, **kwargs: Any
+    step: Any,
+    input: Any,
+    config: RunnableConfig,
+    *,
+    root: bool = False,
+    step_tag: str | None = None,
+    **kwargs: Any,
 ) -> Any:
     """Run a step's `_acall`, emitting its start/end/error events when the run has handlers.
 
     `root` marks a run's entry step, whose run id may come from `config["run_id"]`.
+    `step_tag` is a tag of this step's events only, not inherited by its children (a
+    sequence's `seq:step:N`).
     """
     state = _run.get()
     if state is None or not state.handlers or step._events_inside:
         return await step._acall(input, config, **kwargs)
     run_id, parents = _new_run_id(config, root), state.parent_ids
-    start = {"input": step._event_input(input)}
-    await _emit(state, _event("start", step, run_id, parents, config, start, kwargs))
-    token = _run.set(state.with_parent(run_id))
+    shown = step._event_input(input)
+    start = {"input": shown}
+    await _emit(state, _event("start", step, run_id, parents, config, start, kwargs, step_tag))
+    token = _run.set(state.with_parent(run_id, _step_info(step, config)))
     try:
         output = await step._acall(input, config, **kwargs)
     except BaseException as exc:
         _run.reset(token)
-        error = _event("error", step, run_id, parents, config, {"error": exc}, kwargs)
+        data = {"error": exc, "input": shown}
+        error = _event("error", step, run_id, parents, config, data, kwargs, step_tag)
         await _emit_failure(state, error, exc)
         raise
     _run.reset(token)
-    await _emit(state, _event("end", step, run_id, parents, config, {"output": output}, kwargs))
+    end = {"output": output}
+    await _emit(state, _event("end", step, run_id, parents, config, end, kwargs, step_tag))
     return output
 
 
+class _Trace:
+    """One traced stream of one step: what each of its events names."""
+
+    __slots__ = ("config", "options", "run_id", "started", "state", "step", "tag")
+
+    def __init__(
+        self,
+        step: Any,
+        config: RunnableConfig,
+        state: RunState,
+        run_id: str,
+        options: Mapping[str, Any],
+        tag: str | None,
+    ) -> None:
+        self.step = step
+        self.config = config
+        self.state = state
+        self.run_id = run_id
+        self.options = options
+        self.tag = tag
+        self.started = False
+
+    def event(self, kind: str, data: dict[str, Any]) -> RunEvent:
+        return _event(
+            kind,
+            self.step,
+            self.run_id,
+            self.state.parent_ids,
+            self.config,
+            data,
+            self.options,
+            self.tag,
+        )
+
+    async def start_once(self) -> None:
+        if not self.started:
+            self.started = True
+            await _emit(self.state, self.event("start", {}))
+
+
 async def _traced(
-    step: Any,
+    trace: _Trace,
     chunks: AsyncIterator[Any],
-    config: RunnableConfig,
-    state: RunState,
-    run_id: str,
-    options: Mapping[str, Any],
     input: Any = END,
     input_sum: ChunkSum | None = None,
 ) -> AsyncIterator[Any]:
@@ -128,67 +183,47 @@ async def _traced(
     transform), `input_sum` collects the input chunks as they are read, and the start event
     comes at the first input chunk (`_Feed` emits it) or, failing that, at the first output.
     """
-    parents = state.parent_ids
-    inner = state.with_parent(run_id)
-    started: list[bool] = [False]
+    state, step = trace.state, trace.step
+    inner = state.with_parent(trace.run_id, _step_info(step, trace.config))
+    shown = END
     if input is not END:
-        data = {"input": step._event_input(input)}
-        await _emit(state, _event("start", step, run_id, parents, config, data, options))
-        started[0] = True
+        shown = step._event_input(input)
+        await _emit(state, trace.event("start", {"input": shown}))
+        trace.started = True
     elif isinstance(chunks, _Feeding):
-        chunks.on_first = lambda: _start_once(step, config, state, run_id, options, started)
+        chunks.on_first = trace.start_once
     output = ChunkSum()
     try:
         while (chunk := await pull(inner, chunks)) is not END:
-            if not started[0]:
-                await _start_once(step, config, state, run_id, options, started)
+            if not trace.started:
+                await trace.start_once()
             output.add(chunk)
-            data = {"chunk": chunk}
-            await _emit(state, _event("stream", step, run_id, parents, config, data, options))
+            await _emit(state, trace.event("stream", {"chunk": chunk}))
             yield chunk
     except GeneratorExit:
         # Closed early by the consumer: the step ends here, with what it gave so far.
-        await _emit_failure(state, _end(step, config, state, run_id, options, output, input_sum),
-                            GeneratorExit())  # fmt: skip
+        await _emit_failure(state, _end(trace, output, input_sum), GeneratorExit())
         raise
     except BaseException as exc:
-        await _start_once(step, config, state, run_id, options, started)
-        error = _event("error", step, run_id, parents, config, {"error": exc}, options)
-        await _emit_failure(state, error, exc)
+        await trace.start_once()
+        data: dict[str, Any] = {"error": exc}
+        if shown is not END:
+            data["input"] = shown
+        elif input_sum is not None:
+            data["input"] = input_sum.value
+        await _emit_failure(state, trace.event("error", data), exc)
         raise
     finally:
         await close_within(inner, chunks)
-    await _start_once(step, config, state, run_id, options, started)
-    await _emit(state, _end(step, config, state, run_id, options, output, input_sum))
+    await trace.start_once()
+    await _emit(state, _end(trace, output, input_sum))
 
 
-def _end(
-    step: Any,
-    config: RunnableConfig,
-    state: RunState,
-    run_id: str,
-    options: Mapping[str, Any],
-    output: ChunkSum,
-    input_sum: ChunkSum | None,
-) -> RunEvent:
+def _end(trace: _Trace, output: ChunkSum, input_sum: ChunkSum | None) -> RunEvent:
     data: dict[str, Any] = {"output": output.value}
     if input_sum is not None:
         data["input"] = input_sum.value
-    return _event("end", step, run_id, state.parent_ids, config, data, options)
-
-
-async def _start_once(
-    step: Any,
-    config: RunnableConfig,
-    state: RunState,
-    run_id: str,
-    options: Mapping[str, Any],
-    started: list[bool],
-) -> None:
-    if not started[0]:
-        started[0] = True
-        event = _event("start", step, run_id, state.parent_ids, config, {}, options)
-        await _emit(state, event)
+    return trace.event("end", data)
 
 
 class _Feeding:
@@ -240,46 +275,51 @@ class _FeedingStream(_Feeding):
 
 
 def stream_child(
-    step: Any, input: Any, config: RunnableConfig, *, root: bool = False, **kwargs: Any
+    step: Any,
+    input: Any,
+    config: RunnableConfig,
+    *,
+    root: bool = False,
+    step_tag: str | None = None,
+    **kwargs: Any,
 ) -> AsyncIterator[Any]:
-    """A step's `_astream`, traced when the run has handlers."""
+    """A step's `_astream`, traced when the run has handlers (`step_tag`: see `call_child`)."""
     state = _run.get()
     if state is None or not state.handlers or step._events_inside:
         return step._astream(input, config, **kwargs)  # type: ignore[no-any-return]
     # The run state is taken now: the generator's body runs later, inside whichever stage
     # pulls it, and `_traced` puts the state back (with this step as parent) for each chunk.
     chunks = step._astream(input, config, **kwargs)
-    return _traced(step, chunks, config, state, _new_run_id(config, root), kwargs, input)
+    trace = _Trace(step, config, state, _new_run_id(config, root), kwargs, step_tag)
+    return _traced(trace, chunks, input)
 
 
 def transform_child(
-    step: Any, chunks: AsyncIterator[Any], config: RunnableConfig, **kwargs: Any
+    step: Any,
+    chunks: AsyncIterator[Any],
+    config: RunnableConfig,
+    *,
+    step_tag: str | None = None,
+    **kwargs: Any,
 ) -> AsyncIterator[Any]:
     """A step's `_atransform`, traced when the run has handlers (its input is a stream)."""
     state = _run.get()
     if state is None or not state.handlers or step._events_inside:
         return step._atransform(chunks, config, **kwargs)  # type: ignore[no-any-return]
-    run_id = _new_run_id(config, False)
+    trace = _Trace(step, config, state, _new_run_id(config, False), kwargs, step_tag)
     if not step._transforms:
         # The step needs its whole input anyway: gather it, then start with it, as invoke does.
-        return _whole_input(step, chunks, config, state, run_id, kwargs)
+        return _whole_input(trace, chunks)
     total = ChunkSum()
     out = _FeedingStream(None)  # type: ignore[arg-type]
     out.out = step._atransform(_Feed(chunks, total, out), config, **kwargs)
-    return _traced(step, out, config, state, run_id, kwargs, input_sum=total)
+    return _traced(trace, out, input_sum=total)
 
 
-async def _whole_input(
-    step: Any,
-    chunks: AsyncIterator[Any],
-    config: RunnableConfig,
-    state: RunState,
-    run_id: str,
-    options: dict[str, Any],
-) -> AsyncIterator[Any]:
+async def _whole_input(trace: _Trace, chunks: AsyncIterator[Any]) -> AsyncIterator[Any]:
     whole = await collect_chunks(chunks)
-    stream = _traced(step, step._astream(whole, config, **options), config, state, run_id,
-                     options, whole)  # fmt: skip
+    step = trace.step
+    stream = _traced(trace, step._astream(whole, trace.config, **trace.options), whole)
     try:
         async for chunk in stream:
             yield chunk
@@ -294,115 +334,3 @@ async def batch_started(step: Any, size: int, config: RunnableConfig) -> None:
         return
     event = _event("batch_start", step, "", state.parent_ids, config, {"size": size})
     await _emit(state, event)
-
-
-# -- astream_events: LangChain's v2 schema ---------------------------------------------------------
-
-_V2_TYPES = {"lambda": "chain"}
-_NO_STREAM_EVENTS = frozenset({"prompt", "tool"})
-
-
-class EventFilter:
-    """LangChain's filters: an event passes if it matches any `include_*` (or none is given) and
-    no `exclude_*`. Types are the v2 ones: chain, prompt, chat_model, parser, tool."""
-
-    def __init__(
-        self,
-        include_names: Sequence[str] | None = None,
-        include_types: Sequence[str] | None = None,
-        include_tags: Sequence[str] | None = None,
-        exclude_names: Sequence[str] | None = None,
-        exclude_types: Sequence[str] | None = None,
-        exclude_tags: Sequence[str] | None = None,
-    ) -> None:
-        for param, value in (
-            ("include_names", include_names),
-            ("include_types", include_types),
-            ("include_tags", include_tags),
-            ("exclude_names", exclude_names),
-            ("exclude_types", exclude_types),
-            ("exclude_tags", exclude_tags),
-        ):
-            if value is not None and (
-                isinstance(value, str) or not all(isinstance(v, str) for v in value)
-            ):
-                raise TypeError(f'Invalid "{param}" argument: {value!r}; expected a list of str')
-        self.include = (set(include_names or ()), set(include_types or ()), set(include_tags or ()))
-        self.exclude = (set(exclude_names or ()), set(exclude_types or ()), set(exclude_tags or ()))
-        self.any_include = any(self.include)
-
-    def passes(self, name: str, type_: str, tags: list[str]) -> bool:
-        names, types, tag_set = self.include
-        if self.any_include and not (
-            name in names or type_ in types or not tag_set.isdisjoint(tags)
-        ):
-            return False
-        names, types, tag_set = self.exclude
-        return not (name in names or type_ in types or not tag_set.isdisjoint(tags))
-
-
-class _Collector:
-    """The `astream_events` consumer: v2 dicts, filtered, into a memory stream."""
-
-    def __init__(self, send: Any, event_filter: EventFilter) -> None:
-        self.send = send
-        self.filter = event_filter
-
-    def _put(self, event: RunEvent) -> None:
-        type_ = _V2_TYPES.get(event.kind, event.kind)
-        if event.event == "stream" and type_ in _NO_STREAM_EVENTS:
-            return
-        if not self.filter.passes(event.name, type_, event.tags):
-            return
-        self.send.send_nowait(
-            {
-                "event": f"on_{type_}_{event.event}",
-                "name": event.name,
-                "run_id": event.run_id,
-                "parent_ids": list(event.parent_ids),
-                "tags": list(event.tags),
-                "metadata": dict(event.metadata),
-                "data": dict(event.data),
-            }
-        )
-
-    on_start = on_stream = on_end = _put
-
-
-async def stream_events(
-    root: Any,
-    input: Any,
-    config: RunnableConfig,
-    kwargs: dict[str, Any],
-    event_filter: EventFilter,
-) -> AsyncIterator[dict[str, Any]]:
-    """Stream the root step in a run of its own, yielding v2 events of every step, in order.
-
-    As in LangChain's v2, errors are not events: the exception propagates after the events
-    yielded so far.
-    """
-    send, receive = anyio.create_memory_object_stream[dict[str, Any]](float("inf"))
-    failure: list[BaseException] = []
-    collector = Sink(_Collector(send, event_filter), portable=False)
-
-    async def run() -> None:
-        try:
-            stream = stream_in_run(
-                config,
-                root.name,
-                lambda cfg: stream_child(root, input, cfg, root=True, **kwargs),
-                handlers=(collector,),
-            )
-            async for _ in stream:
-                pass
-        except Exception as exc:
-            failure.append(exc)
-        finally:
-            send.close()
-
-    async with anyio.create_task_group() as tg, receive:
-        tg.start_soon(run)
-        async for event in receive:
-            yield event
-    if failure:
-        raise failure[0]

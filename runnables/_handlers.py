@@ -6,8 +6,9 @@ process-wide ones (`add_global_handler`), and the collector behind `astream_even
 them in its state, so every child step (parallel branches, batch items, retries, fallbacks, sync
 calls made inside a step) reports to them.
 
-A handler defines any of `on_start`, `on_stream`, `on_end`, `on_error` and `on_batch_start`, each
-taking one `RunEvent`, as plain or `async def` methods. A handler that raises is logged (logger
+A handler defines any of `on_start`, `on_stream`, `on_end`, `on_error`, `on_batch_start` and
+`on_custom_event` (what a step sends with `dispatch_custom_event`), each taking one `RunEvent`, as
+plain or `async def` methods. A handler that raises is logged (logger
 `runnables`) and the run goes on, unless the handler sets `raise_error = True`.
 """
 
@@ -27,15 +28,17 @@ __all__ = [
 
 logger = logging.getLogger("runnables")
 
-_METHODS = ("on_start", "on_stream", "on_end", "on_error", "on_batch_start")
+_METHODS = ("on_start", "on_stream", "on_end", "on_error", "on_batch_start", "on_custom_event")
 
 
 class RunEvent:
     """One event of one step of a run.
 
     Attributes:
-        event: `"start"`, `"stream"`, `"end"`, `"error"`, or `"batch_start"` (a batch of `size`
-            items begins; its items are the runs that follow).
+        event: `"start"`, `"stream"`, `"end"`, `"error"`, `"batch_start"` (a batch of `size`
+            items begins; its items are the runs that follow), or `"custom_event"` (a step's
+            body dispatched one: `name` is the event's, `run_id` the step's, `kind`, `tags`
+            and `metadata` the step's, `data["data"]` what was sent).
         kind: What the step is: `"chain"`, `"prompt"`, `"chat_model"`, `"parser"`, `"tool"` or
             `"lambda"`.
         name: The step's name (`run_name` for the root, when given).
@@ -43,8 +46,9 @@ class RunEvent:
         parent_ids: Run ids of the enclosing steps, root first (`()` for a root).
         tags: The step's tags.
         metadata: The step's metadata.
-        data: `input` (start; on end too for steps that take a stream), `chunk` (stream),
-            `output` (end), `error` (error), `size` (batch_start).
+        data: `input` (start; on end and error too for steps that take a stream), `chunk`
+            (stream), `output` (end), `error` and `input` (error), `size` (batch_start), `data`
+            (custom_event).
         step: The runnable itself (for handlers that read its settings, such as a model's name).
         options: Call options the step was called with (`stop`, `max_tokens`, ...).
     """
@@ -123,6 +127,10 @@ class BaseCallbackHandler:
     def on_batch_start(self, event: RunEvent) -> Any:
         """A batch of `event.data["size"]` items begins; each item then runs as a root step."""
 
+    def on_custom_event(self, event: RunEvent) -> Any:
+        """A step's body sent `event.data["data"]` under the name `event.name` (see
+        `dispatch_custom_event`); `event.run_id` is the step's."""
+
 
 class Sink:
     """A handler as a run carries it: its methods looked up once, errors contained.
@@ -186,7 +194,7 @@ def check_handlers(value: object, param: str) -> None:
         if not any(callable(getattr(handler, m, None)) for m in _METHODS):
             raise TypeError(
                 f'Invalid handler in "callbacks" of {param}: {handler!r}; a handler defines '
-                f"on_start, on_stream, on_end, on_error or on_batch_start"
+                f"on_start, on_stream, on_end, on_error, on_batch_start or on_custom_event"
             )
 
 

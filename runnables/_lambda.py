@@ -60,12 +60,50 @@ def is_generator_callable(func: Any) -> bool:
     return inspect.isgeneratorfunction(inner) or inspect.isasyncgenfunction(inner)
 
 
-def _accepts_config(func: Any) -> bool:
+def config_param(func: Any, *, param: str = "func") -> str | None:
+    """The name of the parameter through which `func` takes its step's config, if any: one
+    named `config`, or one annotated `RunnableConfig` (under any name).
+
+    Raises:
+        TypeError: `func` requires a `run_manager` argument: LangChain passes a callback
+            manager there, and this project has none to give (the step's handlers are reached
+            through `config`, or with `dispatch_custom_event`).
+    """
     try:
         params = inspect.signature(func).parameters
     except (TypeError, ValueError):
-        return False
-    return "config" in params
+        return None
+    manager = params.get("run_manager")
+    if manager is not None and manager.default is inspect.Parameter.empty:
+        raise TypeError(
+            f'Invalid "{param}" argument: {func!r} requires a "run_manager" argument, which '
+            "only LangChain passes; take `config` instead (nested calls given it report as "
+            "children of this step), or give run_manager a default"
+        )
+    if "config" in params:
+        return "config"
+    for name, p in params.items():
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        if _is_config_annotation(p.annotation):
+            return name
+    return None
+
+
+def _is_config_annotation(annotation: Any) -> bool:
+    # A string annotation (from `from __future__ import annotations`) is compared by name: the
+    # function's module need not be importable for its hints to be resolved.
+    if isinstance(annotation, str):
+        return annotation.rsplit(".", 1)[-1] in _CONFIG_NAMES
+    if annotation is RunnableConfig:
+        return True
+    args = getattr(annotation, "__args__", ())  # Optional[RunnableConfig], RunnableConfig | None
+    return any(a is RunnableConfig for a in args)
+
+
+_CONFIG_NAMES = frozenset(
+    {"RunnableConfig", "RunnableConfig | None", "Optional[RunnableConfig]", "None | RunnableConfig"}
+)
 
 
 def _display_name(func: Any) -> str:
@@ -144,8 +182,8 @@ class RunnableLambda(Runnable[In, Out]):
         inner = _unwrap(func)
         self._gen = inspect.isgeneratorfunction(inner)
         self._agen = inspect.isasyncgenfunction(inner)
-        self._config_arg = _accepts_config(self.afunc or func)
-        self._direct = self.afunc is not None and not self._agen and not self._config_arg
+        self._config_arg = config_param(self.afunc or func, param="afunc" if afunc else "func")
+        self._direct = self.afunc is not None and not self._agen and self._config_arg is None
         self._set_fast_paths(RunnableLambda, sync_inline=self.afunc is None and not self._gen)
         self._name = name or _display_name(func)
 
@@ -179,8 +217,8 @@ class RunnableLambda(Runnable[In, Out]):
         return _schema.root_model(self.get_name("Output"), self.OutputType, module=module)
 
     async def _call_func(self, input: Any, config: RunnableConfig, kwargs: dict[str, Any]) -> Any:
-        if self._config_arg:
-            kwargs = {**kwargs, "config": config}
+        if self._config_arg is not None:
+            kwargs = {**kwargs, self._config_arg: config}
         if self._agen:
             return await collect_chunks(self.func(input, **kwargs))
         if self.afunc is not None:
@@ -226,8 +264,8 @@ class RunnableLambda(Runnable[In, Out]):
             out = await self._acall(input, config, **kwargs)
             yield out
             return
-        if self._config_arg:
-            kwargs = {**kwargs, "config": config}
+        if self._config_arg is not None:
+            kwargs = {**kwargs, self._config_arg: config}
         # The whole input is here, so the generator is a leaf doing work: it holds a slot.
         async with leaf_slot():
             if self._agen:
@@ -325,7 +363,9 @@ class RunnableGenerator(Runnable[In, Out], Generic[In, Out]):
         if atransform is None and inspect.isasyncgenfunction(_unwrap(transform)):
             atransform = transform
         self.atransform_fn = atransform
-        self._config_arg = _accepts_config(atransform or transform)
+        self._config_arg = config_param(
+            atransform or transform, param="atransform" if atransform else "transform"
+        )
         self._name = name or _display_name(transform)
 
     _kind = "lambda"
@@ -371,8 +411,8 @@ class RunnableGenerator(Runnable[In, Out], Generic[In, Out]):
     async def _atransform(
         self, chunks: AsyncIterator[Any], config: RunnableConfig, **kwargs: Any
     ) -> AsyncIterator[Out]:
-        if self._config_arg:
-            kwargs = {**kwargs, "config": config}
+        if self._config_arg is not None:
+            kwargs = {**kwargs, self._config_arg: config}
         if self.atransform_fn is not None:
             async with closing(self.atransform_fn(chunks, **kwargs)) as _chunks:
                 async for chunk in _chunks:

@@ -62,9 +62,11 @@ class RunState:
         parent_ids: Run ids of the steps whose bodies are running here, root first (the parents
             of new steps).
         deadline: When the run's `timeout` ends, on the backend's clock (`anyio.current_time`).
+        step: What custom events dispatched here report about the step whose body is running:
+            its kind, tags and metadata (None where no handler listens, or outside any step).
     """
 
-    __slots__ = ("_inner", "deadline", "handlers", "limiter", "parent_ids")
+    __slots__ = ("_inner", "deadline", "handlers", "limiter", "parent_ids", "step")
 
     def __init__(
         self,
@@ -72,11 +74,13 @@ class RunState:
         handlers: tuple[Sink, ...] = (),
         parent_ids: tuple[str, ...] = (),
         deadline: float | None = None,
+        step: StepInfo | None = None,
     ) -> None:
         self.limiter = limiter
         self.handlers = handlers
         self.parent_ids = parent_ids
         self.deadline = deadline
+        self.step = step
         self._inner: Any = _UNSET
 
     @property
@@ -84,9 +88,10 @@ class RunState:
         """The run id of the step whose body is running here (None at the root)."""
         return self.parent_ids[-1] if self.parent_ids else None
 
-    def with_parent(self, run_id: str) -> RunState:
-        """The same run, seen from inside the step `run_id`."""
-        return RunState(self.limiter, self.handlers, (*self.parent_ids, run_id), self.deadline)
+    def with_parent(self, run_id: str, step: StepInfo | None = None) -> RunState:
+        """The same run, seen from inside the step `run_id` (described by `step`)."""
+        parents = (*self.parent_ids, run_id)
+        return RunState(self.limiter, self.handlers, parents, self.deadline, step)
 
     def without_limiter(self) -> RunState | None:
         """The same run, seen from inside a leaf holding a slot (None if nothing else is left)."""
@@ -95,7 +100,7 @@ class RunState:
             if not self.handlers and not self.parent_ids and self.deadline is None:
                 inner = None
             else:
-                inner = RunState(None, self.handlers, self.parent_ids, self.deadline)
+                inner = RunState(None, self.handlers, self.parent_ids, self.deadline, self.step)
             self._inner = inner  # made once per state: leaves ask on every call
         return inner  # type: ignore[no-any-return]
 
@@ -107,6 +112,9 @@ class RunState:
 
 
 _UNSET: Any = object()
+
+StepInfo = tuple[str, list[str], dict[str, Any]]
+"""A step as its custom events report it: kind, tags, metadata."""
 
 _run: ContextVar[RunState | None] = ContextVar("runnables_run", default=None)
 _inline: ContextVar[bool] = ContextVar("runnables_inline", default=False)
@@ -204,6 +212,7 @@ def _opening(config: RunnableConfig, extra: Sequence[Sink]) -> tuple[RunState | 
         (*base.handlers, *sinks) if sinks else base.handlers,
         base.parent_ids,
         deadline,
+        base.step,
     )
     return state, timeout
 
@@ -369,7 +378,8 @@ def detached_context() -> contextvars.Context:
     state = context.get(_run)
     if state is not None:
         portable = tuple(sink for sink in state.handlers if sink.portable)
-        context.run(_run.set, RunState(None, portable, state.parent_ids) if portable else None)
+        portable_state = RunState(None, portable, state.parent_ids, None, state.step)
+        context.run(_run.set, portable_state if portable else None)
     sniffio = sys.modules.get("sniffio")
     if sniffio is not None and context.get(sniffio.current_async_library_cvar) is not None:
         context.run(sniffio.current_async_library_cvar.set, None)

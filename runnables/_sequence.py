@@ -46,6 +46,8 @@ class RunnableSequence(Runnable[In, Out]):
                 f'Invalid "steps" argument: a sequence needs at least 2, got {steps!r}'
             )
         self.steps = tuple(flat)
+        # Each step's events carry its place, as LangChain's do (its children's do not).
+        self._step_tags = tuple(f"seq:step:{i}" for i in range(1, len(flat) + 1))
         self._name = name
         self._set_fast_paths(
             RunnableSequence,
@@ -106,7 +108,7 @@ class RunnableSequence(Runnable[In, Out]):
             step = steps[i]
             try:
                 if traced:
-                    value = await call_child(step, value, cfg)
+                    value = await call_child(step, value, cfg, step_tag=self._step_tags[i])
                 else:
                     value = await step._acall(value, cfg)
             except Exception as exc:
@@ -119,9 +121,12 @@ class RunnableSequence(Runnable[In, Out]):
         self, input: Any, config: RunnableConfig, **kwargs: Any
     ) -> AsyncIterator[Out]:
         cfg = child_config(config)
-        stages: list[AsyncIterator[Any]] = [stream_child(self.steps[0], input, cfg)]
-        for step in self.steps[1:]:
-            stages.append(transform_child(step, stages[-1], cfg))
+        tags = self._step_tags
+        stages: list[AsyncIterator[Any]] = [
+            stream_child(self.steps[0], input, cfg, step_tag=tags[0])
+        ]
+        for i in range(1, len(self.steps)):
+            stages.append(transform_child(self.steps[i], stages[-1], cfg, step_tag=tags[i]))
         try:
             async for chunk in stages[-1]:
                 yield chunk
@@ -136,8 +141,8 @@ class RunnableSequence(Runnable[In, Out]):
     ) -> AsyncIterator[Out]:
         cfg = child_config(config)
         stages: list[AsyncIterator[Any]] = [chunks]
-        for step in self.steps:
-            stages.append(transform_child(step, stages[-1], cfg))
+        for step, tag in zip(self.steps, self._step_tags, strict=True):
+            stages.append(transform_child(step, stages[-1], cfg, step_tag=tag))
         try:
             async for chunk in stages[-1]:
                 yield chunk

@@ -143,7 +143,13 @@ async def test_events_cover_every_step_in_order() -> None:
     assert events[0]["parent_ids"] == []
     children = {e["name"] for e in events if e["parent_ids"] == [root_id]}
     assert children == {"shout", "words"}
-    assert all(e["tags"] == ["demo"] and e["metadata"] == {"user": "u"} for e in events)
+    assert all("demo" in e["tags"] and e["metadata"] == {"user": "u"} for e in events)
+    step_tags = {e["name"]: e["tags"] for e in events}
+    assert step_tags == {
+        "root": ["demo"],
+        "shout": ["seq:step:1", "demo"],
+        "words": ["seq:step:2", "demo"],
+    }
     assert events[-1]["data"]["output"] == "hi there! "
 
 
