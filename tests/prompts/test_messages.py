@@ -3,10 +3,12 @@
 from typing import Any
 
 import pytest
+from pydantic import TypeAdapter
 
 from prompts import (
     AIMessage,
     AIMessageChunk,
+    AnyMessage,
     ChatMessage,
     ChatMessageChunk,
     FunctionMessage,
@@ -190,3 +192,13 @@ def test_a_tool_result_that_is_not_text_becomes_its_text() -> None:
     parts = ToolMessage(content=[1, {"type": "text", "text": "t"}], tool_call_id="x").content  # type: ignore[list-item]
     assert parts == ["1", {"type": "text", "text": "t"}]
     assert HumanMessage(content="a", id=5).id == "5"  # type: ignore[arg-type]
+
+
+def test_any_message_schema_lists_the_new_classes() -> None:
+    adapter: TypeAdapter[list[AnyMessage]] = TypeAdapter(list[AnyMessage])
+    names = set(adapter.json_schema()["$defs"])
+    assert {"ChatMessage", "FunctionMessage", "ToolMessage"} <= names
+    messages = [ChatMessage(content="c", role="critic"), FunctionMessage(content="4", name="f")]
+    assert adapter.validate_python(messages) == messages
+    content = adapter.json_schema()["$defs"]["HumanMessage"]["properties"]["content"]
+    assert [option["type"] for option in content["anyOf"]] == ["string", "array"]
