@@ -36,7 +36,15 @@ from prompts._message_chunks import (
     SystemMessageChunk,
     ToolMessageChunk,
 )
-from prompts._message_templates import MessagesPlaceholder, MessageTemplate
+from prompts._message_templates import (
+    AIMessagePromptTemplate,
+    BaseMessagePromptTemplate,
+    ChatMessagePromptTemplate,
+    HumanMessagePromptTemplate,
+    MessagesPlaceholder,
+    MessageTemplate,
+    SystemMessagePromptTemplate,
+)
 from prompts._message_utils import (
     MessageLikeRepresentation,
     convert_to_messages,
@@ -64,7 +72,7 @@ from prompts._openai_messages import (
     convert_to_openai_messages,
 )
 from prompts._prompt import BasePromptTemplate, PromptTemplate
-from prompts._template import MissingVariablesError
+from prompts._template import MissingVariablesError, PromptTemplateFormat
 from prompts._tool_calls import (
     InvalidToolCall,
     ToolCall,
@@ -82,13 +90,16 @@ from prompts._values import ChatPromptValue, PromptValue, StringPromptValue, get
 __all__ = [
     "AIMessage",
     "AIMessageChunk",
+    "AIMessagePromptTemplate",
     "AnyMessage",
     "AudioContentBlock",
     "BaseMessage",
     "BaseMessageChunk",
+    "BaseMessagePromptTemplate",
     "BasePromptTemplate",
     "ChatMessage",
     "ChatMessageChunk",
+    "ChatMessagePromptTemplate",
     "ChatPromptTemplate",
     "ChatPromptValue",
     "ContentBlock",
@@ -98,6 +109,7 @@ __all__ = [
     "FunctionMessageChunk",
     "HumanMessage",
     "HumanMessageChunk",
+    "HumanMessagePromptTemplate",
     "ImageContentBlock",
     "InvalidToolCall",
     "MessageLike",
@@ -108,11 +120,13 @@ __all__ = [
     "NonStandardContentBlock",
     "PlainTextContentBlock",
     "PromptTemplate",
+    "PromptTemplateFormat",
     "PromptValue",
     "ReasoningContentBlock",
     "StringPromptValue",
     "SystemMessage",
     "SystemMessageChunk",
+    "SystemMessagePromptTemplate",
     "TextContentBlock",
     "ToolCall",
     "ToolCallChunk",

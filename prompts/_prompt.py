@@ -14,12 +14,21 @@ from __future__ import annotations
 
 import copy
 import functools
+import os
 from collections.abc import Collection, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from pydantic import create_model
 
-from prompts._template import FStringTemplate, MissingVariablesError, unexpected_keys
+from prompts._mustache import MustacheTemplate, schema_types
+from prompts._template import (
+    MissingVariablesError,
+    PromptTemplateFormat,
+    check_template_format,
+    compile_template,
+    unexpected_keys,
+)
 from prompts._values import PromptValue, StringPromptValue
 from runnables import Runnable, RunnableConfig
 
@@ -126,6 +135,10 @@ class BasePromptTemplate(Runnable[Any, V]):
         """
         return self._render(kwargs)
 
+    async def aformat_prompt(self, **kwargs: Any) -> V:
+        """`format_prompt`, for async code."""
+        return self._render(kwargs)
+
     def partial(self, **kwargs: Any) -> Self:
         """A copy of this template with some variables fixed.
 
@@ -177,15 +190,18 @@ class PromptTemplate(BasePromptTemplate[StringPromptValue]):
     """A text prompt with `{variable}` fields; produces a `StringPromptValue`.
 
     Args:
-        template: The f-string template (see `prompts._template` for the accepted syntax).
+        template: The template, in `template_format`'s syntax (f-string fields: see
+            `prompts._template`; mustache: `prompts._mustache`; jinja2: `prompts._jinja`).
         input_variables: Optional, for LCEL compatibility; inferred from the template. If given,
             it must name the same variables.
         partial_variables: Variables fixed now, as with `partial`.
+        template_format: `"f-string"` (the default), `"mustache"` or `"jinja2"`.
 
     Raises:
         TypeError: `template` is not a str.
-        ValueError: The template is malformed, or `input_variables` / `partial_variables`
-            do not match its variables.
+        ValueError: The template is malformed, `template_format` is not a known format, or
+            `input_variables` / `partial_variables` do not match its variables.
+        ImportError: `template_format="jinja2"` without jinja2 installed.
 
     Example:
         >>> PromptTemplate.from_template("Tell me about {topic}").format(topic="space")
@@ -198,8 +214,10 @@ class PromptTemplate(BasePromptTemplate[StringPromptValue]):
         *,
         input_variables: Sequence[str] | None = None,
         partial_variables: Mapping[str, Any] | None = None,
+        template_format: PromptTemplateFormat = "f-string",
     ) -> None:
-        self._template = FStringTemplate(template)
+        self.template_format = check_template_format(template_format)
+        self._template = compile_template(template, template_format)
         self.template = template
         self._set_variables(self._template.variables, (), partial_variables)
         if input_variables is not None:
@@ -207,15 +225,78 @@ class PromptTemplate(BasePromptTemplate[StringPromptValue]):
 
     @classmethod
     def from_template(
-        cls, template: str, *, partial_variables: Mapping[str, Any] | None = None
+        cls,
+        template: str,
+        *,
+        template_format: PromptTemplateFormat = "f-string",
+        partial_variables: Mapping[str, Any] | None = None,
     ) -> PromptTemplate:
-        """A prompt from a template string; its variables are inferred."""
-        return cls(template, partial_variables=partial_variables)
+        """A prompt from a template string; its variables are inferred.
+
+        Args:
+            template: The template text.
+            template_format: `"f-string"` (`{name}`), `"mustache"` (`{{name}}`, sections) or
+                `"jinja2"` (sandboxed; needs the `jinja2` extra).
+            partial_variables: Variables fixed now, as with `partial`.
+        """
+        return cls(template, template_format=template_format, partial_variables=partial_variables)
+
+    @classmethod
+    def from_file(
+        cls,
+        template_file: str | os.PathLike[str],
+        encoding: str | None = None,
+        *,
+        template_format: PromptTemplateFormat = "f-string",
+        partial_variables: Mapping[str, Any] | None = None,
+    ) -> PromptTemplate:
+        """A prompt whose template is the text of a file.
+
+        Args:
+            template_file: The file's path.
+            encoding: Its encoding (None: the platform's default, as `open` has it).
+            template_format: As for `from_template`.
+            partial_variables: As for `from_template`.
+
+        Raises:
+            OSError: The file cannot be read.
+        """
+        text = Path(template_file).read_text(encoding=encoding)
+        return cls(text, template_format=template_format, partial_variables=partial_variables)
 
     def __repr__(self) -> str:
-        return (
-            f"PromptTemplate(template={self.template!r}, input_variables={self.input_variables!r})"
+        fmt = (
+            ""
+            if self.template_format == "f-string"
+            else f", template_format={self.template_format!r}"
         )
+        return (
+            f"PromptTemplate(template={self.template!r}, input_variables={self.input_variables!r}"
+            f"{fmt})"
+        )
+
+    def __add__(self, other: object) -> PromptTemplate:
+        """A prompt whose template is this one's followed by `other` (a prompt of the same
+        format, or a template string); partial variables of both are kept."""
+        if isinstance(other, str):
+            other = PromptTemplate(other, template_format=self.template_format)
+        if not isinstance(other, PromptTemplate):
+            return NotImplemented
+        if other.template_format != self.template_format:
+            raise ValueError(
+                f"Cannot add a {other.template_format!r} prompt to a {self.template_format!r} "
+                "one: their templates must have the same format"
+            )
+        return PromptTemplate(
+            self.template + other.template,
+            template_format=self.template_format,
+            partial_variables={**self.partial_variables, **other.partial_variables},
+        )
+
+    def _variable_types(self) -> dict[str, Any]:
+        if isinstance(self._template, MustacheTemplate):
+            return schema_types([self._template])
+        return {}
 
     def _format(self, values: Mapping[str, Any]) -> StringPromptValue:
         return StringPromptValue(self._template.render(values))
@@ -227,6 +308,18 @@ class PromptTemplate(BasePromptTemplate[StringPromptValue]):
             MissingVariablesError: A required variable is missing.
         """
         return self._render(kwargs).text
+
+    async def aformat(self, **kwargs: Any) -> str:
+        """`format`, for async code."""
+        return self._render(kwargs).text
+
+    def pretty_repr(self, html: bool = False) -> str:
+        """The template with each input variable shown as `{name}`."""
+        return self._render({v: "{" + v + "}" for v in self.input_variables}).text
+
+    def pretty_print(self) -> None:
+        """Print `pretty_repr()`."""
+        print(self.pretty_repr())
 
 
 def _check_declared(declared: object, inferred: list[str]) -> None:

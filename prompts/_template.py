@@ -22,7 +22,65 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from string import Formatter
-from typing import Any
+from typing import Any, Literal, Protocol, TypeAlias
+
+PromptTemplateFormat: TypeAlias = Literal["f-string", "mustache", "jinja2"]
+"""The template syntaxes: `str.format` fields (the default), mustache, and jinja2 (sandboxed,
+an optional dependency)."""
+
+TEMPLATE_FORMATS: tuple[str, ...] = ("f-string", "mustache", "jinja2")
+
+
+class Template(Protocol):
+    """What every template format provides: its text, its variables and `render`."""
+
+    template: str
+    template_format: str
+
+    @property
+    def variables(self) -> tuple[str, ...]: ...
+
+    def render(self, values: Mapping[str, Any]) -> str: ...
+
+
+def check_template_format(value: object, *, param: str = "template_format") -> PromptTemplateFormat:
+    """`value` if it names a template format.
+
+    Raises:
+        ValueError: It does not (the message names the parameter, the value and the formats).
+    """
+    if value not in TEMPLATE_FORMATS:
+        raise ValueError(
+            f'Invalid "{param}" argument {value!r}: expected one of {list(TEMPLATE_FORMATS)!r}'
+        )
+    return value  # type: ignore[return-value]  # one of the literals, checked above
+
+
+def compile_template(
+    template: object, template_format: str = "f-string", *, param: str = "template"
+) -> Template:
+    """A template parsed once in the given format.
+
+    Args:
+        template: The template text.
+        template_format: `"f-string"`, `"mustache"` or `"jinja2"` (checked by the caller).
+        param: The name used for `template` in error messages.
+
+    Raises:
+        TypeError: `template` is not a str.
+        ValueError: The template is malformed.
+        ImportError: `"jinja2"` without jinja2 installed.
+    """
+    if template_format == "f-string":
+        return FStringTemplate(template, param=param)
+    if template_format == "mustache":
+        from prompts._mustache import MustacheTemplate
+
+        return MustacheTemplate(template, param=param)
+    from prompts._jinja import Jinja2Template
+
+    return Jinja2Template(template, param=param)
+
 
 _FORMATTER = Formatter()
 _BRACES_HINT = "write {{ and }} for literal braces"
@@ -83,6 +141,7 @@ class FStringTemplate:
     """
 
     __slots__ = ("_head", "_tail", "template", "variables")
+    template_format = "f-string"
 
     def __init__(self, template: object, *, param: str = "template") -> None:
         if not isinstance(template, str):

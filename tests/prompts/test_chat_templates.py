@@ -131,7 +131,7 @@ def test_unknown_role_names_it_and_the_allowed_ones() -> None:
 
 
 @pytest.mark.parametrize(
-    "entry", [42, None, ("human",), ("human", "a", "b"), {"role": "human", "content": "hi"}]
+    "entry", [42, None, ("human",), ("human", "a", "b"), {"human", "hi"}]
 )
 def test_bad_entry_is_a_type_error_showing_it(entry: Any) -> None:
     with pytest.raises(TypeError, match=r"index 1") as info:
@@ -334,9 +334,15 @@ def test_placeholder_value_must_be_a_list(value: Any) -> None:
     assert repr(value) in str(info.value)
 
 
-@pytest.mark.parametrize(
-    "item", ["plain text", ("human",), ("human", 42), {"role": "human", "content": "x"}]
-)
+def test_placeholder_items_may_be_strings_and_message_dicts() -> None:
+    history = [AIMessage(content="a"), "plain text", {"role": "ai", "content": "x"}]
+
+    messages = history_prompt().format_messages(question="q", history=history)
+
+    assert messages[1:4] == [AIMessage("a"), HumanMessage("plain text"), AIMessage("x")]
+
+
+@pytest.mark.parametrize("item", [("human",), ("human", 42), 42, None])
 def test_placeholder_items_must_be_messages_or_role_pairs(item: Any) -> None:
     with pytest.raises(TypeError, match=r"'history'.*item 1") as info:
         history_prompt().invoke({"question": "q", "history": [AIMessage(content="a"), item]})
@@ -464,7 +470,9 @@ def test_chat_template_pickles() -> None:
 def test_repr_lists_the_entries() -> None:
     prompt = ChatPromptTemplate.from_messages([("human", "{q}")])
 
-    assert repr(prompt) == "ChatPromptTemplate(messages=[MessageTemplate('human', '{q}')])"
+    assert repr(prompt) == (
+        "ChatPromptTemplate(messages=[HumanMessagePromptTemplate(template='{q}')])"
+    )
 
 
 def test_formatted_messages_are_new_each_call() -> None:
