@@ -304,3 +304,10 @@ async def test_str_parser_streams_the_text_of_list_content_chunks() -> None:
         )
     )
     assert [c async for c in stream] == ["a", "b", "plain"]
+
+
+@pytest.mark.parametrize(("text", "value"), [("42", 42), ('"hi"', "hi"), ("true", True)])
+async def test_a_bare_json_value_streams_once_when_complete(text: str, value: Any) -> None:
+    assert [v async for v in JsonOutputParser().atransform(by_char(text))] == [value]
+    patches = [p async for p in JsonOutputParser(diff=True).atransform(by_char(text))]
+    assert patches == [[{"op": "replace", "path": "", "value": value}]]

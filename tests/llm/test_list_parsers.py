@@ -125,3 +125,20 @@ def test_list_parsers_give_format_instructions() -> None:
 def test_a_list_parser_reads_list_content() -> None:
     message = AIMessage(content=[{"type": "text", "text": "1. a\n"}, "2. b"])
     assert NumberedListOutputParser().invoke(message) == ["a", "b"]
+
+
+class Lines(ListOutputParser):
+    """A list parser of one's own: the reply's lines."""
+
+    def _pieces(self, text: str) -> list[str]:
+        return [line.strip() for line in text.split("\n")]
+
+
+async def test_a_list_parser_of_ones_own_streams_like_the_others() -> None:
+    assert [c async for c in Lines().atransform(by_char("a\n\nb c\nd"))] == [["a"], ["b c"], ["d"]]
+    assert Lines().parse_result(["x\ny"], partial=True) == ["x", "y"]
+
+
+def test_a_list_parser_without_pieces_says_so() -> None:
+    with pytest.raises(NotImplementedError, match="Empty does not implement _pieces"):
+        type("Empty", (ListOutputParser,), {})().parse("a")

@@ -253,3 +253,13 @@ def test_reprs() -> None:
     assert repr(JsonOutputParser()) == "JsonOutputParser()"
     assert repr(JsonOutputParser(Person)) == "JsonOutputParser(pydantic_object=Person)"
     assert repr(PydanticOutputParser(Person)) == "PydanticOutputParser(pydantic_object=Person)"
+
+
+def test_a_parser_without_parse_says_so() -> None:
+    from llm import BaseOutputParser
+
+    class Nothing(BaseOutputParser[str]):
+        pass
+
+    with pytest.raises(NotImplementedError, match="Nothing does not implement parse"):
+        Nothing().invoke("x")
