@@ -600,13 +600,13 @@ class Runnable(Generic[In, Out]):
         return iter_sync(lambda: self.astream(input, config, **kwargs), detached_context())
 
     async def atransform(
-        self, chunks: AsyncIterator[In], config: RunnableConfig | None = None, **kwargs: Any
+        self, input: AsyncIterator[In], config: RunnableConfig | None = None, **kwargs: Any
     ) -> AsyncGenerator[Out, None]:
-        """Stream the step over a stream of input chunks."""
+        """Stream the step over a stream of input chunks (`input`, LangChain's name)."""
         stream = stream_in_run(
             ensure_config(config),
             self.name,
-            lambda cfg: transform_child(self, chunks, cfg, **kwargs),
+            lambda cfg: transform_child(self, input, cfg, **kwargs),
         )
         if self._overrides and "atransform" in self._overrides:  # through super().atransform
             stream = marked(self, "atransform", stream)
@@ -615,12 +615,12 @@ class Runnable(Generic[In, Out]):
                 yield chunk
 
     def transform(
-        self, chunks: Iterator[In], config: RunnableConfig | None = None, **kwargs: Any
+        self, input: Iterator[In], config: RunnableConfig | None = None, **kwargs: Any
     ) -> Generator[Out, None, None]:
         """Sync form of `atransform`."""
 
         async def source() -> AsyncIterator[Any]:
-            for chunk in chunks:
+            for chunk in input:
                 yield chunk
 
         if self._overrides and "transform" in self._overrides:  # through super().transform

@@ -160,7 +160,7 @@ class EventStream(AsyncGenerator[dict[str, Any], None]):
         self._filter = event_filter
         self._task: Detached | None = None
         self._receive: Any = None
-        self._failure: BaseException | None = None
+        self._failure_box: list[BaseException] = []
         self._finished = False
 
     def _start(self) -> None:
@@ -168,12 +168,14 @@ class EventStream(AsyncGenerator[dict[str, Any], None]):
         self._receive = receive
         self._collector = _Collector(send, self._filter)
         collector = Sink(self._collector)
-        root, input, kwargs = self._root, self._input, self._kwargs
+        root, input, config, kwargs = self._root, self._input, self._config, self._kwargs
+        failure = self._failure_box
+        # The run must not refer to this iterator: dropping it is what cancels the run.
 
         async def run() -> None:
             try:
                 stream = stream_in_run(
-                    self._config,
+                    config,
                     root.name,
                     lambda cfg: stream_child(root, input, cfg, root=True, **kwargs),
                     handlers=(collector,),
@@ -181,7 +183,7 @@ class EventStream(AsyncGenerator[dict[str, Any], None]):
                 async for _ in stream:
                     pass
             except Exception as exc:
-                self._failure = exc
+                failure.append(exc)
             finally:
                 send.close()
 
@@ -200,9 +202,8 @@ class EventStream(AsyncGenerator[dict[str, Any], None]):
         except anyio.EndOfStream:
             pass
         await self.aclose()
-        failure, self._failure = self._failure, None
-        if failure is not None:
-            raise failure
+        if self._failure_box:
+            raise self._failure_box.pop()
         raise StopAsyncIteration
 
     async def asend(self, value: None) -> dict[str, Any]:

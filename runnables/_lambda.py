@@ -155,6 +155,13 @@ class RunnableLambda(Runnable[In, Out]):
     @overload
     def __init__(
         self: RunnableLambda[Any, O2],
+        func: Callable[..., AsyncIterator[O2]] | Callable[..., Iterator[O2]],
+        afunc: Callable[..., Awaitable[Any]] | None = None,
+        name: str | None = None,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: RunnableLambda[Any, O2],
         func: Callable[..., Awaitable[O2]],
         afunc: Callable[..., Awaitable[Any]] | None = None,
         name: str | None = None,
@@ -441,6 +448,8 @@ async def _anext_or_end(chunks: AsyncIterator[Any]) -> Any:
 def chain(func: Callable[[I2], Awaitable[O2]]) -> RunnableLambda[I2, O2]: ...
 @overload
 def chain(func: Callable[[I2], O2]) -> RunnableLambda[I2, O2]: ...
+@overload
+def chain(func: Callable[..., Awaitable[O2]]) -> RunnableLambda[Any, O2]: ...
 @overload
 def chain(func: Callable[..., O2]) -> RunnableLambda[Any, O2]: ...
 

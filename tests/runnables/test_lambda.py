@@ -2,7 +2,7 @@
 
 import inspect
 import threading
-from collections.abc import AsyncIterator, Coroutine, Generator, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Iterator
 from typing import Any
 
 import anyio
@@ -245,3 +245,57 @@ def test_a_subclass_that_awaits_in_its_own_acall_runs_on_a_loop() -> None:
         "b": 1,
         "c": 1,
     }
+
+
+def cfg_tags(x: int, cfg: RunnableConfig) -> Any:
+    return cfg.get("tags")
+
+
+def optional_cfg_tags(x: int, settings: RunnableConfig | None = None) -> Any:
+    return settings.get("tags") if settings is not None else "no config"
+
+
+def string_annotated(x: int, c: "RunnableConfig") -> Any:
+    return c.get("tags")
+
+
+async def test_a_parameter_annotated_runnable_config_receives_the_steps_config() -> None:
+    funcs: list[Callable[..., Any]] = [cfg_tags, optional_cfg_tags, string_annotated]
+    for func in funcs:
+        assert await RunnableLambda(func).ainvoke(1, {"tags": ["t"]}) == ["t"]
+        assert RunnableLambda(func).invoke(1, {"tags": ["u"]}) == ["u"]
+
+
+async def test_async_functions_and_chain_take_a_renamed_config_parameter() -> None:
+    @chain
+    async def tagged(x: int, run_config: RunnableConfig) -> Any:
+        return run_config.get("tags")
+
+    assert await tagged.ainvoke(1, {"tags": ["a"]}) == ["a"]
+    assert await (RunnableLambda(lambda x: x) | tagged).ainvoke(1, {"tags": ["b"]}) == ["b"]
+
+
+async def test_generator_steps_take_a_renamed_config_parameter() -> None:
+    def gen(x: int, conf: RunnableConfig) -> Iterator[Any]:
+        yield conf.get("metadata")
+
+    async def agen(chunks: AsyncIterator[int], conf: RunnableConfig) -> AsyncIterator[Any]:
+        async for _ in chunks:
+            yield conf.get("metadata")
+
+    config: RunnableConfig = {"metadata": {"k": 1}}
+    assert [c async for c in RunnableLambda(gen).astream(1, config)] == [{"k": 1}]
+    assert await RunnableGenerator(agen).ainvoke(1, config) == {"k": 1}
+
+
+def test_a_function_requiring_langchains_run_manager_is_rejected_when_built() -> None:
+    def f(x: int, run_manager: Any) -> int:
+        return x
+
+    with pytest.raises(TypeError, match=r'Invalid "func" argument.*run_manager'):
+        RunnableLambda(f)
+
+    def g(x: int, run_manager: Any = None) -> Any:
+        return run_manager
+
+    assert RunnableLambda(g).invoke(1) is None  # given a default, it keeps it
