@@ -25,6 +25,7 @@ from pydantic_core import PydanticUndefined
 
 from prompts._content import ContentBlock, describe_content, to_content_blocks
 from prompts._merge import Content, content_text, merge_content, merge_dicts
+from prompts._pretty import pretty_repr
 from prompts._tool_calls import (
     InvalidToolCall,
     ToolCall,
@@ -155,6 +156,15 @@ class BaseMessage(BaseModel):
     def content_blocks(self) -> list[ContentBlock]:
         """The content as LangChain's standard content blocks (see `prompts._content`)."""
         return to_content_blocks(self.content)
+
+    def pretty_repr(self, html: bool = False) -> str:
+        """The message laid out for reading, as LangChain lays it out: a title bar, the
+        name, the content (and an AI message's tool calls)."""
+        return pretty_repr(self, html=html)
+
+    def pretty_print(self) -> None:
+        """Print `pretty_repr()`."""
+        print(self.pretty_repr())
 
     def pretty(self) -> str:
         """`role: content`, for printing (parts that are not text named in brackets)."""

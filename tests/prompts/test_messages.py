@@ -202,3 +202,27 @@ def test_any_message_schema_lists_the_new_classes() -> None:
     assert adapter.validate_python(messages) == messages
     content = adapter.json_schema()["$defs"]["HumanMessage"]["properties"]["content"]
     assert [option["type"] for option in content["anyOf"]] == ["string", "array"]
+
+
+def test_pretty_repr_lays_messages_out_as_langchain_does(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    human = HumanMessage(content="hi", name="bob")
+    assert human.pretty_repr() == (
+        "================================ Human Message =================================\n"
+        "Name: bob\n\nhi"
+    )
+    ai = AIMessage(
+        content="ok",
+        tool_calls=[{"name": "f", "args": {"a": 1}, "id": "c1"}],
+        invalid_tool_calls=[{"name": "g", "args": "{", "id": "c2", "error": "bad"}],
+    )
+    assert ai.pretty_repr() == (
+        "================================== Ai Message ==================================\n\n"
+        "ok\nTool Calls:\n  f (c1)\n Call ID: c1\n  Args:\n    a: 1\n"
+        "Invalid Tool Calls:\n  g (c2)\n Call ID: c2\n  Error: bad\n  Args:\n    {"
+    )
+    ToolMessage(content="r", tool_call_id="c1").pretty_print()
+    assert capsys.readouterr().out == (
+        "================================= Tool Message =================================\n\nr\n"
+    )
