@@ -3,6 +3,12 @@
 `PromptTemplate` (text) and `ChatPromptTemplate` (messages) are runnables that turn a dict of
 variables into a `PromptValue`, readable as messages (`to_messages()`) or as text
 (`to_string()`), ready for a chat model: `prompt | model`.
+
+Messages (`HumanMessage`, `AIMessage`, ... and their chunks) carry text or a list of content
+parts (text, images, audio, files); `content_blocks` reads them as LangChain's standard blocks.
+LangChain's message utilities are here too: `trim_messages`, `filter_messages`,
+`merge_message_runs`, `convert_to_messages`, `convert_to_openai_messages`,
+`get_buffer_string`, `messages_to_dict` / `messages_from_dict`.
 """
 
 from prompts._block_factories import (
