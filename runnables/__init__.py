@@ -8,6 +8,9 @@ from runnables._base import Runnable, coerce_to_runnable
 from runnables._binding import RunnableBinding, RunnableEach
 from runnables._branch import RunnableBranch
 from runnables._bridge import loop_resource
+from runnables._cache import CACHE_MISS, BaseCache, InMemoryCache, cache_key
+from runnables._cache_redis import RedisCache
+from runnables._cache_sqlite import SQLiteCache
 from runnables._chunks import AddableDict
 from runnables._config import RunnableConfig
 from runnables._custom_events import adispatch_custom_event, dispatch_custom_event
@@ -28,18 +31,23 @@ from runnables._ratelimit import RateLimiter, Reservation
 from runnables._retry import RunnableRetry
 from runnables._run import RunState, current_run, leaf_slot
 from runnables._sequence import RunnableSequence
+from runnables._step_cache import RunnableWithCache
 from runnables._timeout import RunnableTimeout
 from runnables._wrapper import RunnableWrapper
 
 __all__ = [
     "AddableDict",
+    "BaseCache",
     "BaseCallbackHandler",
     "BranchError",
+    "CACHE_MISS",
     "Edge",
     "Graph",
+    "InMemoryCache",
     "Node",
     "QuorumError",
     "RateLimiter",
+    "RedisCache",
     "Reservation",
     "RunEvent",
     "RunState",
@@ -58,10 +66,13 @@ __all__ = [
     "RunnableRetry",
     "RunnableSequence",
     "RunnableTimeout",
+    "RunnableWithCache",
     "RunnableWithFallbacks",
     "RunnableWrapper",
+    "SQLiteCache",
     "add_global_handler",
     "adispatch_custom_event",
+    "cache_key",
     "chain",
     "coerce_to_runnable",
     "current_run",

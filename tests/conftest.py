@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.openai_server import OpenAIServer
+from tests.redis_server import RedisServer
 
 # Under trio (>= 0.35) every async generator garbage-collected before exhaustion triggers a
 # ResourceWarning. The openai SDK's AsyncStream leaves its own (and httpx2/httpcore2's) generators
@@ -66,3 +67,29 @@ def ray_session() -> Iterator[None]:
     )
     yield
     ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """A real `redis-server` on 127.0.0.1 (free port, no persistence) for the whole session.
+
+    Fails loudly, saying how to install it, where `redis-server` is missing: Redis tests are
+    never skipped.
+    """
+    try:
+        server = RedisServer()
+    except RuntimeError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    with server:
+        yield server
+
+
+@pytest.fixture
+def own_redis_server() -> Iterator[RedisServer]:
+    """A `redis-server` of this test's own, which the test may stop and start again."""
+    try:
+        server = RedisServer()
+    except RuntimeError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    with server:
+        yield server

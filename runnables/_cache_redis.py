@@ -1,0 +1,203 @@
+"""`RedisCache`: a cache on a Redis server, shared by every process and machine that reaches it.
+
+**Clients.** On asyncio, redis-py's asyncio client (`redis.asyncio`); it belongs to the loop
+that made it, so it is a loop-scoped resource (`loop_resource`): one per loop and URL, made on
+first use and closed when the loop closes. redis-py has no trio client, so under trio the sync
+client runs in worker threads, made and closed the same way. Nothing is kept on the instance:
+a `RedisCache` pickles as its URL and options (a chain shipped to Ray workers connects from
+each worker).
+
+**Redis going away** (stopped, restarted, unreachable) never fails a run: a call that cannot
+reach it is a miss (a read) or is skipped (a write), with one logged warning for the outage, and
+for `retry_interval` seconds the store does not try again, so a batch does not wait on a dead
+server per item. The first call that reaches it again logs that caching resumes.
+
+**Keys** are stored under `prefix`, and `aclear` deletes only those (never `FLUSHDB`). Expiry
+is Redis's own (`SET ... PX`), on the server's clock.
+
+Values are pickles (see `runnables._cache`): only point caches at a Redis server you trust, as
+unpickling runs code of the pickled classes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from runnables._bridge import loop_resource
+from runnables._cache import (
+    CACHE_MISS,
+    BaseCache,
+    Trouble,
+    _check_key,
+    check_ttl,
+    dump_value,
+    load_value,
+)
+from runnables._concurrency import _backend, clock, run_in_thread
+
+__all__ = ["RedisCache"]
+
+_DEFAULT_URL = "redis://localhost:6379/0"
+_TIMEOUT = 5.0
+"""Seconds a command (or a connection attempt) may take before it counts as Redis being away."""
+
+
+def _import_redis() -> Any:
+    try:
+        import redis
+        import redis.asyncio
+    except ImportError as exc:  # pragma: no cover - the test extra installs it
+        raise ImportError("RedisCache needs redis-py: pip install 'runnables[redis]'") from exc
+    return redis
+
+
+def _make_async_client(url: str) -> Any:
+    redis = _import_redis()
+    return redis.asyncio.Redis.from_url(
+        url, socket_timeout=_TIMEOUT, socket_connect_timeout=_TIMEOUT
+    )
+
+
+def _make_sync_client(url: str) -> Any:
+    redis = _import_redis()
+    return redis.Redis.from_url(url, socket_timeout=_TIMEOUT, socket_connect_timeout=_TIMEOUT)
+
+
+async def _close_async(client: Any) -> None:
+    await client.aclose()
+
+
+async def _close_sync(client: Any) -> None:
+    await run_in_thread(client.close)
+
+
+class RedisCache(BaseCache):
+    """A cache on a Redis server.
+
+    Args:
+        url: The server, as redis-py reads it (`redis://host:port/db`, `rediss://` for TLS,
+            `unix:///path`).
+        prefix: Put before every key, so several caches (and other data) share a database.
+        retry_interval: Seconds to leave Redis alone after a failed call (0: try every call).
+
+    Raises:
+        TypeError: `url` or `prefix` is not a str.
+        ValueError: `retry_interval` is negative.
+        ImportError: redis-py is not installed (`pip install 'runnables[redis]'`).
+    """
+
+    def __init__(
+        self,
+        url: str = _DEFAULT_URL,
+        *,
+        prefix: str = "runnables:cache:",
+        retry_interval: float = 5.0,
+    ) -> None:
+        if not isinstance(url, str):
+            raise TypeError(f'Invalid "url" argument: expected a str, got {url!r}')
+        if not isinstance(prefix, str):
+            raise TypeError(f'Invalid "prefix" argument: expected a str, got {prefix!r}')
+        if (
+            isinstance(retry_interval, bool)
+            or not isinstance(retry_interval, int | float)
+            or not retry_interval >= 0
+        ):
+            raise ValueError(
+                f'Invalid "retry_interval" argument: expected seconds >= 0, got {retry_interval!r}'
+            )
+        _import_redis()  # fail here, when the chain is built, if redis-py is missing
+        self.url = url
+        self.prefix = prefix
+        self.retry_interval = float(retry_interval)
+        self._setup()
+
+    def _setup(self) -> None:
+        self._trouble = Trouble(repr(self), "Redis")
+        self._retry_at: tuple[object, float] | None = None
+
+    def __repr__(self) -> str:
+        return f"RedisCache({self.url!r})"
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"url": self.url, "prefix": self.prefix, "retry_interval": self.retry_interval}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._setup()
+
+    def _resting(self) -> bool:
+        """Whether Redis failed recently enough to be left alone for now."""
+        if self._retry_at is None:
+            return False
+        which, now = clock()
+        # Another loop's clock (a new trio.run) says nothing about the wait: try again.
+        return which == self._retry_at[0] and now < self._retry_at[1]
+
+    async def _call(self, name: str, *args: Any) -> tuple[bool, Any]:
+        """Run one Redis command: (True, its reply), or (False, None) if Redis is away."""
+        if self._resting():
+            return False, None
+        redis = _import_redis()
+        try:
+            if _backend().asyncio:
+                async with loop_resource(
+                    ("runnables.RedisCache", self.url),
+                    lambda: _make_async_client(self.url),
+                    _close_async,
+                ) as client:
+                    reply = await getattr(client, name)(*args)
+            else:
+                async with loop_resource(
+                    ("runnables.RedisCache", self.url, "sync"),
+                    lambda: _make_sync_client(self.url),
+                    _close_sync,
+                ) as client:
+                    reply = await run_in_thread(getattr(client, name), *args)
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError) as exc:
+            self._trouble.failed(exc)
+            if self.retry_interval:
+                which, now = clock()
+                self._retry_at = (which, now + self.retry_interval)
+            return False, None
+        self._retry_at = None
+        self._trouble.ok()
+        return True, reply
+
+    async def aget(self, key: str) -> Any:
+        _check_key(key)
+        ok, data = await self._call("get", self.prefix + key)
+        if not ok or data is None:
+            return CACHE_MISS
+        return load_value(data, key, repr(self))
+
+    async def aset(self, key: str, value: Any, ttl: float | None = None) -> None:
+        _check_key(key)
+        seconds = check_ttl(ttl)
+        data = dump_value(value)
+        if seconds is None:
+            await self._call("set", self.prefix + key, data)
+        else:
+            await self._call("psetex", self.prefix + key, max(1, math.ceil(seconds * 1000)), data)
+
+    async def aclear(self) -> None:
+        await self._each_key_batch(lambda keys: self._call("unlink", *keys))
+
+    async def _each_key_batch(self, action: Callable[[list[bytes]], Awaitable[object]]) -> None:
+        cursor: Any = 0
+        pattern = _escape_glob(self.prefix) + "*"
+        while True:
+            ok, reply = await self._call("scan", cursor, pattern, 500)
+            if not ok:
+                return
+            cursor, keys = reply
+            if keys:
+                await action(keys)
+            if int(cursor) == 0:
+                return
+
+
+def _escape_glob(text: str) -> str:
+    """`text` as a literal in a Redis glob pattern."""
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
