@@ -28,6 +28,7 @@ EXAMPLES = [
     "parallel_batch_flow.py",
     "tool_calling.py",
     "parallel_batch_ray.py",
+    "multimodal.py",
 ]
 TIMEOUT = WAIT_LIMIT
 BRANCHES = {"summary": "Summary", "questions": "Questions", "key_terms": "Key Terms"}
