@@ -36,11 +36,11 @@ from runnables._timeout import RunnableTimeout
 from runnables._wrapper import RunnableWrapper
 
 __all__ = [
+    "CACHE_MISS",
     "AddableDict",
     "BaseCache",
     "BaseCallbackHandler",
     "BranchError",
-    "CACHE_MISS",
     "Edge",
     "Graph",
     "InMemoryCache",

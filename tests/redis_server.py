@@ -18,6 +18,10 @@ INSTALL_HINT = (
 )
 
 
+# No persistence (no RDB snapshots, no append-only file), in the foreground, quiet.
+_OPTIONS = ("--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning")
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -45,15 +49,7 @@ class RedisServer:
     def start(self) -> None:
         """Start the server (on the same port as before, after a `stop`)."""
         self.process = subprocess.Popen(
-            [
-                self.binary,
-                "--port", str(self.port),
-                "--bind", "127.0.0.1",
-                "--save", "",
-                "--appendonly", "no",
-                "--daemonize", "no",
-                "--loglevel", "warning",
-            ],  # fmt: skip
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", *_OPTIONS],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
