@@ -40,18 +40,25 @@ M = TypeVar("M", bound=BaseModel)
 _new = object.__new__
 _set = object.__setattr__
 _IMMUTABLE = (type(None), str, int, float, bool, tuple, frozenset)
-_Plan: TypeAlias = tuple[frozenset[str], dict[str, Any], tuple[tuple[str, Callable[[], Any]], ...]]
+_Plan: TypeAlias = tuple[
+    frozenset[str],
+    dict[str, Any],
+    tuple[tuple[str, Callable[[], Any]], ...],
+    frozenset[str],
+]
 _plans: dict[type[BaseModel], _Plan | None] = {}
-# Classes whose validators only complete values a caller could leave out (a tool call's
-# `type`): values built by our own code are already complete, so `trusted` may skip them.
-_COMPLETING_VALIDATORS: set[type[BaseModel]] = set()
+# Classes whose validators `trusted` may skip, unless one of the given fields is among the
+# values: their validators only complete what a caller may leave out (a tool call's `type`),
+# which values built by our own code already have, or act on those fields alone.
+_SKIPPABLE_VALIDATORS: dict[type[BaseModel], frozenset[str]] = {}
 
 
 def _plan(cls: type[BaseModel]) -> _Plan | None:
     """How `trusted` fills the fields of `cls`: the required ones, every field's default in
     field order, the default factories (None: it cannot, use the constructor)."""
     decorators = cls.__pydantic_decorators__
-    if cls not in _COMPLETING_VALIDATORS and (
+    guard = _SKIPPABLE_VALIDATORS.get(cls)
+    if guard is None and (
         decorators.validators
         or decorators.field_validators
         or decorators.root_validators
@@ -70,7 +77,7 @@ def _plan(cls: type[BaseModel]) -> _Plan | None:
             required.add(name)
         elif not isinstance(field.default, _IMMUTABLE):
             return None  # a mutable default pydantic would copy
-    return frozenset(required), template, tuple(factories)
+    return frozenset(required), template, tuple(factories), guard or frozenset()
 
 
 def trusted(cls: type[M], /, **values: Any) -> M:
@@ -78,12 +85,12 @@ def trusted(cls: type[M], /, **values: Any) -> M:
 
     For internal hot paths (a prompt's rendered text, an offline model's reply), where the
     values are built by our own code with the right types (tool calls complete with their
-    `type`). A model with validators (other than `AIMessage`'s, which only complete what a
+    `type`). A model with validators (other than the messages' that only complete what a
     caller may leave out), a `model_post_init` or a mutable default goes through its
-    constructor instead.
+    constructor instead, as do values a model's validators must see (an AI chunk's tool calls).
     """
     plan = _plans[cls] if cls in _plans else _plans.setdefault(cls, _plan(cls))
-    if plan is None or not plan[0] <= values.keys():
+    if plan is None or not plan[0] <= values.keys() or (plan[3] and not plan[3].isdisjoint(values)):
         return cls(**values)  # (a required field missing: the constructor says so)
     data = plan[1].copy()  # field order, as pydantic keeps it; `update` keeps the order
     data.update(values)
@@ -338,7 +345,7 @@ class AIMessage(BaseMessage):
         return "\n".join(lines)
 
 
-_COMPLETING_VALIDATORS.add(AIMessage)  # its validators add each call's `type`
+_SKIPPABLE_VALIDATORS[AIMessage] = frozenset()  # its validators add each call's `type`
 
 
 class BaseMessageChunk(BaseMessage):
@@ -467,6 +474,12 @@ class AIMessageChunk(AIMessage, BaseMessageChunk):
         return self._whole(
             AIMessage, tool_calls=calls, invalid_tool_calls=invalid, usage=self.usage
         )
+
+
+# A chunk's validator only syncs its tool calls with their chunks: a piece of text needs none.
+_SKIPPABLE_VALIDATORS[AIMessageChunk] = frozenset(
+    {"tool_call_chunks", "tool_calls", "invalid_tool_calls"}
+)
 
 
 class ToolMessage(BaseMessage):

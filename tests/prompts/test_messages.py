@@ -20,7 +20,10 @@ from prompts import (
     ToolMessage,
     ToolMessageChunk,
     Usage,
+    tool_call,
+    tool_call_chunk,
 )
+from prompts._messages import trusted
 
 
 def test_content_may_be_positional_but_not_given_twice() -> None:
@@ -226,3 +229,14 @@ def test_pretty_repr_lays_messages_out_as_langchain_does(
     assert capsys.readouterr().out == (
         "================================= Tool Message =================================\n\nr\n"
     )
+
+
+def test_trusted_chunks_equal_validated_ones_and_still_sync_their_tool_calls() -> None:
+    piece = trusted(AIMessageChunk, content=" w1")
+    assert piece == AIMessageChunk(content=" w1")
+    assert piece.model_fields_set == {"content"}
+    fragment = tool_call_chunk(name="f", args='{"a": 1', id="c", index=0)
+    with_call = trusted(AIMessageChunk, content="", tool_call_chunks=[fragment])
+    assert with_call.tool_calls == [{"name": "f", "args": {"a": 1}, "id": "c", "type": "tool_call"}]
+    reply = trusted(AIMessage, content="x", tool_calls=[tool_call(name="f", args={}, id="c")])
+    assert reply == AIMessage(content="x", tool_calls=[{"name": "f", "args": {}, "id": "c"}])
