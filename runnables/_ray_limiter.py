@@ -8,7 +8,7 @@ schedule. The copy hands those slots out to its callers, each waiting until its 
 the requests of the whole cluster follow one bucket while only one call per block goes to the
 actor. Blocks are sized by `runnables._ray_blocks.BlockSizer` from what the last one showed
 (large while the limit does not bind, about half a second of the rate where it does), and the
-next block is fetched while a quarter of the current one is left, so callers rarely wait on the
+next block is fetched while half of the current one is left, so callers rarely wait on the
 actor; `block_size=n` fixes the size instead (fetched when the block is used up).
 
 Tokens ride along: each slot reserves the estimate of the call that fetched its block; the
@@ -185,22 +185,25 @@ class RayRateLimiter(RateLimiter):
         """
         if isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 0:
             raise ValueError(f'Invalid "tokens" argument: expected an int >= 0, got {tokens!r}')
-        budget = self._ensure_budget()
+        budget = self._budget if self._budget is not None else self._ensure_budget()
+        # The clock is read once on the way through (reading it costs more than the rest).
+        clock_id, now = clock()
         while True:
-            self._collect()
+            self._collect(clock_id, now)
             if self._slots:
                 break
             self._waiting += 1
             try:
-                await wait_future(self._fetch_block(budget, tokens))
+                await wait_future(self._fetch_block(budget, tokens, now))
             finally:
                 self._waiting -= 1
+            clock_id, now = clock()
         start, reserved = self._slots.popleft()
         self._used += 1
         self._owed += tokens - reserved
-        if self.block_size is None and len(self._slots) <= self._sizer.size // 4:
-            self._fetch_block(budget, tokens)  # the next block, before this one runs out
-        wait = start - clock()[1]
+        if self.block_size is None and len(self._slots) <= self._sizer.size // 2:
+            self._fetch_block(budget, tokens, now)  # the next block, before this one runs out
+        wait = start - now
         if wait > 0:
             try:
                 await anyio.sleep(wait)
@@ -211,12 +214,14 @@ class RayRateLimiter(RateLimiter):
                 raise
         return Reservation(self, tokens)
 
-    def _fetch_block(self, budget: Any, tokens: int) -> concurrent.futures.Future[list[float]]:
-        """The reservation in flight, started now (sized by the sizer) if there is none."""
+    def _fetch_block(
+        self, budget: Any, tokens: int, now: float
+    ) -> concurrent.futures.Future[list[float]]:
+        """The reservation in flight, started `now` (sized by the sizer) if there is none."""
         if self._fetch is None:
             size = self._sizer.next(
                 used=self._used,
-                elapsed=clock()[1] - self._arrived,
+                elapsed=now - self._arrived,
                 waiting=self._waiting,
                 waits=self._waits,
             )
@@ -228,9 +233,8 @@ class RayRateLimiter(RateLimiter):
             fetch.add_done_callback(lambda _: setattr(fetch, "arrived", time.monotonic()))
         return self._fetch
 
-    def _collect(self) -> None:
-        """Turn a finished block reservation into slots on this loop's clock."""
-        clock_id, now = clock()
+    def _collect(self, clock_id: object, now: float) -> None:
+        """Turn a finished block reservation into slots on this loop's clock (`now` on it)."""
         if clock_id != self._slot_clock:
             # Slot times on another clock (another trio run) mean nothing here: drop them.
             self._slots.clear()

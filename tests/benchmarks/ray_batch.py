@@ -119,6 +119,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--rate", type=float, default=500.0, help="requests/s that bind")
     parser.add_argument("--only", type=sections, default={"batch", "handlers", "limits"})
     parser.add_argument("--repeat", type=int, default=3, help="runs of each; the best counts")
+    parser.add_argument(
+        "--no-fixed", action="store_true", help="skip the fixed blocks of 8 (slow on big batches)"
+    )
     args = parser.parse_args(argv)
 
     n, mc = args.items, args.max_concurrency
@@ -171,7 +174,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         if "limits" in args.only:
             print("\n-- rate limiters --")
             plain, _ = on_ray("no limiter", chain, config, args.repeat)
-            for label, block_size in (("adaptive blocks", None), ("fixed blocks of 8", 8)):
+            variants: list[tuple[str, int | None]] = [("adaptive blocks", None)]
+            if not args.no_fixed:
+                variants.append(("fixed blocks of 8", 8))
+            for label, block_size in variants:
                 limiter = RayRateLimiter(requests_per_minute=100_000_000, block_size=block_size)
                 asyncio.run(limiter.usage())  # its budget actor started, not timed
                 seconds, _ = on_ray(
