@@ -4,7 +4,8 @@
 `OfflineChatModel` is a deterministic stand-in that needs no network. Parsers turn a reply into
 a string, JSON, a pydantic model instance or a list. Tools (`@tool`) are steps a model can call:
 `model.bind_tools([...])` offers them, `ToolExecutor` runs the calls in a reply, and
-`model.with_structured_output(Schema)` parses replies into a schema.
+`model.with_structured_output(Schema)` parses replies into a schema. A retriever
+(`BaseRetriever`) finds the `Document`s relevant to a query.
 """
 
 from llm._chat_model import BaseChatModel, LanguageModelInput, PromptValueLike
