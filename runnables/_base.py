@@ -20,29 +20,26 @@ from collections.abc import (
     AsyncIterator,
     Awaitable,
     Callable,
-    Coroutine,
     Generator,
     Iterator,
     Mapping,
     Sequence,
 )
-from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
+from runnables._batch import BatchMethods, check_inputs
 from runnables._bridge import iter_sync, run_inline, run_sync
 from runnables._chunks import AddableDict, add_chunks, collect_chunks
-from runnables._concurrency import as_completed, closing, gather_calls
+from runnables._coerce import coerce_to_runnable, parallel_of
+from runnables._concurrency import closing
 from runnables._config import (
     EMPTY_CONFIG,
     RunnableConfig,
-    config_list,
     ensure_config,
     merge_configs,
-    without_timeout,
 )
 from runnables._events import (
-    batch_started,
     call_child,
-    events_on,
     stream_child,
     transform_child,
 )
@@ -51,7 +48,6 @@ from runnables._overrides import install as install_overrides
 from runnables._overrides import marked, skipping
 from runnables._run import (
     call_in_run,
-    current_run,
     detached_context,
     inline_context,
     needs_run,
@@ -66,11 +62,12 @@ if TYPE_CHECKING:
     from runnables._binding import RunnableBinding, RunnableEach
     from runnables._fallbacks import RunnableWithFallbacks
     from runnables._graph import Graph
-    from runnables._parallel import RunnableParallel
     from runnables._retry import RunnableRetry
     from runnables._sequence import RunnableSequence
     from runnables._timeout import RunnableTimeout
     from runnables._tool import BaseTool
+
+_check_inputs = check_inputs  # where other modules import it from
 
 In = TypeVar("In", contravariant=True)
 Out = TypeVar("Out", covariant=True)
@@ -78,7 +75,7 @@ Other = TypeVar("Other")
 T = TypeVar("T")
 
 
-class Runnable(Generic[In, Out]):
+class Runnable(BatchMethods[In, Out]):
     """A unit of work that can be invoked, batched, streamed and composed with `|`."""
 
     _name: str | None = None
@@ -277,7 +274,11 @@ class Runnable(Generic[In, Out]):
                 return await Runnable._ainvoke(self, input, config, **kwargs)
         if not needs_run(config):
             return await self._acall(input, EMPTY_CONFIG, **kwargs)
-        return await Runnable._ainvoke(self, input, config, **kwargs)
+        return await call_in_run(
+            ensure_config(config),
+            self.name,
+            lambda cfg: call_child(self, input, cfg, root=True, **kwargs),
+        )
 
     async def _ainvoke(self, input: In, config: RunnableConfig | None, **kwargs: Any) -> Out:
         if not needs_run(config):
@@ -304,207 +305,6 @@ class Runnable(Generic[In, Out]):
             if context is not None:
                 return run_inline(self.ainvoke(input, config, **kwargs), context)
         return run_sync(lambda: self.ainvoke(input, config, **kwargs), detached_context())
-
-    @overload
-    async def abatch(
-        self,
-        inputs: Sequence[In],
-        config: RunnableConfig | Sequence[RunnableConfig] | None = None,
-        *,
-        return_exceptions: Literal[False] = False,
-        **kwargs: Any,
-    ) -> list[Out]: ...
-    @overload
-    async def abatch(
-        self,
-        inputs: Sequence[In],
-        config: RunnableConfig | Sequence[RunnableConfig] | None = None,
-        *,
-        return_exceptions: bool,
-        **kwargs: Any,
-    ) -> list[Out | Exception]: ...
-
-    async def abatch(
-        self,
-        inputs: Sequence[In],
-        config: RunnableConfig | Sequence[RunnableConfig] | None = None,
-        *,
-        return_exceptions: bool = False,
-        **kwargs: Any,
-    ) -> list[Out] | list[Out | Exception]:
-        """Run the step on many inputs concurrently; outputs come back in input order.
-
-        Args:
-            inputs: A list (or tuple) of inputs.
-            config: One config for all inputs, or a list with one config per input.
-                `max_concurrency` bounds the leaf steps running at once across the whole batch;
-                with it, items start as earlier ones finish (n items going for a limit of n),
-                rather than all at once.
-            return_exceptions: Put each failure in its place in the result instead of raising
-                (and cancelling the rest) on the first one.
-            **kwargs: Call options passed to every run.
-
-        Raises:
-            TypeError: `inputs` is not a list or tuple.
-            ValueError: `config` is a list of the wrong length.
-        """
-        _check_inputs(inputs)
-        if not inputs:
-            return []
-        configs = config_list(config, len(inputs))
-
-        async def run_all(cfg: RunnableConfig) -> list[Any]:
-            await batch_started(self, len(inputs), cfg)
-            state = current_run()
-            limiter = state.limiter if state is not None else None
-            return await gather_calls(
-                self._item_call(inputs, configs, kwargs),
-                len(inputs),
-                # With a run-wide limit, keep only about as many items going as it lets run.
-                width=len(inputs) if limiter is None else BATCH_WIDTH * limiter.total_tokens,
-                note=lambda i: f"in batch item {i} of {self.name}",
-                return_exceptions=return_exceptions,
-            )
-
-        return await call_in_run(configs[0], f"batch of {self.name}", run_all)
-
-    @overload
-    def batch(
-        self,
-        inputs: Sequence[In],
-        config: RunnableConfig | Sequence[RunnableConfig] | None = None,
-        *,
-        return_exceptions: Literal[False] = False,
-        **kwargs: Any,
-    ) -> list[Out]: ...
-    @overload
-    def batch(
-        self,
-        inputs: Sequence[In],
-        config: RunnableConfig | Sequence[RunnableConfig] | None = None,
-        *,
-        return_exceptions: bool,
-        **kwargs: Any,
-    ) -> list[Out | Exception]: ...
-
-    def batch(
-        self,
-        inputs: Sequence[In],
-        config: RunnableConfig | Sequence[RunnableConfig] | None = None,
-        *,
-        return_exceptions: bool = False,
-        **kwargs: Any,
-    ) -> list[Out] | list[Out | Exception]:
-        """Sync form of `abatch`: inputs run concurrently, outputs in input order."""
-        _check_inputs(inputs)
-        return run_sync(
-            lambda: self.abatch(inputs, config, return_exceptions=return_exceptions, **kwargs),
-            detached_context(),
-        )
-
-    async def abatch_as_completed(
-        self,
-        inputs: Sequence[In],
-        config: RunnableConfig | Sequence[RunnableConfig] | None = None,
-        *,
-        return_exceptions: bool = False,
-        **kwargs: Any,
-    ) -> AsyncGenerator[tuple[int, Out | Exception], None]:
-        """Run many inputs concurrently, yielding `(index, output)` as each finishes.
-
-        Breaking out of the loop cancels whatever is still running (on trio, close the
-        generator explicitly, e.g. with `contextlib.aclosing`, as trio requires).
-        """
-        _check_inputs(inputs)
-        if not inputs:
-            return
-        configs = config_list(config, len(inputs))
-
-        async def run_all(cfg: RunnableConfig) -> AsyncIterator[tuple[int, Any]]:
-            await batch_started(self, len(inputs), cfg)
-            calls = self._item_calls(inputs, configs, return_exceptions, kwargs)
-            async with closing(as_completed(calls)) as pairs:
-                async for pair in pairs:
-                    yield pair
-
-        pairs = stream_in_run(configs[0], f"batch of {self.name}", run_all)
-        async with closing(pairs) as results:
-            async for pair in results:
-                yield pair
-
-    def batch_as_completed(
-        self,
-        inputs: Sequence[In],
-        config: RunnableConfig | Sequence[RunnableConfig] | None = None,
-        *,
-        return_exceptions: bool = False,
-        **kwargs: Any,
-    ) -> Generator[tuple[int, Out | Exception], None, None]:
-        """Sync form of `abatch_as_completed`; breaking out cancels pending work."""
-        _check_inputs(inputs)
-        return iter_sync(
-            lambda: self.abatch_as_completed(
-                inputs, config, return_exceptions=return_exceptions, **kwargs
-            ),
-            detached_context(),
-        )
-
-    def _item_call(
-        self, inputs: Sequence[Any], configs: list[RunnableConfig], kwargs: Mapping[str, Any]
-    ) -> Callable[[int], Coroutine[Any, Any, Any]]:
-        """What runs batch item i, as a function of i."""
-        if any("timeout" in c for c in configs):
-            # The batch's run applied the timeout: the items must not apply it again.
-            configs = _without_timeouts(configs)
-        if events_on():
-
-            def traced(i: int) -> Coroutine[Any, Any, Any]:
-                return call_child(self, inputs[i], configs[i], root=True, **kwargs)
-
-            return traced
-        acall = self._acall
-        if kwargs:
-
-            def call_with_options(i: int) -> Coroutine[Any, Any, Any]:
-                return acall(inputs[i], configs[i], **kwargs)
-
-            return call_with_options
-
-        def call(i: int) -> Coroutine[Any, Any, Any]:
-            return acall(inputs[i], configs[i])
-
-        return call
-
-    def _item_calls(
-        self,
-        inputs: Sequence[Any],
-        configs: list[RunnableConfig],
-        return_exceptions: bool,
-        kwargs: Mapping[str, Any],
-    ) -> list[Coroutine[Any, Any, Any]]:
-        # The batch's run applied the timeout: the items must not apply it again.
-        return [
-            self._acall_item(
-                i, x, without_timeout(c) if "timeout" in c else c, return_exceptions, kwargs
-            )
-            for i, (x, c) in enumerate(zip(inputs, configs, strict=True))
-        ]
-
-    async def _acall_item(
-        self,
-        index: int,
-        input: Any,
-        config: RunnableConfig,
-        return_exceptions: bool,
-        kwargs: Mapping[str, Any],
-    ) -> Any:
-        try:
-            return await call_child(self, input, config, root=True, **kwargs)
-        except Exception as exc:
-            if return_exceptions:
-                return exc
-            exc.add_note(f"in batch item {index} of {self.name}")
-            raise
 
     def astream(
         self, input: In, config: RunnableConfig | None = None, **kwargs: Any
@@ -677,7 +477,7 @@ class Runnable(Generic[In, Out]):
         """Run this step, then add keys computed from its (dict) output: `{**out, k: f(out)}`."""
         from runnables._passthrough import RunnableAssign
 
-        return self | RunnableAssign(_parallel(kwargs))
+        return self | RunnableAssign(parallel_of(kwargs))
 
     def pick(self, keys: str | list[str]) -> RunnableSequence[In, Any]:
         """Run this step, then keep only `keys` of its (dict) output (see `RunnablePick`)."""
@@ -775,64 +575,3 @@ class Runnable(Generic[In, Out]):
         return tool_from_runnable(
             self, args_schema, name=name, description=description, arg_types=arg_types
         )
-
-
-BATCH_WIDTH = 1
-"""With a run-wide `max_concurrency` of n, a batch keeps this many times n items going. Every
-item going waits for, or holds, at least one slot at almost any time, so n of them keep the
-limit busy; more only add waiting work (and garbage-collector work): on the 2,000-item seed
-batch with n = 500, 2n items going measured 1.47x-1.54x the floor against 1.35x-1.36x for n."""
-
-
-def _without_timeouts(configs: list[RunnableConfig]) -> list[RunnableConfig]:
-    made: dict[int, RunnableConfig] = {}  # the same config for every item is copied once
-    out = []
-    for c in configs:
-        new = made.get(id(c))
-        if new is None:
-            new = made[id(c)] = without_timeout(c) if "timeout" in c else c
-        out.append(new)
-    return out
-
-
-def _check_inputs(inputs: object) -> None:
-    if not isinstance(inputs, list | tuple):
-        raise TypeError(f'Invalid "inputs" argument: expected a list, got {inputs!r}')
-
-
-def _parallel(steps: Mapping[str, Any]) -> RunnableParallel[Any]:
-    from runnables._parallel import RunnableParallel
-
-    return RunnableParallel(steps)
-
-
-def coerce_to_runnable(thing: Any, *, param: str = "step") -> Runnable[Any, Any]:
-    """Turn a runnable-like object into a runnable.
-
-    A runnable is returned as is; a function or `async def` becomes a `RunnableLambda`; a
-    generator function becomes a `RunnableGenerator`; a dict becomes a `RunnableParallel`.
-
-    Raises:
-        TypeError: `thing` is none of those, or is a `Runnable` class rather than an instance;
-            the message names what it got.
-    """
-    if isinstance(thing, Runnable):
-        return thing
-    if isinstance(thing, type) and issubclass(thing, Runnable):
-        # A class is callable, so it would pass as a function and fail only at run time.
-        raise TypeError(
-            f'Invalid "{param}" argument: expected a Runnable instance, got the class {thing!r}; '
-            f"put an instance in the chain, e.g. {thing.__name__}()"
-        )
-    if isinstance(thing, Mapping):
-        return _parallel(thing)
-    if callable(thing):
-        from runnables._lambda import RunnableGenerator, RunnableLambda, is_generator_callable
-
-        if is_generator_callable(thing):
-            return RunnableGenerator(thing)
-        return RunnableLambda(thing)
-    raise TypeError(
-        f'Invalid "{param}" argument: expected a Runnable, callable or dict, '
-        f"got {type(thing).__name__} {thing!r}"
-    )

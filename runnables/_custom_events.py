@@ -20,6 +20,7 @@ from typing import Any
 import anyio.from_thread
 
 from runnables._config import RunnableConfig
+from runnables._events import step_tags_and_metadata
 from runnables._handlers import RunEvent
 from runnables._run import RunState, _run
 
@@ -39,7 +40,9 @@ def _custom_event(
             f"dispatch_custom_event({name!r}) was called outside any step's body: a custom "
             "event belongs to the step that sends it; call it from a function or step of a chain"
         )
-    kind, tags, metadata = state.step or ("chain", [], {})
+    kind, tags, metadata = (
+        step_tags_and_metadata(state.step) if state.step is not None else ("chain", [], {})
+    )
     if config is not None:
         tags = config.get("tags") or tags
         metadata = config.get("metadata") or metadata

@@ -56,8 +56,9 @@ def _event(
     )
 
 
-def _step_info(step: Any, config: RunnableConfig) -> StepInfo:
-    """The step as custom events dispatched in its body report it."""
+def step_tags_and_metadata(info: StepInfo) -> tuple[str, list[str], dict[str, Any]]:
+    """The kind, tags and metadata a step's custom events carry (its own, less `seq:step:N`)."""
+    step, config = info
     config = step._event_config(config)
     return step._kind, config.get("tags") or _NO_TAGS, config.get("metadata") or _NO_METADATA
 
@@ -116,7 +117,7 @@ async def call_child(
     shown = step._event_input(input)
     start = {"input": shown}
     await _emit(state, _event("start", step, run_id, parents, config, start, kwargs, step_tag))
-    token = _run.set(state.with_parent(run_id, _step_info(step, config)))
+    token = _run.set(state.with_parent(run_id, (step, config)))
     try:
         output = await step._acall(input, config, **kwargs)
     except BaseException as exc:
@@ -184,7 +185,7 @@ async def _traced(
     comes at the first input chunk (`_Feed` emits it) or, failing that, at the first output.
     """
     state, step = trace.state, trace.step
-    inner = state.with_parent(trace.run_id, _step_info(step, trace.config))
+    inner = state.with_parent(trace.run_id, (step, trace.config))
     shown = END
     if input is not END:
         shown = step._event_input(input)

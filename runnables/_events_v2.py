@@ -97,7 +97,10 @@ class _Collector:
             return
         data = event.data
         input = data.get("input")
-        call_id = input["id"] if isinstance(input, dict) and _is_tool_call(input) else None
+        call_id = None
+        if isinstance(input, dict) and _is_tool_call(input):
+            # Called with a tool call: LangChain's error names its id and shows its arguments.
+            call_id, input = input["id"], input.get("args")
         self._send(
             event,
             "tool",

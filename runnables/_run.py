@@ -62,8 +62,8 @@ class RunState:
         parent_ids: Run ids of the steps whose bodies are running here, root first (the parents
             of new steps).
         deadline: When the run's `timeout` ends, on the backend's clock (`anyio.current_time`).
-        step: What custom events dispatched here report about the step whose body is running:
-            its kind, tags and metadata (None where no handler listens, or outside any step).
+        step: The step whose body is running here and its config, for the custom events it
+            dispatches (None where no handler listens, or outside any step).
     """
 
     __slots__ = ("_inner", "deadline", "handlers", "limiter", "parent_ids", "step")
@@ -113,8 +113,9 @@ class RunState:
 
 _UNSET: Any = object()
 
-StepInfo = tuple[str, list[str], dict[str, Any]]
-"""A step as its custom events report it: kind, tags, metadata."""
+StepInfo = tuple[Any, RunnableConfig]
+"""The step whose body runs, and its config: what its custom events report (kind, tags,
+metadata) is read from them only when one is dispatched."""
 
 _run: ContextVar[RunState | None] = ContextVar("runnables_run", default=None)
 _inline: ContextVar[bool] = ContextVar("runnables_inline", default=False)

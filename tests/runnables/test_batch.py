@@ -9,7 +9,7 @@ import anyio.lowlevel
 import pytest
 
 from runnables import RunnableLambda
-from runnables._base import BATCH_WIDTH
+from runnables._batch import BATCH_WIDTH
 
 pytestmark = pytest.mark.anyio
 

@@ -92,6 +92,8 @@ async def test_a_tool_call_input_names_its_id_in_on_tool_error() -> None:
                 seen.append(event)
     assert seen[-1]["event"] == "on_tool_error"
     assert seen[-1]["data"]["tool_call_id"] == "call-9"
+    assert seen[-1]["data"]["input"] == {"x": 1}  # the call's arguments, as LangChain shows
+    assert seen[-2]["data"]["input"] == call
 
 
 async def test_a_failing_chain_step_gives_no_error_event() -> None:
