@@ -250,7 +250,7 @@ class ChatPromptTemplate(BasePromptTemplate[ChatPromptValue]):
         """The number of entries."""
         return len(self.messages)
 
-    def __add__(self, other: object) -> ChatPromptTemplate:
+    def __add__(self, other: MessageLike | list[MessageLike]) -> ChatPromptTemplate:
         """A new prompt: these entries, then `other`'s.
 
         `other` may be a chat prompt, a message, a message template or placeholder, a str (a
@@ -269,7 +269,7 @@ class ChatPromptTemplate(BasePromptTemplate[ChatPromptValue]):
             return NotImplemented
         return _combined([*self.messages, *added], partials)
 
-    def __radd__(self, other: object) -> ChatPromptTemplate:
+    def __radd__(self, other: MessageLike | list[MessageLike]) -> ChatPromptTemplate:
         """`message + prompt`, `[entries] + prompt`, ...: `other`'s entries first."""
         if isinstance(other, list):
             added: list[Entry] = list(ChatPromptTemplate(other).messages)

@@ -275,7 +275,7 @@ class PromptTemplate(BasePromptTemplate[StringPromptValue]):
             f"{fmt})"
         )
 
-    def __add__(self, other: object) -> PromptTemplate:
+    def __add__(self, other: PromptTemplate | str) -> PromptTemplate:
         """A prompt whose template is this one's followed by `other` (a prompt of the same
         format, or a template string); partial variables of both are kept."""
         if isinstance(other, str):

@@ -130,9 +130,7 @@ def test_unknown_role_names_it_and_the_allowed_ones() -> None:
     assert "messages[1]" in str(info.value)
 
 
-@pytest.mark.parametrize(
-    "entry", [42, None, ("human",), ("human", "a", "b"), {"human", "hi"}]
-)
+@pytest.mark.parametrize("entry", [42, None, ("human",), ("human", "a", "b"), {"human", "hi"}])
 def test_bad_entry_is_a_type_error_showing_it(entry: Any) -> None:
     with pytest.raises(TypeError, match=r"index 1") as info:
         ChatPromptTemplate.from_messages([("human", "ok"), entry])

@@ -1,12 +1,13 @@
 import pickle
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 import pytest
 
-from prompts import MissingVariablesError, PromptTemplate, StringPromptValue
+from prompts import ChatPromptTemplate, MissingVariablesError, PromptTemplate, StringPromptValue
 from runnables import RunnableLambda
 
 # -- parsing -------------------------------------------------------------------------------------
@@ -378,3 +379,72 @@ def test_repr_shows_template_and_variables() -> None:
     prompt = PromptTemplate.from_template("About {topic}")
 
     assert repr(prompt) == "PromptTemplate(template='About {topic}', input_variables=['topic'])"
+
+
+# -- template formats, files, concatenation ------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["mustache ", "F-string", "jinja", None])
+def test_an_unknown_template_format_names_the_parameter_and_value(fmt: Any) -> None:
+    with pytest.raises(ValueError, match='"template_format"') as info:
+        PromptTemplate.from_template("x", template_format=fmt)
+
+    assert repr(fmt) in str(info.value)
+    assert "['f-string', 'mustache', 'jinja2']" in str(info.value)
+    with pytest.raises(ValueError, match='"template_format"'):
+        ChatPromptTemplate.from_messages([("human", "x")], template_format=fmt)
+
+
+def test_template_format_is_kept_and_shown() -> None:
+    prompt = PromptTemplate("{{a}}", template_format="mustache")
+
+    assert prompt.template_format == "mustache"
+    assert repr(prompt) == (
+        "PromptTemplate(template='{{a}}', input_variables=['a'], template_format='mustache')"
+    )
+    assert PromptTemplate("{a}").template_format == "f-string"
+
+
+def test_from_file_reads_the_template_with_the_given_encoding(tmp_path: Path) -> None:
+    path = tmp_path / "prompt.txt"
+    path.write_bytes("Café {{dish}}".encode("latin-1"))
+
+    prompt = PromptTemplate.from_file(path, "latin-1", template_format="mustache")
+
+    assert prompt.format(dish="crème") == "Café crème"
+    assert PromptTemplate.from_file(str(path), encoding="latin-1").input_variables == []
+    with pytest.raises(FileNotFoundError):
+        PromptTemplate.from_file(tmp_path / "missing.txt")
+
+
+def test_adding_prompts_concatenates_templates_and_partials() -> None:
+    first = PromptTemplate.from_template("a {x} ", partial_variables={"x": "X"})
+
+    combined = first + PromptTemplate.from_template("b {y}") + " c {z}"
+
+    assert combined.template == "a {x} b {y} c {z}"
+    assert combined.input_variables == ["y", "z"]
+    assert combined.format(y=1, z=2) == "a X b 1 c 2"
+
+
+def test_adding_prompts_of_different_formats_or_other_values_fails() -> None:
+    with pytest.raises(ValueError, match="same format"):
+        PromptTemplate("{a}") + PromptTemplate("{{b}}", template_format="mustache")
+    with pytest.raises(TypeError, match="unsupported operand"):
+        PromptTemplate("{a}") + 1  # type: ignore[operator]
+
+
+@pytest.mark.anyio
+async def test_async_format_forms() -> None:
+    prompt = PromptTemplate("hi {a}")
+
+    assert await prompt.aformat(a=1) == "hi 1"
+    assert await prompt.aformat_prompt(a=1) == StringPromptValue("hi 1")
+
+
+def test_pretty_repr_shows_variables_in_braces(capsys: pytest.CaptureFixture[str]) -> None:
+    prompt = PromptTemplate("hi {a} {b}").partial(b="B")
+
+    assert prompt.pretty_repr() == "hi {a} B"
+    prompt.pretty_print()
+    assert capsys.readouterr().out == "hi {a} B\n"
