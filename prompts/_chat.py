@@ -324,9 +324,11 @@ def _combined(entries: list[Entry], partials: dict[str, Any]) -> ChatPromptTempl
 
 def _pretty(entry: Entry) -> str:
     if isinstance(entry, BaseMessage):
-        title = type(entry).__name__.removesuffix("Message") or "Base"
-        title = {"Ai": "AI"}.get(title, title)
-        return f"{title_line(f'{title} Message')}\n\n{entry.text}"
+        # As LangChain titles a message: its type, title-cased ("Ai Message"), and its name.
+        head = title_line(f"{entry.type.title()} Message")
+        if entry.name is not None:
+            head += f"\nName: {entry.name}"
+        return f"{head}\n\n{entry.text}"
     return entry.pretty_repr()
 
 

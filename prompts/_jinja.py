@@ -85,6 +85,10 @@ class Jinja2Template:
     def __repr__(self) -> str:
         return f"Jinja2Template({self.template!r})"
 
+    def __reduce__(self) -> tuple[type[Jinja2Template], tuple[str]]:
+        # A compiled jinja2 template does not pickle: a prompt ships its text, compiled again.
+        return (Jinja2Template, (self.template,))
+
     def render(self, values: Mapping[str, Any]) -> str:
         """Fill in the template from `values` (extra keys are passed too, as jinja2 does).
 

@@ -386,3 +386,50 @@ def test_pretty_repr_of_multipart_shows_text_then_other_parts() -> None:
         "look {a}",
         '{"type": "image_url", "image_url": {"url": "{u}"}}',
     ]
+
+
+def test_dict_parts_template_every_string_at_any_depth_and_keep_other_values() -> None:
+    part = {"type": "file", "file": {"ids": ["{a}", 3, ("{b}",)], "flag": True, "n": None}}
+    prompt = ChatPromptTemplate.from_messages([("human", [part])])
+
+    (message,) = prompt.format_messages(a="A", b="B")
+
+    assert prompt.input_variables == ["a", "b"]
+    assert message.content == [
+        {"type": "file", "file": {"ids": ["A", 3, ("B",)], "flag": True, "n": None}}
+    ]
+
+
+def test_a_bad_template_in_a_class_pair_names_the_index() -> None:
+    with pytest.raises(TypeError, match=r"index 0.*list of parts"):
+        ChatPromptTemplate.from_messages([(HumanMessage, 42)])  # type: ignore[list-item]
+
+
+def test_additional_kwargs_must_be_a_dict() -> None:
+    with pytest.raises(TypeError, match=r'"additional_kwargs".*list \[1\]'):
+        HumanMessagePromptTemplate.from_template("x", additional_kwargs=[1])  # type: ignore[arg-type]
+
+
+def test_nested_prompt_placeholders_type_the_outer_schema() -> None:
+    inner = ChatPromptTemplate.from_messages([MessagesPlaceholder("history")])
+    prompt = ChatPromptTemplate.from_messages([inner, ("human", "{q}")])
+
+    schema = prompt.get_input_jsonschema()
+
+    assert schema["required"] == ["history", "q"]
+    assert schema["properties"]["history"]["type"] == "array"
+
+
+def test_chat_pretty_print_prints_the_pretty_repr(capsys: pytest.CaptureFixture[str]) -> None:
+    prompt = ChatPromptTemplate.from_messages([AIMessage("done", name="bob")])
+
+    prompt.pretty_print()
+
+    assert capsys.readouterr().out == "=" * 34 + " Ai Message " + "=" * 34 + "\nName: bob\n\ndone\n"
+
+
+def test_placeholder_dict_items_with_unknown_roles_name_the_variable() -> None:
+    prompt = ChatPromptTemplate.from_messages([MessagesPlaceholder("history")])
+
+    with pytest.raises(ValueError, match=r"'history'.*item 0.*'robot'"):
+        prompt.format_messages(history=[{"role": "robot", "content": "x"}])

@@ -1,5 +1,6 @@
 """Jinja2 templates, in jinja2's sandbox; results checked against langchain-core 1.8.3's."""
 
+import pickle
 import sys
 
 import pytest
@@ -85,3 +86,11 @@ def test_without_jinja2_installed_the_error_names_the_extra(
 
     with pytest.raises(ImportError, match=r"runnables\[jinja2\]"):
         jinja("{{ a }}")
+
+
+def test_jinja2_prompts_pickle() -> None:
+    prompt = ChatPromptTemplate.from_messages([("human", "{{ a }}!")], template_format="jinja2")
+
+    copy = pickle.loads(pickle.dumps(prompt))
+
+    assert copy.format_messages(a=1) == prompt.format_messages(a=1)

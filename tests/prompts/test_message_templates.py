@@ -178,3 +178,12 @@ async def test_placeholder_formats_async_too() -> None:
     placeholder = MessagesPlaceholder("h")
 
     assert await placeholder.aformat_messages(h=[("ai", "x")]) == [AIMessage("x")]
+
+
+def test_the_base_class_leaves_formatting_to_its_kinds() -> None:
+    base = BaseMessagePromptTemplate()
+
+    with pytest.raises(NotImplementedError):
+        base.format_messages()
+    with pytest.raises(NotImplementedError):
+        base.pretty_repr()

@@ -1,6 +1,7 @@
 """Mustache templates: results checked against langchain-core 1.8.3's for the same input."""
 
 import json
+import pickle
 from typing import Any
 
 import pytest
@@ -172,3 +173,13 @@ def test_mustache_partial_fixes_a_variable() -> None:
 
     assert prompt.input_variables == ["b"]
     assert prompt.format(b="B") == "A-B"
+
+
+def test_mustache_and_multipart_prompts_pickle() -> None:
+    prompt = ChatPromptTemplate.from_messages(
+        [("human", ["{{#a}}{{.}}{{/a}}", {"image_url": "{{u}}"}])], template_format="mustache"
+    )
+
+    copy = pickle.loads(pickle.dumps(prompt))
+
+    assert copy.format_messages(a=[1, 2], u="x") == prompt.format_messages(a=[1, 2], u="x")
