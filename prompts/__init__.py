@@ -75,6 +75,8 @@ from prompts._messages import (
     Usage,
 )
 from prompts._openai_messages import (
+    convert_to_openai_data_block,
+    convert_to_openai_image_block,
     convert_to_openai_messages,
 )
 from prompts._prompt import BasePromptTemplate, PromptTemplate
@@ -141,6 +143,8 @@ __all__ = [
     "Usage",
     "VideoContentBlock",
     "convert_to_messages",
+    "convert_to_openai_data_block",
+    "convert_to_openai_image_block",
     "convert_to_openai_messages",
     "count_tokens_approximately",
     "create_audio_block",

@@ -29,7 +29,14 @@ from prompts._messages import (
     ToolMessage,
 )
 
-__all__ = ["convert_to_openai_messages", "openai_content", "openai_part", "openai_role"]
+__all__ = [
+    "convert_to_openai_data_block",
+    "convert_to_openai_image_block",
+    "convert_to_openai_messages",
+    "openai_content",
+    "openai_part",
+    "openai_role",
+]
 
 
 def openai_role(message: BaseMessage) -> str:
@@ -98,7 +105,7 @@ def _from_data_block(block: dict[str, Any]) -> dict[str, Any] | None:
             return {"type": "file", "file": {"file_id": file_id}}
         if data is None:
             if url is not None:
-                raise ValueError(f"Chat Completions takes no file URLs: {block!r}")
+                raise ValueError(f"Chat Completions takes no file URLs; got the block {block!r}")
             return None
         file: dict[str, Any] = {"file_data": f"data:{_need_mime(block)};base64,{data}"}
         extras = block.get("extras") or block.get("metadata") or {}
@@ -107,6 +114,62 @@ def _from_data_block(block: dict[str, Any]) -> dict[str, Any] | None:
             file["filename"] = filename
         return {"type": "file", "file": file}
     return None
+
+
+def convert_to_openai_image_block(block: dict[str, Any]) -> dict[str, Any]:
+    """A standard (or older) image block as a Chat Completions `image_url` part.
+
+    Raises:
+        ValueError: The block has neither a `url` nor `base64` data (with its `mime_type`).
+    """
+    url, data, _ = _data(block)
+    if url is not None:
+        return {"type": "image_url", "image_url": {"url": url}}
+    if data is not None:
+        return {
+            "type": "image_url",
+            "image_url": {"url": f"data:{_need_mime(block)};base64,{data}"},
+        }
+    raise ValueError(f"An image block needs a url or base64 data to send: {block!r}")
+
+
+def convert_to_openai_data_block(
+    block: dict[str, Any], api: Literal["chat/completions", "responses"] = "chat/completions"
+) -> dict[str, Any]:
+    """A standard (or older) image, file or audio block in the form OpenAI's `api` takes.
+
+    Raises:
+        ValueError: A block type or source that API does not take (a file URL for Chat
+            Completions, audio other than base64, video), or base64 data without a mime_type.
+    """
+    kind = block.get("type")
+    if kind == "image":
+        part = convert_to_openai_image_block(block)
+        if api == "chat/completions":
+            return part
+        out: dict[str, Any] = {"type": "input_image", "image_url": part["image_url"]["url"]}
+        detail = block.get("detail") or (block.get("extras") or {}).get("detail")
+        if detail:
+            out["detail"] = detail
+        return out
+    if kind == "file":
+        url, data, file_id = _data(block)
+        if data is not None or file_id is not None:
+            part = _from_data_block(block) or {}
+            if api == "chat/completions":
+                return part
+            return {"type": "input_file", **part["file"]}
+        if url is not None:
+            if api == "chat/completions":
+                raise ValueError(f"Chat Completions takes no file URLs; got the block {block!r}")
+            return {"type": "input_file", "file_url": url}
+        raise ValueError(f"A file block needs base64 data, a file_id or a url: {block!r}")
+    if kind == "audio":
+        audio = _from_data_block(block)
+        if audio is None:
+            raise ValueError(f"An audio block needs base64 data to send to OpenAI: {block!r}")
+        return audio
+    raise ValueError(f"OpenAI takes no {kind!r} blocks: {block!r}")
 
 
 def openai_part(part: str | dict[str, Any], *, pass_through: bool = True) -> dict[str, Any]:

@@ -50,6 +50,8 @@ def test_all_is_exact_and_importable() -> None:
         "Usage",
         "VideoContentBlock",
         "convert_to_messages",
+        "convert_to_openai_data_block",
+        "convert_to_openai_image_block",
         "convert_to_openai_messages",
         "count_tokens_approximately",
         "create_audio_block",

@@ -23,6 +23,8 @@ from prompts import (
     ToolMessage,
     Usage,
     convert_to_messages,
+    convert_to_openai_data_block,
+    convert_to_openai_image_block,
     convert_to_openai_messages,
     filter_messages,
     get_buffer_string,
@@ -360,3 +362,53 @@ def test_get_buffer_string_as_xml_escapes_text_and_nests_tool_calls() -> None:
     )
     with pytest.raises(ValueError, match="format"):
         get_buffer_string(messages, format="json")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("block", "api", "part"),
+    [
+        (
+            {"type": "image", "url": "u"},
+            "chat/completions",
+            {"type": "image_url", "image_url": {"url": "u"}},
+        ),
+        (
+            {"type": "image", "base64": "AA", "mime_type": "image/png"},
+            "chat/completions",
+            {"type": "image_url", "image_url": {"url": "data:image/png;base64,AA"}},
+        ),
+        ({"type": "image", "url": "u"}, "responses", {"type": "input_image", "image_url": "u"}),
+        (
+            {"type": "file", "base64": "JJ", "mime_type": "application/pdf", "filename": "a"},
+            "responses",
+            {"type": "input_file", "file_data": "data:application/pdf;base64,JJ", "filename": "a"},
+        ),
+        ({"type": "file", "file_id": "f"}, "responses", {"type": "input_file", "file_id": "f"}),
+        ({"type": "file", "url": "u"}, "responses", {"type": "input_file", "file_url": "u"}),
+        (
+            {"type": "audio", "base64": "QQ", "mime_type": "audio/wav"},
+            "chat/completions",
+            {"type": "input_audio", "input_audio": {"data": "QQ", "format": "wav"}},
+        ),
+    ],
+)
+def test_convert_to_openai_data_block(
+    block: dict[str, Any], api: Any, part: dict[str, Any]
+) -> None:
+    assert convert_to_openai_data_block(block, api=api) == part
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        {"type": "image", "base64": "AA"},
+        {"type": "image", "file_id": "f"},
+        {"type": "file", "url": "u"},
+        {"type": "audio", "url": "u"},
+        {"type": "video", "url": "u"},
+    ],
+)
+def test_blocks_openai_does_not_take_are_value_errors(block: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match="block"):
+        convert_to_openai_data_block(block)
+    assert convert_to_openai_image_block({"type": "image", "url": "u"})["type"] == "image_url"
