@@ -146,6 +146,7 @@ async def _fallback(
 async def _run_one(
     self: Any, name: str, input: Any, config: RunnableConfig, kwargs: dict[str, Any]
 ) -> Any:
+    config = {**config}  # the user's code may change it; the chain's own is shared
     if name == "ainvoke":
         return await self.ainvoke(input, config, **kwargs)
     if name == "invoke":
@@ -173,6 +174,7 @@ async def _stream_one(
     self: Any, name: str, input: Any, config: RunnableConfig, kwargs: dict[str, Any]
 ) -> AsyncIterator[Any]:
     """The chunks of the override `name` (astream, stream or a transform) for one input."""
+    config = {**config}  # the user's code may change it; the chain's own is shared
     if name == "astream":
         chunks = self.astream(input, config, **kwargs)
     elif name == "stream":
@@ -191,6 +193,7 @@ async def _one(input: Any) -> AsyncIterator[Any]:
 def _transform(
     self: Any, name: str, chunks: AsyncIterator[Any], config: RunnableConfig, kwargs: Any
 ) -> AsyncIterator[Any]:
+    config = {**config}
     if name == "atransform":
         return self.atransform(chunks, config, **kwargs)  # type: ignore[no-any-return]
     # A sync transform pulls its input chunks from the loop, from its worker thread.

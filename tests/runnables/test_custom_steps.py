@@ -11,6 +11,7 @@ import pytest
 
 from runnables import Runnable, RunnableConfig, RunnableLambda, RunnableParallel
 from runnables._bridge import threadsafe_caller
+from runnables._config import EMPTY_CONFIG
 from tests.runnables.test_concurrency import Gauge
 
 pytestmark = pytest.mark.anyio
@@ -226,3 +227,18 @@ async def test_an_override_reports_as_its_own_step_in_events() -> None:
     assert ends["Shout"]["data"]["output"] == "A!"
     assert starts["Upper"]["parent_ids"] == [root] == starts["Shout"]["parent_ids"]
     assert starts["Upper"]["tags"] == ["seq:step:2"]
+
+
+async def test_an_override_changing_its_config_changes_nothing_outside() -> None:
+    class Meddles(Runnable[int, int]):
+        def invoke(self, input: int, config: RunnableConfig | None = None, **kw: Any) -> int:
+            assert config is not None
+            config["tags"] = ["meddled"]
+            return input
+
+    assert await (Meddles() | Meddles()).ainvoke(1) == 1
+    assert await Meddles().ainvoke(1) == 1
+    events = [e async for e in (Meddles() | Meddles()).astream_events(1)]
+    assert all("meddled" not in e["tags"] for e in events)
+    assert Upper().invoke("a", None) == "A"
+    assert EMPTY_CONFIG == {}  # the config shared by calls without one is untouched
