@@ -27,9 +27,11 @@ from typing import (
     runtime_checkable,
 )
 
+from pydantic import ValidationError
+
 from llm._validation import check_max_tokens, check_temperature
+from prompts._message_utils import MessageLikeRepresentation, convert_to_messages
 from prompts._messages import (
-    MESSAGE_TYPES,
     AIMessage,
     AIMessageChunk,
     AnyMessage,
@@ -63,9 +65,9 @@ class PromptValueLike(Protocol):
         ...
 
 
-MessageLike: TypeAlias = BaseMessage | tuple[str, str] | str
-LanguageModelInput: TypeAlias = PromptValueLike | str | Sequence[MessageLike]
-"""What a chat model accepts: a prompt value, a string, or a list of messages / (role, text)."""
+LanguageModelInput: TypeAlias = PromptValueLike | str | Sequence[MessageLikeRepresentation]
+"""What a chat model accepts: a prompt value, a string, or a list of messages, strings,
+`(role, content)` pairs and `{"role", "content", ...}` dicts (content a string or parts)."""
 
 
 def coerce_messages(value: object) -> list[BaseMessage]:
@@ -108,24 +110,16 @@ def _coerce_one(item: object) -> BaseMessage:
         return item
     if isinstance(item, str):
         return HumanMessage(content=item)
-    if (
-        isinstance(item, tuple)
-        and len(item) == 2
-        and isinstance(item[0], str)
-        and isinstance(item[1], str)
-    ):
-        role, text = item
-        cls = MESSAGE_TYPES.get(role)
-        if cls is None:
-            raise ValueError(
-                f"Invalid message role {role!r} in {item!r}; "
-                f"expected one of {sorted(MESSAGE_TYPES)}"
-            )
-        return cls(content=text)
-    raise TypeError(
-        "Invalid message in chat model input: expected a message, a (role, text) pair or a "
-        f"string, got {type(item).__name__}: {item!r}"
-    )
+    # (role, content) pairs with text or content parts, and {"role", "content", ...} dicts
+    # (OpenAI's and LangChain's forms), read as convert_to_messages reads them.
+    try:
+        [message] = convert_to_messages([item])  # type: ignore[list-item]
+    except ValidationError as exc:  # a pair or dict of the right shape, its fields wrong
+        errors = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise TypeError(f"Invalid message in chat model input {item!r}: {errors}") from None
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"Invalid message in chat model input: {exc}") from None
+    return message
 
 
 COMMON_OPTIONS = frozenset(

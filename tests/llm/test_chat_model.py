@@ -67,10 +67,45 @@ def test_other_inputs_are_a_type_error_naming_them(bad: object) -> None:
         coerce_messages(bad)
 
 
-@pytest.mark.parametrize("item", [42, ("user",), ("user", 1), ["user", "hi"]])
+@pytest.mark.parametrize("item", [42, ("user",), ("user", 1), ("user", "a", "b")])
 def test_bad_list_items_are_a_type_error(item: object) -> None:
     with pytest.raises(TypeError, match="Invalid message"):
         coerce_messages([item])
+
+
+def test_role_dicts_and_content_parts_are_read_as_convert_to_messages_reads_them() -> None:
+    parts = [
+        {"type": "text", "text": "What is this?"},
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}},
+    ]
+    out = coerce_messages(
+        [
+            {"role": "system", "content": "Describe images."},
+            ("user", parts),
+            ["assistant", "A tiny PNG."],  # a list pair, as LangChain accepts it
+            {"role": "user", "content": parts, "name": "ana"},
+        ]
+    )
+    assert [type(m).__name__ for m in out] == [
+        "SystemMessage",
+        "HumanMessage",
+        "AIMessage",
+        "HumanMessage",
+    ]
+    assert out[1].content == parts
+    assert out[1].text == "What is this?"
+    assert out[3].name == "ana"
+    assert out[3].content == parts
+
+
+async def test_a_model_receives_role_dicts_with_content_parts() -> None:
+    model = OfflineChatModel()
+    parts = [
+        {"type": "text", "text": "hi"},
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}},
+    ]
+    reply = await model.ainvoke([{"role": "user", "content": parts}])
+    assert reply.content == "[offline model] reply to: hi [image: image/png, 8 bytes]"
 
 
 def test_unknown_role_is_a_value_error_listing_known_roles() -> None:
