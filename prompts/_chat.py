@@ -204,7 +204,8 @@ class ChatPromptTemplate(BasePromptTemplate[ChatPromptValue]):
 
     def _format(self, values: Mapping[str, Any]) -> ChatPromptValue:
         out: list[BaseMessage] = []
-        self._format_into(values, out)
+        for step in self._steps:  # `_format_into`, inlined: this is every chat prompt's path
+            step._append_to(values, out)
         return ChatPromptValue._of(out)
 
     def _format_into(self, values: Mapping[str, Any], out: list[BaseMessage]) -> None:
