@@ -93,6 +93,11 @@ class ChatOpenAI(BaseChatModel):
         self.organization = check_optional_str("organization", organization)
         self.max_retries = check_int("max_retries", max_retries, low=0)
         self.timeout = None if timeout is None else check_number("timeout", timeout, positive=True)
+        nested = model_kwargs.pop("model_kwargs", None)  # LangChain's form: model_kwargs={...}
+        if nested is not None:
+            if not isinstance(nested, dict):
+                raise TypeError(f'Invalid "model_kwargs" argument: {nested!r}; expected a dict')
+            model_kwargs = {**nested, **model_kwargs}
         if model_kwargs:
             self._check_option_names(model_kwargs, "model_kwargs")
         self.model_kwargs: dict[str, Any] = model_kwargs

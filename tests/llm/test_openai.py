@@ -335,6 +335,21 @@ async def test_model_pickles_before_and_after_use(openai_server: OpenAIServer) -
     assert openai_server.requests[-1]["seed"] == 3
 
 
+@pytest.mark.anyio
+async def test_model_kwargs_dict_in_langchains_form_reaches_the_server(
+    openai_server: OpenAIServer,
+) -> None:
+    model = make_model(openai_server, model_kwargs={"top_p": 0.25, "seed": 1}, seed=9)
+    assert (await model.ainvoke("hi")).content == "echo: hi"
+    body = openai_server.requests[-1]
+    assert (body["top_p"], body["seed"]) == (0.25, 9)  # a keyword given directly wins
+
+
+def test_model_kwargs_that_is_not_a_dict_is_named() -> None:
+    with pytest.raises(TypeError, match=r'Invalid "model_kwargs" argument: \[1\]'):
+        ChatOpenAI(model="m", api_key="k", model_kwargs=[1])
+
+
 # -- construction ------------------------------------------------------------------------------
 
 
