@@ -35,7 +35,7 @@ from prompts._message_templates import (
 from prompts._messages import AnyMessage, BaseMessage
 from prompts._multipart import PartsTemplate
 from prompts._mustache import MustacheTemplate, schema_types
-from prompts._prompt import BasePromptTemplate
+from prompts._prompt import BasePromptTemplate, _check_declared
 from prompts._template import PromptTemplateFormat, check_template_format
 from prompts._values import ChatPromptValue
 
@@ -89,6 +89,8 @@ class ChatPromptTemplate(BasePromptTemplate[ChatPromptValue]):
         template_format: The format of the templates given as text: `"f-string"` (the
             default), `"mustache"` or `"jinja2"`.
         partial_variables: Variables fixed now, as with `partial`.
+        input_variables: Optional, for LangChain compatibility; inferred from the entries. If
+            given, it must name the same variables (optional placeholders' may be listed).
 
     Attributes:
         messages: The entries, each a message, a message template, a `MessagesPlaceholder` or
@@ -97,8 +99,8 @@ class ChatPromptTemplate(BasePromptTemplate[ChatPromptValue]):
     Raises:
         TypeError: `messages` is not a list, or an entry has the wrong type; the message shows
             the entry and its index.
-        ValueError: Unknown role or template format (the message lists the allowed ones), or a
-            malformed template.
+        ValueError: Unknown role or template format (the message lists the allowed ones), a
+            malformed template, or `input_variables` that do not match the entries'.
 
     Example:
         >>> prompt = ChatPromptTemplate.from_messages(
@@ -116,6 +118,7 @@ class ChatPromptTemplate(BasePromptTemplate[ChatPromptValue]):
         *,
         template_format: PromptTemplateFormat = "f-string",
         partial_variables: Mapping[str, Any] | None = None,
+        input_variables: Sequence[str] | None = None,
     ) -> None:
         if not isinstance(messages, list | tuple):
             raise TypeError(
@@ -125,6 +128,13 @@ class ChatPromptTemplate(BasePromptTemplate[ChatPromptValue]):
         check_template_format(template_format)
         entries = [_coerce_entry(entry, i, template_format) for i, entry in enumerate(messages)]
         self._build(entries, partial_variables)
+        if input_variables is not None:
+            # Ported code often lists an optional placeholder's variable too: it may.
+            optional = set(self.optional_variables)
+            declared = input_variables
+            if isinstance(declared, list | tuple):
+                declared = [v for v in declared if v not in optional]
+            _check_declared(declared, self.input_variables)
 
     def _build(self, entries: list[Entry], partial_variables: Mapping[str, Any] | None) -> None:
         self.messages = entries

@@ -433,3 +433,21 @@ def test_placeholder_dict_items_with_unknown_roles_name_the_variable() -> None:
 
     with pytest.raises(ValueError, match=r"'history'.*item 0.*'robot'"):
         prompt.format_messages(history=[{"role": "robot", "content": "x"}])
+
+
+def test_legacy_constructor_with_declared_input_variables() -> None:
+    prompt = ChatPromptTemplate(
+        input_variables=["question", "history"],
+        messages=[
+            SystemMessagePromptTemplate(prompt=PromptTemplate(input_variables=[], template="Hi")),
+            MessagesPlaceholder("history", optional=True),
+            HumanMessagePromptTemplate.from_template("{question}"),
+        ],
+    )
+
+    assert prompt.input_variables == ["question"]
+    assert prompt.format_messages(question="q") == [SystemMessage("Hi"), HumanMessage("q")]
+    with pytest.raises(ValueError, match=r'"input_variables".*\[\'quest\'\]'):
+        ChatPromptTemplate([("human", "{question}")], input_variables=["quest"])
+    with pytest.raises(TypeError, match='"input_variables"'):
+        ChatPromptTemplate([("human", "{q}")], input_variables="q")
