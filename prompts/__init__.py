@@ -47,7 +47,6 @@ from prompts._message_templates import (
     BaseMessagePromptTemplate,
     ChatMessagePromptTemplate,
     HumanMessagePromptTemplate,
-    MessagesPlaceholder,
     MessageTemplate,
     SystemMessagePromptTemplate,
 )
@@ -79,6 +78,7 @@ from prompts._openai_messages import (
     convert_to_openai_image_block,
     convert_to_openai_messages,
 )
+from prompts._placeholder import MessagesPlaceholder
 from prompts._prompt import BasePromptTemplate, PromptTemplate
 from prompts._template import MissingVariablesError, PromptTemplateFormat
 from prompts._tool_calls import (

@@ -28,13 +28,13 @@ from prompts._message_templates import (
     KIND_TEMPLATES,
     ROLES,
     BaseMessagePromptTemplate,
-    MessagesPlaceholder,
     MessageTemplate,
     title_line,
 )
 from prompts._messages import AnyMessage, BaseMessage
 from prompts._multipart import PartsTemplate
 from prompts._mustache import MustacheTemplate, schema_types
+from prompts._placeholder import MessagesPlaceholder
 from prompts._prompt import BasePromptTemplate, _check_declared
 from prompts._template import PromptTemplateFormat, check_template_format
 from prompts._values import ChatPromptValue
