@@ -8,8 +8,10 @@ A subclass states its behaviour once, in async:
 - `_atransform(chunks, config, **kwargs)`: optional; chunks in, chunks out (default: add the input
   chunks up with `+`, then `_astream`).
 
-Everything public (`invoke`, `ainvoke`, `batch`, `abatch`, the `*_as_completed` forms, `stream`,
-`astream`, composition) is written here once, on top of those. The sync methods cross into the async
+Everything public (`invoke`, `ainvoke`, `stream`, `astream`, composition; the batch forms in
+`runnables._batch`) is written once, on top of those. A subclass may instead override the public
+methods, as LangChain's allow (`invoke` only, say): `runnables._overrides` then gives it a core
+that runs them. The sync methods cross into the async
 core through `runnables._bridge`.
 """
 

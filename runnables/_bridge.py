@@ -29,6 +29,10 @@ hands each chunk over as soon as it is produced, staying at most one chunk ahead
 **Loop-scoped resources** (`loop_resource`): an object (an HTTP connection pool) made on first use
 in a running loop, and closed when that loop closes, on asyncio and trio alike.
 
+**Detached tasks** (`start_detached`): a task of the running loop in no task group, for an iterator
+that may be closed from another task or only garbage collected (`astream_events`); and
+`threadsafe_caller`, the running loop's entry for callbacks from other threads.
+
 **Futures from other threads** (`wait_future`): a `concurrent.futures.Future` (a Ray object ref's)
 awaited from asyncio or trio, woken through the running loop's thread-safe entry.
 """

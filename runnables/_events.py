@@ -11,8 +11,10 @@ Order: a parent's start comes before its children's. A step that takes a whole i
 model, a prompt) starts once its input is complete, and its start carries it; a step that
 transforms a stream (a parser) starts at its first input chunk, and its end carries the input.
 
-`astream_events` (LangChain's v2 schema) is one consumer of this path: `events_v2` turns the
-events into v2 dicts (`on_chain_start`, `on_chat_model_stream`, ...) and filters them.
+A sequence's steps also carry `seq:step:N` in their events' tags (`step_tag`), which their
+children do not inherit. `astream_events` (LangChain's v2 schema, `runnables._events_v2`) is one
+consumer of this path; `dispatch_custom_event` (`runnables._custom_events`) sends a step's own
+events down it.
 """
 
 from __future__ import annotations

@@ -242,3 +242,21 @@ async def test_an_override_changing_its_config_changes_nothing_outside() -> None
     assert all("meddled" not in e["tags"] for e in events)
     assert Upper().invoke("a", None) == "A"
     assert EMPTY_CONFIG == {}  # the config shared by calls without one is untouched
+
+
+async def test_an_abatch_override_serves_sync_batch_through_the_bridge() -> None:
+    class ABatched(Runnable[int, int]):
+        def __init__(self) -> None:
+            self.calls: list[list[int]] = []
+
+        async def ainvoke(self, input: int, config: Any = None, **kw: Any) -> int:
+            return input + 1
+
+        async def abatch(self, inputs: Any, config: Any = None, **kwargs: Any) -> Any:
+            self.calls.append(list(inputs))
+            return await super().abatch(inputs, config, **kwargs)
+
+    step = ABatched()
+    assert step.batch([1, 2]) == [2, 3]
+    assert await step.abatch([3]) == [4]
+    assert step.calls == [[1, 2], [3]]
