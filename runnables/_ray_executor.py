@@ -25,21 +25,10 @@ The batch's handlers stay here: the workers send back the events they want with 
 from __future__ import annotations
 
 import contextlib
-import itertools
 import logging
 import threading
 import uuid
-from collections import deque
-from collections.abc import (
-    AsyncGenerator,
-    Callable,
-    Generator,
-    Iterable,
-    Iterator,
-    Mapping,
-    Sequence,
-    Sized,
-)
+from collections.abc import AsyncGenerator, Callable, Generator, Iterable, Mapping, Sized
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar, overload
 
@@ -50,8 +39,9 @@ import ray.exceptions
 from runnables._base import Runnable
 from runnables._bridge import iter_sync, run_sync, wait_future
 from runnables._concurrency import closing, merge, stream_with_timeout
-from runnables._config import RunnableConfig, ensure_config
+from runnables._config import RunnableConfig
 from runnables._handlers import RunEvent
+from runnables._ray_batch import Batch, Feed
 from runnables._ray_events import Replay, wanted_by
 from runnables._ray_ship import SharedLimits, ship
 from runnables._ray_worker import BatchWorker, Exchanged, Item, Outcome
@@ -211,7 +201,7 @@ class RayExecutor:
             TypeError: `runnable`, `inputs` or `config` is of the wrong kind.
             ValueError: `config` is a list of the wrong length.
         """
-        batch = _Batch.of(runnable, inputs, config, return_exceptions)
+        batch = Batch.of(runnable, inputs, config, return_exceptions)
         results: dict[int, Any] = {}
         async with closing(self._as_completed(batch)) as pairs:
             async for index, value in pairs:
@@ -246,7 +236,7 @@ class RayExecutor:
         return_exceptions: bool = False,
     ) -> list[Out] | list[Out | Exception]:
         """Sync form of `abatch`."""
-        _Batch.of(runnable, inputs, config, return_exceptions)  # bad arguments fail here
+        Batch.of(runnable, inputs, config, return_exceptions)  # bad arguments fail here
         return run_sync(
             lambda: self.abatch(runnable, inputs, config, return_exceptions=return_exceptions),
             detached_context(),
@@ -265,7 +255,7 @@ class RayExecutor:
         Leaving the loop early (close the generator; on trio, `contextlib.aclosing`) stops the
         remote work and ends the workers. Arguments as in `abatch`.
         """
-        return self._as_completed(_Batch.of(runnable, inputs, config, return_exceptions))
+        return self._as_completed(Batch.of(runnable, inputs, config, return_exceptions))
 
     def batch_as_completed(
         self,
@@ -276,12 +266,12 @@ class RayExecutor:
         return_exceptions: bool = False,
     ) -> Generator[tuple[int, Out | Exception], None, None]:
         """Sync form of `abatch_as_completed`; breaking out stops the remote work."""
-        batch = _Batch.of(runnable, inputs, config, return_exceptions)
+        batch = Batch.of(runnable, inputs, config, return_exceptions)
         return iter_sync(lambda: self._as_completed(batch), detached_context())
 
     # -- the driver -----------------------------------------------------------------------------
 
-    async def _as_completed(self, batch: _Batch) -> AsyncGenerator[tuple[int, Any], None]:
+    async def _as_completed(self, batch: Batch) -> AsyncGenerator[tuple[int, Any], None]:
         batch_id = uuid.uuid4().hex
         sent = _Sent()
         try:
@@ -298,11 +288,11 @@ class RayExecutor:
                 await sent.close(batch_id)
 
     async def _outcomes(
-        self, batch: _Batch, batch_id: str, sent: _Sent
+        self, batch: Batch, batch_id: str, sent: _Sent
     ) -> AsyncGenerator[Outcome, None]:
         """Every item's outcome once, in completion order; closing it stops every worker."""
         sinks, parents = await _handlers_of(batch.first_config)
-        feed = _Feed(batch.items())
+        feed = Feed(batch.items())
         workers = feed.prefetch(self.num_workers)
         if batch.max_concurrency is not None:
             workers = min(workers, batch.max_concurrency)
@@ -339,7 +329,7 @@ class RayExecutor:
         runnable_ref: Any,
         share: int | None,
         chunk_size: int,
-        feed: _Feed,
+        feed: Feed,
         lost: list[int],
         sent: _Sent,
     ) -> Callable[[Callable[[Any], None]], Any]:
@@ -470,7 +460,7 @@ async def _handlers_of(config: RunnableConfig) -> tuple[tuple[Any, ...], tuple[s
     return state.handlers, state.parent_ids
 
 
-async def _batch_started(batch: _Batch, sinks: tuple[Any, ...], parents: tuple[str, ...]) -> None:
+async def _batch_started(batch: Batch, sinks: tuple[Any, ...], parents: tuple[str, ...]) -> None:
     """Tell the handlers the batch begins (`size` None: the inputs are an iterator)."""
     runnable = batch.runnable
     config = runnable._event_config(batch.first_config)
@@ -497,118 +487,6 @@ def _kill(actor: Any) -> None:
         ray.kill(actor, no_restart=True)
     except Exception:  # already gone, or Ray shut down: nothing left to stop
         return
-
-
-# -- the batch's items ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Batch:
-    """A batch's arguments, checked: the items come from `items()`, read lazily."""
-
-    runnable: Runnable[Any, Any]
-    inputs: Iterable[Any]
-    configs: RunnableConfig | list[RunnableConfig]
-    return_exceptions: bool
-    first_config: RunnableConfig
-    max_concurrency: int | None
-    timeout: float | None
-
-    @classmethod
-    def of(
-        cls,
-        runnable: object,
-        inputs: object,
-        config: object,
-        return_exceptions: object,
-    ) -> _Batch:
-        if not isinstance(runnable, Runnable):
-            raise TypeError(f'Invalid "runnable" argument: expected a Runnable, got {runnable!r}')
-        if not isinstance(inputs, Iterable) or isinstance(inputs, str | bytes | Mapping):
-            raise TypeError(f'Invalid "inputs" argument: expected an iterable, got {inputs!r}')
-        if not isinstance(return_exceptions, bool):
-            raise TypeError(
-                f'Invalid "return_exceptions" argument: expected a bool, got {return_exceptions!r}'
-            )
-        configs: RunnableConfig | list[RunnableConfig]
-        if config is None or isinstance(config, Mapping):
-            configs = ensure_config(config)  # type: ignore[arg-type]
-            first = configs
-        elif isinstance(config, Sequence) and not isinstance(config, str | bytes):
-            configs = [ensure_config(c) for c in config]
-            if isinstance(inputs, Sized) and len(inputs) != len(configs):
-                raise ValueError(
-                    f'Invalid "config" argument: got {len(configs)} configs for '
-                    f"{len(inputs)} inputs; pass one config, or exactly one per input"
-                )
-            first = configs[0] if configs else {}
-        else:
-            raise TypeError(f'Invalid "config" argument: {config!r}; expected a dict or a list')
-        return cls(
-            runnable,
-            inputs,
-            configs,
-            return_exceptions,
-            first,
-            first.get("max_concurrency"),
-            first.get("timeout"),
-        )
-
-    def items(self) -> Iterator[Item]:
-        """`(index, input, config)` for each input; the configs without the batch-wide keys
-        (`max_concurrency`, `timeout` and `callbacks` hold for the whole batch, as in `abatch`;
-        the handlers stay on the driver)."""
-        if isinstance(self.configs, list):
-            configs = iter(self.configs)
-            inputs = iter(self.inputs)
-            for index in itertools.count():
-                x, c = next(inputs, _END), next(configs, _END)
-                if x is _END and c is _END:
-                    return
-                if x is _END or c is _END:
-                    raise ValueError(
-                        'Invalid "config" argument: the number of configs differs from the '
-                        "number of inputs; pass one config, or exactly one per input"
-                    )
-                yield index, x, _item_config(c)
-        else:
-            config = _item_config(self.configs)
-            for index, x in enumerate(self.inputs):
-                yield index, x, config
-
-
-_END: Any = object()
-_BATCH_WIDE = ("max_concurrency", "timeout", "callbacks")
-
-
-def _item_config(config: RunnableConfig) -> RunnableConfig:
-    if not any(key in config for key in _BATCH_WIDE):
-        return config
-    return {k: v for k, v in config.items() if k not in _BATCH_WIDE}  # type: ignore[return-value]
-
-
-class _Feed:
-    """The items still to send: those given back by lost workers first, then the source's."""
-
-    def __init__(self, source: Iterator[Item]) -> None:
-        self._source = source
-        self._ready: deque[Item] = deque()
-
-    def prefetch(self, n: int) -> int:
-        """Read up to `n` items ahead; return how many there are (for sizing the workers)."""
-        self._ready.extend(itertools.islice(self._source, n - len(self._ready)))
-        return len(self._ready)
-
-    def take(self, n: int) -> list[Item]:
-        """Up to `n` items (fewer only when the batch has no more)."""
-        taken = [self._ready.popleft() for _ in range(min(n, len(self._ready)))]
-        if len(taken) < n:
-            taken.extend(itertools.islice(self._source, n - len(taken)))
-        return taken
-
-    def give_back(self, items: Iterable[Item]) -> None:
-        """Items whose worker was lost: they go out first, in index order."""
-        self._ready.extendleft(sorted(items, reverse=True))
 
 
 def _check_count(name: str, value: object, *, low: int, optional: bool = False) -> None:
