@@ -62,10 +62,12 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from runnables._binding import RunnableBinding, RunnableEach
+    from runnables._cache import BaseCache
     from runnables._fallbacks import RunnableWithFallbacks
     from runnables._graph import Graph
     from runnables._retry import RunnableRetry
     from runnables._sequence import RunnableSequence
+    from runnables._step_cache import RunnableWithCache
     from runnables._timeout import RunnableTimeout
     from runnables._tool import BaseTool
 
@@ -550,6 +552,19 @@ class Runnable(BatchMethods[In, Out]):
         from runnables._timeout import RunnableTimeout
 
         return RunnableTimeout(self, seconds)
+
+    def with_cache(
+        self,
+        cache: BaseCache,
+        *,
+        key: Callable[[Any], Any] | None = None,
+        ttl: float | None = None,
+        namespace: str | None = None,
+    ) -> RunnableWithCache[In, Out]:
+        """A copy of this step memoized by its input in `cache` (see `RunnableWithCache`)."""
+        from runnables._step_cache import with_cache
+
+        return with_cache(self, cache, key=key, ttl=ttl, namespace=namespace)
 
     def map(self) -> RunnableEach[In, Out]:
         """A step that applies this one to each item of a list, concurrently."""

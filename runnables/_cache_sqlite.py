@@ -30,6 +30,7 @@ import threading
 import time
 from typing import Any
 
+from runnables._bridge import run_sync
 from runnables._cache import (
     CACHE_MISS,
     BaseCache,
@@ -40,6 +41,7 @@ from runnables._cache import (
     load_value,
 )
 from runnables._concurrency import run_in_thread
+from runnables._run import detached_context
 
 __all__ = ["SQLiteCache"]
 
@@ -172,6 +174,10 @@ class SQLiteCache(BaseCache):
     async def aclose(self) -> None:
         """Close this process's connection (the next use opens it again)."""
         await run_in_thread(self._close)
+
+    def close(self) -> None:
+        """Sync form of `aclose`."""
+        run_sync(self.aclose, detached_context())
 
     def _close(self) -> None:
         with self._lock:

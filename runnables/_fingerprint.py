@@ -125,12 +125,14 @@ class _Walker:
             names = list(fields)
             names += sorted(getattr(obj, "__pydantic_extra__", None) or {})
         else:
-            names = sorted(getattr(obj, "__dict__", {}))
+            names = sorted(set(getattr(obj, "__dict__", ())) | _slot_names(type(obj)))
         out = []
         for name in names:
             if name.startswith("_") or name in IGNORED:
                 continue
-            value = getattr(obj, name, None)
+            value = getattr(obj, name, _UNSET)
+            if value is _UNSET:  # a slot never set
+                continue
             if type(value).__name__ in ("SecretStr", "SecretBytes"):
                 continue  # pydantic's secrets never shape a result
             out.append([name, self.material(value)])
@@ -158,6 +160,18 @@ class _Walker:
     def _code(self, code: types.CodeType) -> Any:
         consts = [self.material(c) for c in code.co_consts]
         return ["code", code.co_code.hex(), consts, list(code.co_names), code.co_argcount]
+
+
+_UNSET = object()
+
+
+def _slot_names(cls: type) -> set[str]:
+    """The names of the slots of a class and its bases."""
+    names: set[str] = set()
+    for klass in cls.__mro__:
+        slots = klass.__dict__.get("__slots__", ())
+        names.update((slots,) if isinstance(slots, str) else slots)
+    return names
 
 
 def _cell(cell: types.CellType) -> Any:

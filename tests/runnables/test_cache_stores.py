@@ -110,7 +110,10 @@ def store(
     if request.param == "memory":
         yield _memory_store()
     elif request.param == "sqlite":
-        yield _sqlite_store(tmp_path, wall_clock)
+        made = _sqlite_store(tmp_path, wall_clock)
+        yield made
+        assert isinstance(made.cache, SQLiteCache)
+        made.cache.close()
     else:
         yield _redis_store(request.getfixturevalue("redis_server"))
 
@@ -120,7 +123,10 @@ def persistent(
     request: pytest.FixtureRequest, tmp_path: Path, wall_clock: list[float]
 ) -> Iterator[Store]:
     if request.param == "sqlite":
-        yield _sqlite_store(tmp_path, wall_clock)
+        made = _sqlite_store(tmp_path, wall_clock)
+        yield made
+        assert isinstance(made.cache, SQLiteCache)
+        made.cache.close()
     else:
         yield _redis_store(request.getfixturevalue("redis_server"))
 
