@@ -309,8 +309,8 @@ class RayExecutor:
             runnable_ref, steps = self._ship(batch.runnable)
             if sinks:
                 sent.replay = Replay(sinks, parents, steps)
-        if sinks:
-            await _batch_started(batch, sinks, parents)
+                # An empty batch reports nothing, as the chain's own does.
+                await _batch_started(batch, sinks, parents)
         lost = [0]
         sources = [
             self._worker(i, batch_id, runnable_ref, share, chunk_size, feed, lost, sent)

@@ -133,6 +133,13 @@ def test_global_handlers_and_a_generators_batch(executor: RayExecutor) -> None:
     ends = [e.data["output"] for e in recorder.events if e.event == "end" and not e.parent_ids]
     assert sorted(ends) == out
     assert batch_starts(recorder.events) == [("RunnableSequence", None, ())]  # size unknown
+    recorder.events.clear()
+    add_global_handler(recorder)
+    try:
+        assert executor.batch(summarize(), iter([])) == []
+    finally:
+        remove_global_handler(recorder)
+    assert recorder.events == []  # an empty batch reports nothing, as the chain's own does
 
 
 def test_a_batch_inside_a_step_keeps_its_parents(executor: RayExecutor) -> None:
