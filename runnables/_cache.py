@@ -301,7 +301,13 @@ def canonical(value: Any) -> Any:
     """`value` as JSON data that only equal values share: containers are tagged by type, so
     `[1]`, `(1,)` and `{1}` differ. Raises TypeError for a value of an unsupported type."""
     # Plain JSON scalars stand for themselves; bool before int (True is an int).
-    if value is None or isinstance(value, str | bool):
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
+        return value
+    if kind is dict and all(type(k) is str for k in value):
+        # The common case (an input dict): sorted by key, without encoding each item to sort it.
+        return ["dict", [[k, canonical(value[k])] for k in sorted(value)]]
+    if isinstance(value, str | bool):
         return value
     if isinstance(value, int) and not isinstance(value, enum.Enum):
         return value if type(value) is int else ["int", _qualname(type(value)), int(value)]

@@ -45,18 +45,38 @@ _HIT_METADATA = {"cache_hit": True}
 
 
 class _Flight:
-    """One key being computed: its waiters wake on `done` and read the outcome."""
+    """One key being computed: its waiters wake on `done` and read the outcome.
 
-    __slots__ = ("done", "ok", "value")
+    The event is made by the first waiter: most calls have none, and an event costs more than
+    the rest of a hit.
+    """
+
+    __slots__ = ("done", "landed", "ok", "value")
 
     def __init__(self) -> None:
-        self.done = anyio.Event()
+        self.done: anyio.Event | None = None
+        self.landed = False
         self.ok = False
         self.value: Any = None
 
+    async def wait(self) -> None:
+        if self.landed or self.ok:
+            return
+        if self.done is None:
+            self.done = anyio.Event()
+        await self.done.wait()
+
+    def _wake(self) -> None:
+        if self.done is not None:
+            self.done.set()
+
     def resolve(self, value: Any) -> None:
         self.ok, self.value = True, value
-        self.done.set()
+        self._wake()
+
+    def land(self) -> None:
+        self.landed = True
+        self._wake()
 
 
 _flights: RunVar[dict[tuple[BaseCache, str], _Flight]] = RunVar("runnables_cache_flights")
@@ -164,26 +184,25 @@ class RunnableWithCache(RunnableWrapper[In, Out]):
             material = ["with options", material, kwargs]
         return f"{self.namespace}:{cache_key(material)}"
 
-    async def _join(self, key: str) -> tuple[_Flight | None, Any]:
-        """Wait for a call computing `key` to finish: (None, its value) if one did; otherwise
-        (a new flight this call leads, CACHE_MISS)."""
+    async def _join(self, key: str) -> tuple[_Flight | None, Any, dict[Any, _Flight]]:
+        """Wait for a call computing `key` to finish: (None, its value, ...) if one did;
+        otherwise (a new flight this call leads, CACHE_MISS, the loop's flights)."""
         flights = _flights_here()
         slot = (self.cache, key)
         while (flight := flights.get(slot)) is not None:
-            await flight.done.wait()
+            await flight.wait()
             if flight.ok:
-                return None, flight.value
+                return None, flight.value, flights
             # It failed or was cancelled: try again, perhaps leading this time.
         flight = flights[slot] = _Flight()
-        return flight, CACHE_MISS
+        return flight, CACHE_MISS, flights
 
-    def _land(self, key: str, flight: _Flight) -> None:
+    def _land(self, key: str, flight: _Flight, flights: dict[Any, _Flight]) -> None:
         """End a flight this call leads (its waiters retry unless it was resolved)."""
-        flights = _flights_here()
         slot = (self.cache, key)
         if flights.get(slot) is flight:
             del flights[slot]
-        flight.done.set()
+        flight.land()
 
     async def _store(self, key: str, value: Any) -> None:
         try:
@@ -194,7 +213,7 @@ class RunnableWithCache(RunnableWrapper[In, Out]):
 
     async def _acall(self, input: Any, config: RunnableConfig, **kwargs: Any) -> Out:
         key = self.cache_key(input, **kwargs)
-        flight, value = await self._join(key)
+        flight, value, flights = await self._join(key)
         if flight is None:
             return await self._hit(value, input, config, kwargs)  # type: ignore[no-any-return]
         try:
@@ -209,7 +228,7 @@ class RunnableWithCache(RunnableWrapper[In, Out]):
             await self._store(key, value)
             return value  # type: ignore[no-any-return]
         finally:
-            self._land(key, flight)
+            self._land(key, flight, flights)
 
     async def _hit(
         self, value: Any, input: Any, config: RunnableConfig, kwargs: dict[str, Any]
@@ -224,7 +243,7 @@ class RunnableWithCache(RunnableWrapper[In, Out]):
         self, input: Any, config: RunnableConfig, **kwargs: Any
     ) -> AsyncIterator[Out]:
         key = self.cache_key(input, **kwargs)
-        flight, value = await self._join(key)
+        flight, value, flights = await self._join(key)
         if flight is None:
             async for chunk in self._replay(value, input, config, kwargs):
                 yield chunk
@@ -246,7 +265,7 @@ class RunnableWithCache(RunnableWrapper[In, Out]):
                 flight.resolve(total.value)
                 await self._store(key, total.value)
         finally:
-            self._land(key, flight)
+            self._land(key, flight, flights)
 
     async def _replay(
         self, value: Any, input: Any, config: RunnableConfig, kwargs: dict[str, Any]
