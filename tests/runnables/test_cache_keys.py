@@ -117,3 +117,10 @@ def test_keys_are_the_same_in_another_process_whatever_its_hash_seed() -> None:
         for seed in ("0", "1", "12345")
     }
     assert keys == {cache_key({"tags": {"a", "b", "c", "d"}, "q": ("x", 1.5), "n": None})}
+
+
+def test_a_str_subclass_keys_as_its_text() -> None:
+    class Name(str):
+        pass
+
+    assert cache_key(Name("x")) == cache_key("x")

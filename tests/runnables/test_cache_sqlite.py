@@ -183,3 +183,16 @@ def test_a_connection_from_another_process_is_never_reused(tmp_path: Path) -> No
     assert cache._pid == os.getpid()
     assert inherited is not None
     inherited.close()
+
+
+def test_a_row_written_by_something_else_is_a_miss_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    cache = SQLiteCache(tmp_path / "c.db")
+    cache.set("k", "v")
+    with contextlib.closing(sqlite3.connect(cache.path)) as conn, conn:
+        conn.execute("UPDATE runnables_cache_v1 SET value = 'text, not bytes' WHERE key = 'k'")
+    with caplog.at_level(logging.WARNING, logger="runnables.cache"):
+        assert cache.get("k") is CACHE_MISS
+    assert "'k'" in caplog.text
+    cache.close()

@@ -22,6 +22,7 @@ from runnables import (
     Runnable,
     RunnableConfig,
     RunnableLambda,
+    RunnableParallel,
     RunnableWithCache,
     SQLiteCache,
 )
@@ -501,3 +502,119 @@ def test_the_fingerprint_ends_on_cycles_and_takes_odd_objects() -> None:
     assert fingerprint(OfflineChatModel(responses=["a"])) != fingerprint(
         OfflineChatModel(responses=["b"])
     )
+
+
+async def test_identical_branches_of_a_parallel_run_once_and_the_copy_is_a_marked_hit(
+    cache: BaseCache,
+) -> None:
+    gate = anyio.Event()
+    started = anyio.Event()
+    calls = []
+
+    async def slow(x: int) -> int:
+        calls.append(x)
+        started.set()
+        await gate.wait()
+        return x + 1
+
+    cached = RunnableLambda(slow).with_cache(cache)
+    both = RunnableParallel(a=cached, b=cached)
+
+    async def release() -> None:
+        await started.wait()
+        await anyio.wait_all_tasks_blocked()
+        gate.set()
+
+    for method in ("invoke", "stream"):
+        calls.clear()
+        gate, started = anyio.Event(), anyio.Event()
+        await cache.aclear()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(release)
+            if method == "invoke":
+                assert await both.ainvoke(1) == {"a": 2, "b": 2}
+            else:
+                marks = [
+                    (e["event"], e["metadata"].get("cache_hit"))
+                    async for e in both.astream_events(1)
+                    if e["name"] == "slow"
+                ]
+                assert sorted(marks, key=str) == sorted(
+                    [
+                        ("on_chain_start", None),
+                        ("on_chain_stream", None),
+                        ("on_chain_end", None),
+                        ("on_chain_start", True),
+                        ("on_chain_stream", True),
+                        ("on_chain_end", True),
+                    ],
+                    key=str,
+                )
+        assert calls == [1]
+
+
+async def test_a_call_arriving_while_the_result_is_being_stored_takes_it(tmp_path: Path) -> None:
+    class SlowWrites(InMemoryCache):
+        def __init__(self) -> None:
+            super().__init__()
+            self.writing = anyio.Event()
+            self.finish = anyio.Event()
+
+        async def aset(self, key: str, value: Any, ttl: float | None = None) -> None:
+            self.writing.set()
+            await self.finish.wait()
+            await super().aset(key, value, ttl)
+
+    cache = SlowWrites()
+    f = Counted()
+    cached = RunnableLambda(f).with_cache(cache)
+    got: list[Any] = []
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(cached.ainvoke, 3)
+        await cache.writing.wait()
+        got.append(await cached.ainvoke(3))  # the flight is resolved, its write not done
+        cache.finish.set()
+    assert got == [{"double": 6}]
+    assert f.calls == [3]
+
+
+def test_the_fingerprint_reads_partials_enums_and_pydantic_fields_but_not_secrets() -> None:
+    import enum
+    import functools
+
+    from pydantic import BaseModel, SecretStr
+
+    class Mode(enum.Enum):
+        FAST = 1
+        SLOW = 2
+
+    class Settings(BaseModel, extra="allow"):
+        name: str
+        token: SecretStr
+        mode: Any = None
+
+    def add(x: int, y: int) -> int:
+        return x + y
+
+    def settings(**kwargs: Any) -> Settings:
+        return Settings(**{"name": "a", "token": SecretStr("t1"), "mode": Mode.FAST, **kwargs})
+
+    assert fingerprint(settings()) == fingerprint(settings(token=SecretStr("t2")))
+    assert fingerprint(settings()) != fingerprint(settings(name="b"))
+    assert fingerprint(settings()) != fingerprint(settings(mode=Mode.SLOW))
+    assert fingerprint(settings(extra=1)) != fingerprint(settings(extra=2))
+    assert fingerprint(settings(mode=add)) == fingerprint(settings(mode=add))
+    assert fingerprint(functools.partial(add, 1)) != fingerprint(functools.partial(add, 2))
+
+
+def test_the_fingerprint_takes_a_closure_cell_not_yet_bound() -> None:
+    def outer() -> Any:
+        def inner() -> Any:
+            return later
+
+        first = fingerprint(inner)
+        later = 1
+        return first, fingerprint(inner)
+
+    before, after = outer()
+    assert before != after
