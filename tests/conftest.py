@@ -59,6 +59,7 @@ def ray_session() -> Iterator[None]:
     import ray  # only sessions that run Ray tests pay for the import
 
     ray.init(
+        address="local",  # a Ray of its own, never a cluster started on this machine
         num_cpus=2,
         include_dashboard=False,
         logging_level=logging.ERROR,
