@@ -51,6 +51,8 @@ class RunnableParallel(Runnable[In, dict[str, Any]], Generic[In]):
             branches[key] = coerce_to_runnable(step, param=f"steps[{key!r}]")
         self.branches = branches
         self._keys = tuple(branches)
+        # Each branch's events carry its key, as LangChain's do (its children's do not).
+        self._key_tags = tuple(f"map:key:{key}" for key in branches)
         self._steps = tuple(branches.values())
         self._instants = any(step._instant for step in self._steps)
         self.policy: FailurePolicy = "fail_fast"
@@ -114,7 +116,10 @@ class RunnableParallel(Runnable[In, dict[str, Any]], Generic[In]):
         cfg = child_config(config)
         keys = self._keys
         if self.policy != "fail_fast":
-            calls = [_bind_call(s, input, cfg) for s in self._steps]
+            calls = [
+                _bind_call(s, input, cfg, tag)
+                for s, tag in zip(self._steps, self._key_tags, strict=True)
+            ]
             if self.policy == "settle":
                 values = await run_settled(keys, calls)
             else:
@@ -122,8 +127,10 @@ class RunnableParallel(Runnable[In, dict[str, Any]], Generic[In]):
                 values = await run_quorum(keys, calls, self.min_successes)
             return dict(zip(keys, values, strict=True))
         if events_on():
+            tags = self._key_tags
             results = await gather(
-                [call_child(s, input, cfg) for s in self._steps], note=self._branch_note
+                [call_child(s, input, cfg, step_tag=tags[i]) for i, s in enumerate(self._steps)],
+                note=self._branch_note,
             )
         elif self._instants:
             results = await self._with_instants(input, cfg)
@@ -166,10 +173,10 @@ class RunnableParallel(Runnable[In, dict[str, Any]], Generic[In]):
             return _one(AddableDict())
 
         # One {key: chunk} dict per branch chunk, in arrival order.
-        def pump(key: str, step: Runnable[Any, Any]) -> Any:
+        def pump(key: str, step: Runnable[Any, Any], tag: str) -> Any:
             async def run(emit: Callable[[Any], None]) -> None:
                 try:
-                    async with closing(stream_child(step, input, cfg)) as chunks:
+                    async with closing(stream_child(step, input, cfg, step_tag=tag)) as chunks:
                         async for chunk in chunks:
                             item = AddableDict()  # (cheaper than AddableDict({key: chunk}))
                             item[key] = chunk
@@ -181,12 +188,13 @@ class RunnableParallel(Runnable[In, dict[str, Any]], Generic[In]):
             return run
 
         # The merged stream itself (closing it cancels every branch): no layer of ours per chunk.
-        return merge([pump(k, s) for k, s in self.branches.items()])
+        tags = self._key_tags
+        return merge([pump(k, s, tags[i]) for i, (k, s) in enumerate(self.branches.items())])
 
 
 async def _one(item: Any) -> AsyncIterator[Any]:
     yield item
 
 
-def _bind_call(step: Runnable[Any, Any], input: Any, config: RunnableConfig) -> Any:
-    return lambda: call_child(step, input, config)
+def _bind_call(step: Runnable[Any, Any], input: Any, config: RunnableConfig, tag: str) -> Any:
+    return lambda: call_child(step, input, config, step_tag=tag)

@@ -41,8 +41,9 @@ async def test_a_sequences_steps_carry_seq_step_tags_their_children_do_not() -> 
     assert tags["RunnableSequence"] == ["mine"]
     assert tags["a"] == ["seq:step:1", "mine"]
     assert tags[parallel] == ["seq:step:2", "mine"]
-    # The branch's own sequence is no step of the outer one; its steps have their own numbers.
-    assert tags["branch"] == ["mine"]
+    # The branch's own sequence is no step of the outer one (it carries its key); its steps
+    # have their own numbers.
+    assert tags["branch"] == ["map:key:p", "mine"]
     assert tags["i1"] == ["seq:step:1", "mine"]
     assert tags["i2"] == ["seq:step:2", "mine"]
     assert tags["z"] == ["seq:step:3", "mine"]

@@ -6,7 +6,13 @@ from typing import Any
 import anyio
 import pytest
 
-from runnables import RunnableLambda, RunnableParallel, RunnablePassthrough, RunnablePick
+from runnables import (
+    RunnableConfig,
+    RunnableLambda,
+    RunnableParallel,
+    RunnablePassthrough,
+    RunnablePick,
+)
 from tests.openai_server import WAIT_LIMIT
 
 pytestmark = pytest.mark.anyio
@@ -221,3 +227,30 @@ async def test_branches_that_never_wait_keep_their_place_among_the_others() -> N
     )
 
     assert await parallel.ainvoke({"a": 2}) == {"first": {"a": 2}, "doubled": 4, "picked": 2}
+
+
+def _named(name: str) -> RunnableLambda[Any, Any]:
+    return RunnableLambda(lambda x: x, name=name)
+
+
+@pytest.mark.parametrize("policy", ["fail_fast", "settle"])
+@pytest.mark.parametrize("streamed", [True, False])
+async def test_a_branch_s_events_carry_its_key_as_a_map_key_tag_its_children_do_not(
+    policy: Any, streamed: bool
+) -> None:
+    parallel = RunnableParallel(first=_named("a"), second=_named("b") | _named("c"))
+    steps = parallel.with_failure_policy(policy).with_config(tags=["mine"])
+
+    async def invoked(x: int, config: RunnableConfig) -> Any:
+        return await steps.ainvoke(x, config)  # the parallel runs whole, not streamed
+
+    root = steps if streamed else RunnableLambda(invoked)
+    events = [e async for e in root.astream_events(1, version="v2")]
+    # As langchain-core 1.8.3 tags them.
+    for kind in ("on_chain_start", "on_chain_end"):
+        tags = {e["name"]: e["tags"] for e in events if e["event"] == kind}
+        assert tags["a"] == ["map:key:first", "mine"]
+        assert tags["RunnableSequence"] == ["map:key:second", "mine"]
+        assert tags["b"] == ["seq:step:1", "mine"]
+        assert tags["c"] == ["seq:step:2", "mine"]
+        assert tags["RunnableParallel"] == ["mine"]
