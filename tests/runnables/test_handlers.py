@@ -82,7 +82,7 @@ async def test_every_step_reports_to_the_handlers(recorder_type: type[Recorder])
     branch = recorder.by_name("words")
     assert branch.parent_ids == (root.run_id, parallel.run_id)
     assert branch.kind == "lambda"
-    assert branch.tags == ["t"]
+    assert branch.tags == ["map:key:a", "t"]  # its key, as LangChain tags a branch
     assert branch.metadata == {"user": "u"}
     assert recorder.by_name("shout").data == {"input": "hi there"}
     assert recorder.by_name("shout", "end").data == {"output": "HI THERE"}
