@@ -68,17 +68,27 @@ class _Walker:
 
     def __init__(self) -> None:
         self.path: set[int] = set()
+        # Material of objects already walked: a step shared by many branches (or a model
+        # every prompt feeds) is walked once, so the walk is linear in the object graph.
+        self.done: dict[int, Any] = {}
+        self.keep: list[Any] = []  # what `done` refers to by id stays alive until the end
 
     def material(self, obj: Any) -> Any:
         if obj is None or type(obj) in _SCALARS:
             return canonical(obj)  # plain data: exactly as a cache key sees it
+        known = self.done.get(id(obj))
+        if known is not None:
+            return known
         if id(obj) in self.path:
             return ["cycle", _qualname(type(obj))]
         self.path.add(id(obj))
         try:
-            return self._structure(obj)
+            made = self._structure(obj)
         finally:
             self.path.discard(id(obj))
+        self.done[id(obj)] = made
+        self.keep.append(obj)
+        return made
 
     def _structure(self, obj: Any) -> Any:
         hook = getattr(type(obj), "_fingerprint_", None)

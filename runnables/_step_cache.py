@@ -79,15 +79,15 @@ class _Flight:
         self._wake()
 
 
-_flights: RunVar[dict[tuple[BaseCache, str], _Flight]] = RunVar("runnables_cache_flights")
+_flights: RunVar[dict[tuple[int, str], _Flight]] = RunVar("runnables_cache_flights")
 
 
-def _flights_here() -> dict[tuple[BaseCache, str], _Flight]:
+def _flights_here() -> dict[tuple[int, str], _Flight]:
     """The running loop's keys in flight (events belong to one loop)."""
     try:
         return _flights.get()
     except LookupError:
-        flights: dict[tuple[BaseCache, str], _Flight] = {}
+        flights: dict[tuple[int, str], _Flight] = {}
         _flights.set(flights)
         return flights
 
@@ -188,7 +188,7 @@ class RunnableWithCache(RunnableWrapper[In, Out]):
         """Wait for a call computing `key` to finish: (None, its value, ...) if one did;
         otherwise (a new flight this call leads, CACHE_MISS, the loop's flights)."""
         flights = _flights_here()
-        slot = (self.cache, key)
+        slot = (id(self.cache), key)  # the cache outlives its calls
         while (flight := flights.get(slot)) is not None:
             await flight.wait()
             if flight.ok:
@@ -199,7 +199,7 @@ class RunnableWithCache(RunnableWrapper[In, Out]):
 
     def _land(self, key: str, flight: _Flight, flights: dict[Any, _Flight]) -> None:
         """End a flight this call leads (its waiters retry unless it was resolved)."""
-        slot = (self.cache, key)
+        slot = (id(self.cache), key)  # the cache outlives its calls
         if flights.get(slot) is flight:
             del flights[slot]
         flight.land()
