@@ -158,3 +158,36 @@ def test_importing_runnables_does_not_import_redis() -> None:
     code = "import sys, runnables; print('redis' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+async def test_identical_calls_in_flight_run_the_step_once_on_redis(
+    redis_server: RedisServer,
+) -> None:
+    gate = anyio.Event()
+    started = anyio.Event()
+    calls = []
+
+    async def slow(x: int) -> list[int]:
+        calls.append(x)
+        started.set()
+        await gate.wait()
+        return [x]
+
+    cache = RedisCache(redis_server.url, prefix=f"t:{uuid.uuid4().hex}:")
+    cached = RunnableLambda(slow).with_cache(cache)
+    results: list[Any] = []
+
+    async def one() -> None:
+        results.append(await cached.ainvoke(7))
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(100):
+            tg.start_soon(one)
+        # The first call runs the step once its lookup came back from Redis: by then every
+        # other call has started, and found it in flight.
+        await started.wait()
+        gate.set()
+    assert calls == [7]
+    assert results == [[7]] * 100
+    assert await cache.aget(cached.cache_key(7)) == [7]
+    await cache.aclear()
