@@ -69,6 +69,27 @@ _NO_TAGS: list[str] = []
 _NO_METADATA: dict[str, Any] = {}
 
 
+def _inherited(info: StepInfo, config: RunnableConfig) -> RunnableConfig:
+    """The config of a call made at an entry point inside a step's body (`inner.ainvoke(x)` in
+    a function), with that step's tags and metadata added, as LangChain's nested calls inherit
+    them: its events and its children's carry them, whether or not the call passed a config.
+
+    Only traced runs get here (the enclosing step is known only to them), so a function sees
+    the inherited tags and metadata in its config only while someone listens.
+    """
+    _, tags, metadata = step_tags_and_metadata(info)
+    if not tags and not metadata:
+        return config
+    merged: dict[str, Any] = {**config}
+    if tags:
+        own = config.get("tags")
+        merged["tags"] = list(dict.fromkeys([*tags, *own])) if own else list(tags)
+    if metadata:
+        own_metadata = config.get("metadata")
+        merged["metadata"] = {**metadata, **own_metadata} if own_metadata else dict(metadata)
+    return merged  # type: ignore[return-value]
+
+
 async def _emit(state: RunState, event: RunEvent) -> None:
     for sink in state.handlers:
         pending = sink.deliver(event)
@@ -115,6 +136,8 @@ async def call_child(
     state = _run.get()
     if state is None or not state.handlers or step._events_inside:
         return await step._acall(input, config, **kwargs)
+    if root and state.step is not None:
+        config = _inherited(state.step, config)
     run_id, parents = _new_run_id(config, root), state.parent_ids
     shown = step._event_input(input)
     start = {"input": shown}
@@ -290,6 +313,8 @@ def stream_child(
     state = _run.get()
     if state is None or not state.handlers or step._events_inside:
         return step._astream(input, config, **kwargs)  # type: ignore[no-any-return]
+    if root and state.step is not None:
+        config = _inherited(state.step, config)
     # The run state is taken now: the generator's body runs later, inside whichever stage
     # pulls it, and `_traced` puts the state back (with this step as parent) for each chunk.
     chunks = step._astream(input, config, **kwargs)

@@ -146,6 +146,42 @@ async def test_a_sync_call_inside_a_custom_steps_invoke_reports_as_its_child() -
     assert parents == {"Outer": [], "inner": [events[0]["run_id"]]}
 
 
+async def test_calls_inside_a_step_without_its_config_inherit_its_tags_and_metadata() -> None:
+    deep = RunnableLambda(lambda x: x, name="deep")
+    inner = named("inner").with_config(tags=["own"], metadata={"i": 1}) | deep
+
+    async def calls_async(x: int) -> int:
+        out: int = await inner.ainvoke(x)
+        return out
+
+    def calls_sync(x: int) -> list[int]:
+        return [inner.invoke(x), *inner.stream(x)]
+
+    class Custom(Runnable[int, int]):
+        def invoke(self, input: int, config: RunnableConfig | None = None, **kw: Any) -> int:
+            out: int = inner.invoke(input)
+            return out
+
+    for body in (RunnableLambda(calls_async), RunnableLambda(calls_sync), Custom()):
+        outer = body.with_config(tags=["outer"], metadata={"user": "u"})
+        events = await events_of(outer, 1)
+        starts = {e["name"]: e for e in events if e["event"] == "on_chain_start"}
+        # As langchain-core 1.8.3 reports them (its order of tags differs): the enclosing
+        # step's tags and metadata reach the nested call and its children, the nested
+        # steps' own are kept, and a sequence's step tags stay with its steps.
+        assert set(starts["RunnableSequence"]["tags"]) == {"outer"}
+        assert set(starts["inner"]["tags"]) == {"seq:step:1", "outer", "own"}
+        assert set(starts["deep"]["tags"]) == {"seq:step:2", "outer"}
+        assert starts["inner"]["metadata"] == {"user": "u", "i": 1}
+        assert starts["deep"]["metadata"] == {"user": "u"}
+        ends = [e for e in events if e["event"] == "on_chain_end" and e["name"] == "deep"]
+        assert ends
+        assert all(set(e["tags"]) == {"seq:step:2", "outer"} for e in ends)
+    assert await inner.ainvoke(1) == 1  # and nothing is left behind for calls outside any step
+    events = await events_of(inner, 1)
+    assert {tuple(e["tags"]) for e in events if e["name"] == "deep"} == {("seq:step:2",)}
+
+
 @chain
 async def slow(x: int) -> AsyncIterator[int]:
     yield x
