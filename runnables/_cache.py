@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import decimal
 import enum
 import hashlib
 import json
@@ -32,7 +31,6 @@ import logging
 import pathlib
 import pickle
 import threading
-import uuid
 from abc import ABC, abstractmethod
 from collections import OrderedDict
 from typing import Any
@@ -341,6 +339,9 @@ def canonical(value: Any) -> Any:
         return ["time", _qualname(type(value)), value.isoformat()]
     if isinstance(value, datetime.timedelta):
         return ["timedelta", value.days, value.seconds, value.microseconds]
+    import decimal  # here, not at import: only rare keys get this far
+    import uuid
+
     if isinstance(value, decimal.Decimal | uuid.UUID | pathlib.PurePath):
         return ["str", _qualname(type(value)), str(value)]
     raise TypeError(
