@@ -11,6 +11,7 @@ from runnables._concurrency import closing, gather
 from runnables._config import RunnableConfig, merge_configs
 from runnables._events import call_child, stream_child, transform_child
 from runnables._graph import binding_label
+from runnables._overrides import batches_itself, run_batch
 from runnables._run import call_in_run, stream_in_run
 from runnables._schema import each_schema
 from runnables._wrapper import RunnableWrapper
@@ -171,6 +172,8 @@ class RunnableEach(RunnableWrapper[list[In], list[Out]]):
 
     async def _acall(self, input: Any, config: RunnableConfig, **kwargs: Any) -> list[Out]:
         _check_inputs(input)
+        if batches_itself(self.bound):  # a class of its own batching: the whole list, at once
+            return await run_batch(self.bound, list(input), config, kwargs)
         return await gather([self._item(i, x, config, kwargs) for i, x in enumerate(input)])
 
     async def _item(

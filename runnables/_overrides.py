@@ -17,7 +17,8 @@ core that runs those overrides:
 The public methods the class does not override keep the default entry points, which call that
 core: `ainvoke` of a class overriding only `invoke` runs its `invoke` in a thread, and `invoke`
 of one overriding only `ainvoke` goes through the sync bridge to it. `batch`/`abatch` overrides
-are the class's own entry points; the defaults run items through the core.
+are the class's own entry points; the defaults run items through the core. `.map()` of such a
+step hands its whole list to them (`run_batch`), as LangChain's `RunnableEach` does.
 
 An override may call `super().invoke(...)` (or any other default): that default enters the core
 again, which must then not run the override that is already running on this object. A context
@@ -41,7 +42,7 @@ from runnables._concurrency import closing, run_in_thread
 from runnables._config import RunnableConfig
 from runnables._run import leaf_slot
 
-__all__ = ["PUBLIC_METHODS", "install", "marked", "skipping"]
+__all__ = ["PUBLIC_METHODS", "batches_itself", "install", "marked", "run_batch", "skipping"]
 
 PUBLIC_METHODS = (
     "invoke",
@@ -156,6 +157,24 @@ async def _run_one(
         async with leaf_slot():
             return await run_in_thread(_sum_stream, self.stream, input, config, kwargs)
     return await collect_chunks(_stream_one(self, name, input, config, kwargs))
+
+
+def batches_itself(step: Any) -> bool:
+    """Whether `step`'s class overrides `batch` or `abatch` (then `run_batch` runs lists)."""
+    overrides = step._overrides
+    return bool(overrides) and ("abatch" in overrides or "batch" in overrides)
+
+
+async def run_batch(
+    self: Any, inputs: list[Any], config: RunnableConfig, kwargs: dict[str, Any]
+) -> list[Any]:
+    """A list of inputs through the class's own `abatch` (awaited) or else its `batch` (in a
+    worker thread, holding a slot of the run's `max_concurrency` as any sync override does)."""
+    config = {**config}  # the user's code may change it; the chain's own is shared
+    if "abatch" in self._overrides:
+        return await self.abatch(inputs, config, **kwargs)  # type: ignore[no-any-return]
+    async with leaf_slot():
+        return await run_in_thread(_call, self.batch, inputs, config, kwargs)  # type: ignore[no-any-return]
 
 
 def _call(method: Callable[..., Any], input: Any, config: RunnableConfig, kwargs: Any) -> Any:

@@ -260,3 +260,32 @@ async def test_an_abatch_override_serves_sync_batch_through_the_bridge() -> None
     assert step.batch([1, 2]) == [2, 3]
     assert await step.abatch([3]) == [4]
     assert step.calls == [[1, 2], [3]]
+
+
+async def test_map_hands_the_whole_list_to_a_batch_or_abatch_override() -> None:
+    class ABatched(Runnable[int, str]):
+        def __init__(self) -> None:
+            self.calls: list[list[int]] = []
+
+        def invoke(self, input: int, config: Any = None, **kw: Any) -> str:
+            return f"one {input}"
+
+        async def abatch(self, inputs: Any, config: Any = None, **kwargs: Any) -> Any:
+            self.calls.append(list(inputs))
+            return [f"many {i}" for i in inputs]
+
+    # langchain-core 1.8.3: Batched().map().invoke(["a", "b"]) calls its batch once.
+    batched = Batched()
+    assert batched.map().invoke(["a", "b"]) == ["aa", "bb"]
+    assert await batched.map().ainvoke(["c"]) == ["cc"]
+    assert batched.batches == [["a", "b"], ["c"]]
+    abatched = ABatched()
+    assert await abatched.map().ainvoke([1, 2]) == ["many 1", "many 2"]
+    assert (abatched | RunnableLambda(lambda x: x)).map().invoke([3]) == ["one 3"]  # no override
+    assert abatched.map().invoke([4]) == ["many 4"]
+    assert abatched.calls == [[1, 2], [4]]
+    events = [e async for e in batched.map().astream_events(["e", "f"], version="v2")]
+    root = events[0]
+    items = [e for e in events if e["event"] == "on_chain_start" and e["name"] == "Batched"]
+    assert [e["data"]["input"] for e in items] == ["e", "f"]
+    assert all(e["parent_ids"] == [root["run_id"]] for e in items)
