@@ -174,7 +174,7 @@ async def run_batch(
     if "abatch" in self._overrides:
         return await self.abatch(inputs, config, **kwargs)  # type: ignore[no-any-return]
     async with leaf_slot():
-        return await run_in_thread(_call, self.batch, inputs, config, kwargs)  # type: ignore[no-any-return]
+        return await run_in_thread(_call, self.batch, inputs, config, kwargs)
 
 
 def _call(method: Callable[..., Any], input: Any, config: RunnableConfig, kwargs: Any) -> Any:
