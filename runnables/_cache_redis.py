@@ -48,6 +48,9 @@ def _import_redis() -> Any:
     try:
         import redis
         import redis.asyncio
+        import redis.asyncio.retry
+        import redis.backoff
+        import redis.retry
     except ImportError as exc:  # pragma: no cover - the test extra installs it
         raise ImportError("RedisCache needs redis-py: pip install 'runnables[redis]'") from exc
     return redis
@@ -66,13 +69,23 @@ def _make_async_client(url: str) -> Any:
         timeout=None,  # waiting for a free connection is not Redis being away
         socket_timeout=_TIMEOUT,
         socket_connect_timeout=_TIMEOUT,
+        # A pooled connection to a server that restarted fails once: reconnect and retry,
+        # rather than take a restart for an outage.
+        retry=redis.asyncio.retry.Retry(redis.backoff.NoBackoff(), 1),
+        retry_on_error=[redis.exceptions.ConnectionError],
     )
     return redis.asyncio.Redis.from_pool(pool)  # the client owns the pool: closes it too
 
 
 def _make_sync_client(url: str) -> Any:
     redis = _import_redis()
-    return redis.Redis.from_url(url, socket_timeout=_TIMEOUT, socket_connect_timeout=_TIMEOUT)
+    return redis.Redis.from_url(
+        url,
+        socket_timeout=_TIMEOUT,
+        socket_connect_timeout=_TIMEOUT,
+        retry=redis.retry.Retry(redis.backoff.NoBackoff(), 1),
+        retry_on_error=[redis.exceptions.ConnectionError],
+    )
 
 
 async def _close_async(client: Any) -> None:

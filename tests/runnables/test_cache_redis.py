@@ -194,3 +194,17 @@ async def test_identical_calls_in_flight_run_the_step_once_on_redis(
     assert results == [[7]] * 100
     assert await cache.aget(cached.cache_key(7)) == [7]
     await cache.aclear()
+
+
+async def test_a_restart_between_calls_is_not_taken_for_an_outage(
+    own_redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    cache = RedisCache(own_redis_server.url)  # the default retry interval: 5 s uncached
+    await cache.aset("k", 1)
+    own_redis_server.stop()
+    own_redis_server.start()  # the pooled connection is now dead
+    with caplog.at_level(logging.WARNING, logger="runnables.cache"):
+        assert await cache.aget("k") is CACHE_MISS  # a fresh server: empty, not "away"
+        await cache.aset("k", 2)
+        assert await cache.aget("k") == 2
+    assert _warnings(caplog) == []
