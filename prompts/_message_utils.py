@@ -208,8 +208,14 @@ def convert_to_messages(
 
 
 def message_to_dict(message: BaseMessage) -> dict[str, Any]:
-    """`{"type": <the message's type>, "data": <its fields, with "type">}`, LangChain's form."""
-    return {"type": message.type, "data": {**message.model_dump(), "type": message.type}}
+    """`{"type": <the message's type>, "data": <its fields, with "type">}`, LangChain's form (an
+    AI message's `usage` is saved as LangChain's `usage_metadata`, so LangChain reads it)."""
+    data = message.model_dump()
+    if isinstance(message, AIMessage):
+        data.pop("usage", None)
+        data["usage_metadata"] = message.usage_metadata
+    data["type"] = message.type
+    return {"type": message.type, "data": data}
 
 
 def messages_to_dict(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
@@ -236,8 +242,8 @@ def _from_dict(item: dict[str, Any]) -> BaseMessage:
 
 
 def messages_from_dict(messages: Sequence[dict[str, Any]]) -> list[BaseMessage]:
-    """The messages of `messages_to_dict`'s dicts (LangChain's too, whose `usage_metadata`
-    becomes `usage`).
+    """The messages of `messages_to_dict`'s dicts (LangChain's too; `usage_metadata` becomes
+    `usage`).
 
     Raises:
         ValueError: A dict's `type` is not a message type.

@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self, TypeAlias, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticUndefined
 
 from prompts._content import ContentBlock, describe_content, to_content_blocks
@@ -290,11 +290,26 @@ class AIMessage(BaseMessage):
             tool_calls: list[ToolCall] = ...,
             invalid_tool_calls: list[InvalidToolCall] = ...,
             usage: Usage | None = None,
+            usage_metadata: Usage | dict[str, Any] | None = None,
         ) -> None: ...
 
     tool_calls: list[ToolCall] = Field(default_factory=list)
     invalid_tool_calls: list[InvalidToolCall] = Field(default_factory=list)
-    usage: Usage | None = None
+    # `usage_metadata=` is LangChain's name for it (a dict of the same counts).
+    usage: Usage | None = Field(None, validation_alias=AliasChoices("usage", "usage_metadata"))
+
+    @property
+    def usage_metadata(self) -> dict[str, int] | None:
+        """The token usage in LangChain's shape (`{"input_tokens", "output_tokens",
+        "total_tokens"}`), or None: `usage` as a dict."""
+        usage = self.usage
+        if usage is None:
+            return None
+        return {
+            "input_tokens": usage.input_tokens,
+            "output_tokens": usage.output_tokens,
+            "total_tokens": usage.total_tokens,
+        }
 
     @field_validator("tool_calls")
     @classmethod
@@ -421,6 +436,7 @@ class AIMessageChunk(AIMessage, BaseMessageChunk):
             tool_calls: list[ToolCall] = ...,
             invalid_tool_calls: list[InvalidToolCall] = ...,
             usage: Usage | None = None,
+            usage_metadata: Usage | dict[str, Any] | None = None,
             tool_call_chunks: list[ToolCallChunk] = ...,
         ) -> None: ...
 

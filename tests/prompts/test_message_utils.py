@@ -206,6 +206,11 @@ def test_messages_round_trip_through_dicts_in_langchains_shape() -> None:
     }
     assert [d["type"] for d in dicts[-4:]] == ["chat", "function", "HumanMessageChunk", "ai"]
     assert message_to_dict(messages[7])["data"]["role"] == "critic"
+    # An AI message's usage is saved under LangChain's key, so LangChain reads it back.
+    counts = {"input_tokens": 1, "output_tokens": 2, "total_tokens": 3}
+    assert dicts[-1]["data"]["usage_metadata"] == counts
+    assert "usage" not in dicts[-1]["data"]
+    assert messages_to_dict([AIMessage("n")])[0]["data"]["usage_metadata"] is None
     assert messages_from_dict(dicts) == messages
 
 

@@ -240,3 +240,18 @@ def test_trusted_chunks_equal_validated_ones_and_still_sync_their_tool_calls() -
     assert with_call.tool_calls == [{"name": "f", "args": {"a": 1}, "id": "c", "type": "tool_call"}]
     reply = trusted(AIMessage, content="x", tool_calls=[tool_call(name="f", args={}, id="c")])
     assert reply == AIMessage(content="x", tool_calls=[{"name": "f", "args": {}, "id": "c"}])
+
+
+def test_usage_metadata_is_langchains_name_for_usage() -> None:
+    counts = {"input_tokens": 1, "output_tokens": 2, "total_tokens": 3}
+    # As langchain-core 1.8.3: the counts given as `usage_metadata` read back as a dict,
+    # chunks add them, and a message without usage has None.
+    reply = AIMessage("x", usage_metadata={**counts, "input_token_details": {"cache_read": 0}})
+    assert reply.usage_metadata == counts
+    assert reply.usage == Usage(**counts)
+    assert AIMessage("y").usage_metadata is None
+    both = AIMessageChunk(content="a", usage_metadata=counts) + AIMessageChunk(
+        content="b", usage_metadata=counts
+    )
+    assert both.usage_metadata == {"input_tokens": 2, "output_tokens": 4, "total_tokens": 6}
+    assert AIMessage("z", usage=Usage(**counts)).usage_metadata == counts
