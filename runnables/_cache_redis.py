@@ -25,6 +25,8 @@ import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import anyio
+
 from runnables._bridge import loop_resource
 from runnables._cache import (
     CACHE_MISS,
@@ -56,44 +58,47 @@ def _import_redis() -> Any:
     return redis
 
 
-_MAX_CONNECTIONS = 64
-"""Connections per loop and URL. A batch looks up every item at once; past this many, calls wait
-for a connection (a few microseconds each on a local server) instead of opening one each."""
+_MAX_COMMANDS = 64
+"""Commands in flight per loop and URL, so connections too. A batch looks up every item at once:
+past this many, calls queue here, where one that reaches the head after Redis went away is
+skipped at once rather than waiting for its own connection attempt to time out."""
 
 
-def _make_async_client(url: str) -> Any:
-    redis = _import_redis()
-    pool = redis.asyncio.BlockingConnectionPool.from_url(
-        url,
-        max_connections=_MAX_CONNECTIONS,
-        timeout=None,  # waiting for a free connection is not Redis being away
-        socket_timeout=_TIMEOUT,
-        socket_connect_timeout=_TIMEOUT,
-        # A pooled connection to a server that restarted fails once: reconnect and retry,
-        # rather than take a restart for an outage.
-        retry=redis.asyncio.retry.Retry(redis.backoff.NoBackoff(), 1),
-        retry_on_error=[redis.exceptions.ConnectionError],
-    )
-    return redis.asyncio.Redis.from_pool(pool)  # the client owns the pool: closes it too
+class _Link:
+    """One loop's way to a Redis server: a client (and its connection pool) and the slots."""
+
+    def __init__(self, url: str, asynchronous: bool) -> None:
+        redis = _import_redis()
+        options: dict[str, Any] = {
+            "socket_timeout": _TIMEOUT,
+            "socket_connect_timeout": _TIMEOUT,
+            # A pooled connection to a server that restarted fails once: reconnect and retry,
+            # rather than take a restart for an outage.
+            "retry_on_error": [redis.exceptions.ConnectionError],
+        }
+        self.asynchronous = asynchronous
+        if asynchronous:
+            retry = redis.asyncio.retry.Retry(redis.backoff.NoBackoff(), 1)
+            self.client = redis.asyncio.Redis.from_url(url, retry=retry, **options)
+        else:  # trio: redis-py has no trio client, so the sync one runs in worker threads
+            retry = redis.retry.Retry(redis.backoff.NoBackoff(), 1)
+            self.client = redis.Redis.from_url(url, retry=retry, **options)
+        self.slots = anyio.Semaphore(_MAX_COMMANDS)
+
+    async def run(self, name: str, *args: Any) -> Any:
+        if self.asynchronous:
+            return await getattr(self.client, name)(*args)
+        return await run_in_thread(getattr(self.client, name), *args)
+
+    async def aclose(self) -> None:
+        if self.asynchronous:
+            await self.client.aclose()
+        else:
+            await run_in_thread(self.client.close)
 
 
-def _make_sync_client(url: str) -> Any:
-    redis = _import_redis()
-    return redis.Redis.from_url(
-        url,
-        socket_timeout=_TIMEOUT,
-        socket_connect_timeout=_TIMEOUT,
-        retry=redis.retry.Retry(redis.backoff.NoBackoff(), 1),
-        retry_on_error=[redis.exceptions.ConnectionError],
-    )
-
-
-async def _close_async(client: Any) -> None:
-    await client.aclose()
-
-
-async def _close_sync(client: Any) -> None:
-    await run_in_thread(client.close)
+async def _close(link: _Link) -> None:
+    await link.aclose()
 
 
 class RedisCache(BaseCache):
@@ -163,21 +168,19 @@ class RedisCache(BaseCache):
         if self._resting():
             return False, None
         redis = _import_redis()
+        asynchronous = _backend().asyncio
         try:
-            if _backend().asyncio:
-                async with loop_resource(
-                    ("runnables.RedisCache", self.url),
-                    lambda: _make_async_client(self.url),
-                    _close_async,
-                ) as client:
-                    reply = await getattr(client, name)(*args)
-            else:
-                async with loop_resource(
-                    ("runnables.RedisCache", self.url, "sync"),
-                    lambda: _make_sync_client(self.url),
-                    _close_sync,
-                ) as client:
-                    reply = await run_in_thread(getattr(client, name), *args)
+            async with (
+                loop_resource(
+                    ("runnables.RedisCache", self.url, asynchronous),
+                    lambda: _Link(self.url, asynchronous),
+                    _close,
+                ) as link,
+                link.slots,
+            ):
+                if self._resting():  # it went away while this call waited for a slot
+                    return False, None
+                reply = await link.run(name, *args)
         except (redis.exceptions.RedisError, OSError) as exc:
             # Away, or refusing (out of memory, read-only replica, bad auth): go on uncached.
             self._trouble.failed(exc)

@@ -208,3 +208,32 @@ async def test_a_restart_between_calls_is_not_taken_for_an_outage(
         await cache.aset("k", 2)
         assert await cache.aget("k") == 2
     assert _warnings(caplog) == []
+
+
+async def test_calls_queued_when_redis_goes_away_skip_it_at_once(
+    own_redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import runnables._cache_redis as module
+
+    tried = []
+    run = module._Link.run
+
+    async def counted(self: Any, name: str, *args: Any) -> Any:
+        tried.append(name)
+        return await run(self, name, *args)
+
+    monkeypatch.setattr(module._Link, "run", counted)
+    cache = RedisCache(own_redis_server.url, retry_interval=30)
+    await cache.aset("warm", 1)
+    own_redis_server.stop()
+    tried.clear()
+    got: list[Any] = []
+
+    async def one(i: int) -> None:
+        got.append(await cache.aget(f"k{i}"))
+
+    async with anyio.create_task_group() as tg:
+        for i in range(300):
+            tg.start_soon(one, i)
+    assert got == [CACHE_MISS] * 300
+    assert 1 <= len(tried) <= module._MAX_COMMANDS  # the rest never reached Redis
