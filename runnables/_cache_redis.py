@@ -7,10 +7,14 @@ client runs in worker threads, made and closed the same way. Nothing is kept on 
 a `RedisCache` pickles as its URL and options (a chain shipped to Ray workers connects from
 each worker).
 
-**Redis going away** (stopped, restarted, unreachable) never fails a run: a call that cannot
-reach it is a miss (a read) or is skipped (a write), with one logged warning for the outage, and
-for `retry_interval` seconds the store does not try again, so a batch does not wait on a dead
-server per item. The first call that reaches it again logs that caching resumes.
+**Redis going away** (stopped, unreachable, refusing writes) never fails a run: a call that
+cannot reach it is a miss (a read) or is skipped (a write), with one logged warning for the
+outage, and for `retry_interval` seconds the store does not try again, so a batch does not wait
+on a dead server per item. The first call that reaches it again logs that caching resumes. A
+server restarted between calls is no outage: a dead pooled connection reconnects once.
+
+**At most 64 commands** are in flight per loop (so as many connections): a batch looks up
+every item at once, and the rest queue for a slot.
 
 **Keys** are stored under `prefix`, and `aclear` deletes only those (never `FLUSHDB`). Expiry
 is Redis's own (`SET ... PX`), on the server's clock.
