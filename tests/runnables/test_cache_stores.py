@@ -25,7 +25,7 @@ import pytest
 import redis
 
 import runnables._cache_sqlite
-from prompts import AIMessage, HumanMessage, Usage
+from prompts import AIMessage, HumanMessage
 from runnables import CACHE_MISS, BaseCache, InMemoryCache, RedisCache, SQLiteCache
 from runnables._cache import dump_value
 from tests.clock import jump, virtual_time_backends
@@ -155,7 +155,7 @@ async def test_a_message_keeps_its_type_tool_calls_and_usage(store: Store) -> No
     message = AIMessage(
         content="",
         tool_calls=[{"name": "weather", "args": {"city": "Oslo"}, "id": "call_1"}],
-        usage=Usage(input_tokens=12, output_tokens=3, total_tokens=15),
+        usage_metadata={"input_tokens": 12, "output_tokens": 3, "total_tokens": 15},
         response_metadata={"model_name": "m"},
     )
     await store.cache.aset("msg", [HumanMessage("hi"), message])
@@ -164,7 +164,7 @@ async def test_a_message_keeps_its_type_tool_calls_and_usage(store: Store) -> No
     assert type(back) is AIMessage
     assert back == message
     assert back.tool_calls[0]["args"] == {"city": "Oslo"}
-    assert back.usage == Usage(input_tokens=12, output_tokens=3, total_tokens=15)
+    assert back.usage_metadata == {"input_tokens": 12, "output_tokens": 3, "total_tokens": 15}
 
 
 async def test_an_entry_expires_after_its_ttl(store: Store) -> None:
