@@ -36,7 +36,7 @@ from runnables._fingerprint import fingerprint
 from runnables._run import current_run
 from runnables._wrapper import RunnableWrapper
 
-__all__ = ["RunnableWithCache", "with_cache"]
+__all__ = ["RunnableWithCache", "join_flight", "land_flight", "with_cache"]
 
 In = TypeVar("In")
 Out = TypeVar("Out")
@@ -79,17 +79,46 @@ class _Flight:
         self._wake()
 
 
-_flights: RunVar[dict[tuple[int, str], _Flight]] = RunVar("runnables_cache_flights")
+_Flights = dict[tuple[int, str], _Flight]
+_flights: RunVar[_Flights] = RunVar("runnables_cache_flights")
 
 
-def _flights_here() -> dict[tuple[int, str], _Flight]:
+def _flights_here() -> _Flights:
     """The running loop's keys in flight (events belong to one loop)."""
     try:
         return _flights.get()
     except LookupError:
-        flights: dict[tuple[int, str], _Flight] = {}
+        flights: _Flights = {}
         _flights.set(flights)
         return flights
+
+
+async def join_flight(cache: BaseCache, key: str) -> tuple[_Flight | None, Any, _Flights]:
+    """Single-flight in this event loop: wait for a call computing `key` in `cache` to end.
+
+    Returns `(None, value, flights)` when one did and had a value; otherwise
+    `(flight, CACHE_MISS, flights)`: this call now leads. A leader looks the key up, computes
+    on a miss, calls `flight.resolve(value)` once it has a value (waiters take it), stores it,
+    and always ends with `land_flight(cache, key, flight, flights)` (in a `finally`): if it
+    never resolved (an error, a cancellation), the next waiter leads in its place.
+    """
+    flights = _flights_here()
+    slot = (id(cache), key)  # the cache outlives its calls
+    while (flight := flights.get(slot)) is not None:
+        await flight.wait()
+        if flight.ok:
+            return None, flight.value, flights
+        # It failed or was cancelled: try again, perhaps leading this time.
+    flight = flights[slot] = _Flight()
+    return flight, CACHE_MISS, flights
+
+
+def land_flight(cache: BaseCache, key: str, flight: _Flight, flights: _Flights) -> None:
+    """End a flight `join_flight` made this call lead (see there)."""
+    slot = (id(cache), key)
+    if flights.get(slot) is flight:
+        del flights[slot]
+    flight.land()
 
 
 class _Hit(Runnable[Any, Any]):
@@ -184,26 +213,6 @@ class RunnableWithCache(RunnableWrapper[In, Out]):
             material = ["with options", material, kwargs]
         return f"{self.namespace}:{cache_key(material)}"
 
-    async def _join(self, key: str) -> tuple[_Flight | None, Any, dict[Any, _Flight]]:
-        """Wait for a call computing `key` to finish: (None, its value, ...) if one did;
-        otherwise (a new flight this call leads, CACHE_MISS, the loop's flights)."""
-        flights = _flights_here()
-        slot = (id(self.cache), key)  # the cache outlives its calls
-        while (flight := flights.get(slot)) is not None:
-            await flight.wait()
-            if flight.ok:
-                return None, flight.value, flights
-            # It failed or was cancelled: try again, perhaps leading this time.
-        flight = flights[slot] = _Flight()
-        return flight, CACHE_MISS, flights
-
-    def _land(self, key: str, flight: _Flight, flights: dict[Any, _Flight]) -> None:
-        """End a flight this call leads (its waiters retry unless it was resolved)."""
-        slot = (id(self.cache), key)  # the cache outlives its calls
-        if flights.get(slot) is flight:
-            del flights[slot]
-        flight.land()
-
     async def _store(self, key: str, value: Any) -> None:
         try:
             await self.cache.aset(key, value, self.ttl)
@@ -213,7 +222,7 @@ class RunnableWithCache(RunnableWrapper[In, Out]):
 
     async def _acall(self, input: Any, config: RunnableConfig, **kwargs: Any) -> Out:
         key = self.cache_key(input, **kwargs)
-        flight, value, flights = await self._join(key)
+        flight, value, flights = await join_flight(self.cache, key)
         if flight is None:
             return await self._hit(value, input, config, kwargs)  # type: ignore[no-any-return]
         try:
@@ -228,7 +237,7 @@ class RunnableWithCache(RunnableWrapper[In, Out]):
             await self._store(key, value)
             return value  # type: ignore[no-any-return]
         finally:
-            self._land(key, flight, flights)
+            land_flight(self.cache, key, flight, flights)
 
     async def _hit(
         self, value: Any, input: Any, config: RunnableConfig, kwargs: dict[str, Any]
@@ -243,7 +252,7 @@ class RunnableWithCache(RunnableWrapper[In, Out]):
         self, input: Any, config: RunnableConfig, **kwargs: Any
     ) -> AsyncIterator[Out]:
         key = self.cache_key(input, **kwargs)
-        flight, value, flights = await self._join(key)
+        flight, value, flights = await join_flight(self.cache, key)
         if flight is None:
             async for chunk in self._replay(value, input, config, kwargs):
                 yield chunk
@@ -265,7 +274,7 @@ class RunnableWithCache(RunnableWrapper[In, Out]):
                 flight.resolve(total.value)
                 await self._store(key, total.value)
         finally:
-            self._land(key, flight, flights)
+            land_flight(self.cache, key, flight, flights)
 
     async def _replay(
         self, value: Any, input: Any, config: RunnableConfig, kwargs: dict[str, Any]
