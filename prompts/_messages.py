@@ -15,13 +15,22 @@ Streamed pieces are chunks (`BaseMessageChunk`): `AIMessageChunk` here, the othe
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self, TypeAlias, TypeVar
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
-from pydantic_core import PydanticUndefined
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticUndefined, core_schema
 
 from prompts._content import ContentBlock, describe_content, to_content_blocks
 from prompts._merge import Content, content_text, merge_content, merge_dicts
@@ -106,20 +115,66 @@ def trusted(cls: type[M], /, **values: Any) -> M:
 
 
 class Usage(BaseModel):
-    """Token counts of one model call. Usages add with `+`."""
+    """Token counts of one model call. Usages add with `+` (details key by key).
+
+    Attributes:
+        input_token_details: Parts of `input_tokens`, where the provider reports them, under
+            LangChain's keys: `cache_read` (read from the provider's prompt cache, billed at
+            the cached price), `cache_creation`, `audio`. None when nothing is known.
+        output_token_details: Parts of `output_tokens`: `reasoning`, `audio`. None when
+            nothing is known.
+    """
 
     model_config = ConfigDict(frozen=True)
 
     input_tokens: int = 0
     output_tokens: int = 0
     total_tokens: int = 0
+    input_token_details: dict[str, int] | None = None
+    output_token_details: dict[str, int] | None = None
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(
             input_tokens=self.input_tokens + other.input_tokens,
             output_tokens=self.output_tokens + other.output_tokens,
             total_tokens=self.total_tokens + other.total_tokens,
+            input_token_details=_add_details(self.input_token_details, other.input_token_details),
+            output_token_details=_add_details(
+                self.output_token_details, other.output_token_details
+            ),
         )
+
+    def as_dict(self) -> dict[str, Any]:
+        """The counts in LangChain's `UsageMetadata` shape (details only where known)."""
+        out: dict[str, Any] = {
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "total_tokens": self.total_tokens,
+        }
+        if self.input_token_details is not None:
+            out["input_token_details"] = dict(self.input_token_details)
+        if self.output_token_details is not None:
+            out["output_token_details"] = dict(self.output_token_details)
+        return out
+
+
+def _add_details(a: dict[str, int] | None, b: dict[str, int] | None) -> dict[str, int] | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    out = dict(a)
+    for key, value in b.items():
+        out[key] = out.get(key, 0) + value
+    return out
+
+
+def _without_type(cls: type[BaseMessage], data: Any) -> Any:
+    if type(data) is not dict or "type" not in data:
+        return data
+    if data["type"] != cls.type:
+        raise ValueError(f"type {data['type']!r} is not {cls.__name__}'s ({cls.type!r})")
+    return {k: v for k, v in data.items() if k != "type"}
 
 
 class BaseMessage(BaseModel):
@@ -139,6 +194,20 @@ class BaseMessage(BaseModel):
     response_metadata: dict[str, Any] = Field(default_factory=dict)
     name: str | None = None
     id: str | None = Field(default=None, coerce_numbers_to_str=True)
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        # LangChain's messages dump their `type` (a field there, a class constant here): a
+        # dict naming this class's type is read without it, so LangChain's dumps load (also as
+        # `AnyMessage`, where another class's type rules a class out). Made part of the schema,
+        # not a validator, so that `trusted` (whose values never carry a type) skips it.
+        schema = {**handler(source)}  # (a copy: pydantic may hand the same schema out again)
+        ref = schema.pop("ref", None)  # the model stays one definition of JSON schemas
+        return core_schema.no_info_before_validator_function(
+            functools.partial(_without_type, source), schema, ref=ref
+        )
 
     def __init__(self, content: Content | None = None, /, **data: Any) -> None:
         if content is not None:
@@ -299,17 +368,12 @@ class AIMessage(BaseMessage):
     usage: Usage | None = Field(None, validation_alias=AliasChoices("usage", "usage_metadata"))
 
     @property
-    def usage_metadata(self) -> dict[str, int] | None:
+    def usage_metadata(self) -> dict[str, Any] | None:
         """The token usage in LangChain's shape (`{"input_tokens", "output_tokens",
-        "total_tokens"}`), or None: `usage` as a dict."""
+        "total_tokens"}`, with `input_token_details` / `output_token_details` where known),
+        or None: `usage` as a dict (a copy; `usage` is the one source)."""
         usage = self.usage
-        if usage is None:
-            return None
-        return {
-            "input_tokens": usage.input_tokens,
-            "output_tokens": usage.output_tokens,
-            "total_tokens": usage.total_tokens,
-        }
+        return None if usage is None else usage.as_dict()
 
     @field_validator("tool_calls")
     @classmethod

@@ -3,7 +3,7 @@
 from typing import Any
 
 import pytest
-from pydantic import TypeAdapter
+from pydantic import TypeAdapter, ValidationError
 
 from prompts import (
     AIMessage,
@@ -23,7 +23,7 @@ from prompts import (
     tool_call,
     tool_call_chunk,
 )
-from prompts._messages import trusted
+from prompts._messages import _plan, trusted
 
 
 def test_content_may_be_positional_but_not_given_twice() -> None:
@@ -246,12 +246,36 @@ def test_usage_metadata_is_langchains_name_for_usage() -> None:
     counts = {"input_tokens": 1, "output_tokens": 2, "total_tokens": 3}
     # As langchain-core 1.8.3: the counts given as `usage_metadata` read back as a dict,
     # chunks add them, and a message without usage has None.
-    reply = AIMessage("x", usage_metadata={**counts, "input_token_details": {"cache_read": 0}})
-    assert reply.usage_metadata == counts
-    assert reply.usage == Usage(**counts)
+    details = {"input_token_details": {"cache_read": 0}}
+    reply = AIMessage("x", usage_metadata={**counts, **details})
+    assert reply.usage_metadata == {**counts, **details}
+    assert reply.usage == Usage(**counts, input_token_details={"cache_read": 0})
     assert AIMessage("y").usage_metadata is None
     both = AIMessageChunk(content="a", usage_metadata=counts) + AIMessageChunk(
         content="b", usage_metadata=counts
     )
     assert both.usage_metadata == {"input_tokens": 2, "output_tokens": 4, "total_tokens": 6}
     assert AIMessage("z", usage=Usage(**counts)).usage_metadata == counts
+
+
+def test_langchains_dumps_with_their_type_load_as_the_class_they_name() -> None:
+    # langchain-core 1.8.3 dumps a message's `type` with its fields, and reads it back.
+    human: dict[str, Any] = {"content": "h", "type": "human", "id": None, "name": None}
+    assert HumanMessage(**human) == HumanMessage("h")
+    assert HumanMessage.model_validate(human) == HumanMessage("h")
+    chunk = AIMessageChunk.model_validate({"type": "AIMessageChunk", "content": "c"})
+    assert chunk == AIMessageChunk(content="c")
+    adapter: TypeAdapter[list[AnyMessage]] = TypeAdapter(list[AnyMessage])
+    dumps = [
+        {"type": "system", "content": "s"},
+        {"type": "human", "content": "h"},
+        {"type": "ai", "content": "a", "usage_metadata": None},
+        {"type": "tool", "content": "t", "tool_call_id": "1"},
+    ]
+    loaded = adapter.validate_python(dumps)
+    assert [type(m) for m in loaded] == [SystemMessage, HumanMessage, AIMessage, ToolMessage]
+    assert adapter.validate_json('[{"type": "ai", "content": "j"}]') == [AIMessage("j")]
+    with pytest.raises(ValidationError, match="type 'ai' is not HumanMessage's"):
+        HumanMessage(content="x", type="ai")  # type: ignore[call-arg]
+    # Built internally (no type among the values), a message still skips validation.
+    assert _plan(HumanMessage) is not None
