@@ -174,7 +174,7 @@ def _complete(given: dict[str, Any]) -> dict[str, Any]:
         data["description"] = summary
     data["description"] = check_description(data["description"], name)
     if data.get("args_schema") is None and infer:
-        data["args_schema"] = schema_from_signature(source, name, field_docs)
+        data["args_schema"] = schema_from_signature(source, name, field_docs, description=summary)
     elif data.get("args_schema") is not None:
         check_args_schema(data["args_schema"])
     if strict_doc:

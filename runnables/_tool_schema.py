@@ -179,8 +179,10 @@ def schema_from_signature(
     field_docs: Mapping[str, str],
     *,
     skip: frozenset[str] = RUN_PARAMS,
+    description: str | None = None,
 ) -> type[BaseModel]:
-    """A pydantic model of `func`'s arguments, named `name`."""
+    """A pydantic model of `func`'s arguments, named `name` and described by `description` (as
+    LangChain describes a function's: its docstring)."""
     signature = inspect.signature(func)
     try:
         hints = typing.get_type_hints(unwrap(func), include_extras=True)
@@ -198,7 +200,7 @@ def schema_from_signature(
         annotation = hints.get(param.name, Any)
         default = ... if param.default is inspect.Parameter.empty else param.default
         fields[param.name] = _describe(annotation, default, field_docs.get(param.name))
-    model: type[BaseModel] = create_model(name, **fields)
+    model: type[BaseModel] = create_model(name, __doc__=description or None, **fields)
     return model
 
 

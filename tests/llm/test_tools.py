@@ -344,3 +344,27 @@ def test_partials_and_callable_objects_are_named_and_described_by_what_they_wrap
     greeter = tool(Greeter())
     assert (greeter.name, greeter.description) == ("Greeter", "Greet someone.")
     assert greeter.invoke({"who": "Ada"}) == "hi Ada"
+
+
+def test_an_inferred_argument_schema_is_described_by_the_docstring() -> None:
+    @tool
+    def square(x: int, y: str = "a") -> int:
+        """Square a number."""
+        return x * x
+
+    def undocumented(q: str) -> str:
+        return q
+
+    # As langchain-core 1.8.3 describes them.
+    assert square.get_input_jsonschema() == {
+        "description": "Square a number.",
+        "properties": {
+            "x": {"title": "X", "type": "integer"},
+            "y": {"default": "a", "title": "Y", "type": "string"},
+        },
+        "required": ["x"],
+        "title": "square",
+        "type": "object",
+    }
+    plain = StructuredTool.from_function(undocumented, description="given")
+    assert "description" not in plain.get_input_jsonschema()
