@@ -23,6 +23,7 @@ from llm._list_parsers import (
     MarkdownListOutputParser,
     NumberedListOutputParser,
 )
+from llm._model_cache import get_llm_cache, set_llm_cache
 from llm._offline import OfflineChatModel
 from llm._openai import ChatOpenAI
 from llm._parsers import BaseOutputParser, StrOutputParser
@@ -61,7 +62,9 @@ __all__ = [
     "ToolException",
     "ToolExecutor",
     "convert_to_openai_tool",
+    "get_llm_cache",
     "parse_json_markdown",
     "parse_partial_json",
+    "set_llm_cache",
     "tool",
 ]

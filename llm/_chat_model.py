@@ -29,6 +29,7 @@ from typing import (
 
 from pydantic import ValidationError
 
+from llm import _model_cache
 from llm._validation import check_max_tokens, check_temperature
 from prompts._message_utils import MessageLikeRepresentation, convert_to_messages
 from prompts._messages import (
@@ -43,7 +44,7 @@ from runnables import RateLimiter, Reservation, Runnable, RunnableConfig, curren
 
 if TYPE_CHECKING:
     from llm._structured import StructuredMethod
-    from runnables import RunnableBinding
+    from runnables import BaseCache, RunnableBinding
 
 T = TypeVar("T")
 
@@ -414,6 +415,17 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
     rate_limiter: RateLimiter | None = None
     """A shared `RateLimiter` every call waits on before it starts (None: no limit)."""
 
+    cache: BaseCache | bool | None = None
+    """Where replies are cached: None the global cache (`set_llm_cache`) if one is set, True
+    the global cache (required), False never, or a `BaseCache` (see `llm._model_cache`)."""
+
+    def _cache_request(
+        self, messages: list[BaseMessage], stop: list[str] | None, options: dict[str, Any]
+    ) -> Any:
+        """What this call sends, as cache key material (the model's own parameters are in its
+        fingerprint). A model may override it with its exact request."""
+        return [[_model_cache.message_material(m) for m in messages], stop, options]
+
     async def _reserve(
         self, messages: list[BaseMessage], options: dict[str, Any]
     ) -> Reservation | None:
@@ -427,6 +439,18 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
         if kwargs:
             self.check_call_options(kwargs)
             stop = _coerce_stop(kwargs.pop("stop", None))
+        if self.cache is not None or _model_cache.GLOBAL.cache is not None:
+            cache = _model_cache.resolve_cache(self)
+            if cache is not None:
+                return await _model_cache.agenerate_cached(
+                    self, cache, messages, stop, kwargs, self._agenerate_held
+                )
+        return await self._agenerate_held(messages, stop, kwargs)
+
+    async def _agenerate_held(
+        self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
+    ) -> AIMessage:
+        """One reply, holding the run's concurrency slot and the rate limiter's reservation."""
         state = current_run()
         if state is None or state.limiter is None:
             if self.rate_limiter is None:
@@ -449,8 +473,19 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
             if kwargs:
                 self.check_call_options(kwargs)
             stop = _coerce_stop(kwargs.pop("stop", None))
+            if self.cache is not None or _model_cache.GLOBAL.cache is not None:
+                cache = _model_cache.resolve_cache(self)
+                if cache is not None:
+                    return _model_cache.astream_cached(
+                        self, cache, messages, stop, kwargs, self._astream_uncached
+                    )
         except Exception as exc:
             return _failing(exc)  # raised when the stream is read, as from a generator
+        return self._astream_uncached(messages, stop, kwargs)
+
+    def _astream_uncached(
+        self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
+    ) -> AsyncIterator[AIMessageChunk]:
         state = current_run()
         if (state is None or state.limiter is None) and self.rate_limiter is None:
             # Nothing to hold or settle: the model's own stream, with no layer of ours.

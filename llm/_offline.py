@@ -16,6 +16,7 @@ from typing import Any, TypeAlias
 import anyio
 
 from llm._chat_model import BaseChatModel, check_rate_limiter
+from llm._model_cache import ModelCache, check_cache
 from llm._schema_example import example_for_schema
 from llm._validation import MANAGED_FIELDS, chat_completion_fields, check_int, check_number
 from prompts._content import describe_content
@@ -77,6 +78,8 @@ class OfflineChatModel(BaseChatModel):
         chunk_delay: Seconds to wait between streamed chunks.
         chunk_size: Characters per streamed chunk; None streams word by word.
         rate_limiter: A shared `RateLimiter` to wait on before each call.
+        cache: Where replies are cached (None: the global cache if one is set; True, False or
+            a `BaseCache`, as for every chat model). The key includes the scripted responses.
 
     Raises:
         TypeError: An argument has the wrong type.
@@ -101,6 +104,7 @@ class OfflineChatModel(BaseChatModel):
         chunk_delay: float = 0.0,
         chunk_size: int | None = None,
         rate_limiter: RateLimiter | None = None,
+        cache: ModelCache = None,
     ) -> None:
         self.responses: tuple[OfflineReply, ...] | None = None
         self.respond: Responder | None = None
@@ -122,6 +126,7 @@ class OfflineChatModel(BaseChatModel):
         self.chunk_size = None if chunk_size is None else check_int("chunk_size", chunk_size, low=1)
         self._calls = 0
         self.rate_limiter = check_rate_limiter(rate_limiter)
+        self.cache = check_cache(cache)
 
     def __repr__(self) -> str:
         args = []

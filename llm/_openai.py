@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from llm._chat_model import BaseChatModel, check_rate_limiter
 from llm._errors import MissingAPIKeyError
+from llm._model_cache import ModelCache, check_cache
 from llm._openai_clients import ClientSettings, import_openai, openai_client
 from llm._openai_format import parse_completion, to_chunk, to_message, to_openai_messages
 from llm._validation import (
@@ -57,6 +58,10 @@ class ChatOpenAI(BaseChatModel):
         rate_limiter: A `RateLimiter` (requests and tokens per minute) to wait on before each
             call; several models may share one. Token use is estimated before the call and
             corrected with the reply's usage after.
+        cache: Where replies are cached: None (the default) the global cache if
+            `set_llm_cache` set one, True the global cache (a ValueError at call time if none
+            is set), False never, or a `BaseCache` such as `SQLiteCache("llm.db")`. The key is
+            the request body and the server (never the API key, timeout or retries).
         **model_kwargs: Further request fields of `chat.completions.create` (e.g. `top_p`,
             `seed`, `extra_body`), sent with every call.
 
@@ -80,6 +85,7 @@ class ChatOpenAI(BaseChatModel):
         max_retries: int = 2,
         timeout: float | None = None,
         rate_limiter: RateLimiter | None = None,
+        cache: ModelCache = None,
         **model_kwargs: Any,
     ) -> None:
         model_name = check_optional_str("model", model)
@@ -102,6 +108,7 @@ class ChatOpenAI(BaseChatModel):
             self._check_option_names(model_kwargs, "model_kwargs")
         self.model_kwargs: dict[str, Any] = model_kwargs
         self.rate_limiter = check_rate_limiter(rate_limiter)
+        self.cache = check_cache(cache)
         # Now, not on the first call: the import takes ~0.4 s and would stall the event loop.
         import_openai()
 
@@ -150,6 +157,15 @@ class ChatOpenAI(BaseChatModel):
             body["stop"] = stop
         body.update(options)
         return body
+
+    def _cache_request(
+        self, messages: list[BaseMessage], stop: list[str] | None, options: dict[str, Any]
+    ) -> Any:
+        # The body as sent (a per-call timeout does not shape the reply), and where it goes.
+        body = self._request(messages, stop, options)
+        body.pop("timeout", None)
+        base_url = self.base_url or os.environ.get("OPENAI_BASE_URL") or _DEFAULT_BASE_URL
+        return [base_url, body]
 
     async def _agenerate(
         self, messages: list[BaseMessage], *, stop: list[str] | None = None, **options: Any

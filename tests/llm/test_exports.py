@@ -29,8 +29,10 @@ def test_all_is_exact_and_importable() -> None:
         "ToolException",
         "ToolExecutor",
         "convert_to_openai_tool",
+        "get_llm_cache",
         "parse_json_markdown",
         "parse_partial_json",
+        "set_llm_cache",
         "tool",
     ]
     for name in llm.__all__:
