@@ -32,10 +32,21 @@ from llm._simple_tool import Tool
 from llm._structured_tool import StructuredTool, tool
 from llm._tool_executor import ToolExecutor
 from llm._tool_specs import convert_to_openai_tool
+from llm._usage import (
+    DEFAULT_PRICES,
+    PRICES_DATE,
+    Price,
+    UsageMetadataCallbackHandler,
+    UsageTotals,
+    UsageTracker,
+    get_usage_metadata_callback,
+)
 from runnables._tool import BaseTool
 from runnables._tool_schema import InjectedToolArg, InjectedToolCallId
 
 __all__ = [
+    "DEFAULT_PRICES",
+    "PRICES_DATE",
     "BaseChatModel",
     "BaseOutputParser",
     "BaseRetriever",
@@ -53,6 +64,7 @@ __all__ = [
     "NumberedListOutputParser",
     "OfflineChatModel",
     "OutputParserError",
+    "Price",
     "PromptValueLike",
     "PydanticOutputParser",
     "StrOutputParser",
@@ -61,8 +73,12 @@ __all__ = [
     "ToolArgumentsError",
     "ToolException",
     "ToolExecutor",
+    "UsageMetadataCallbackHandler",
+    "UsageTotals",
+    "UsageTracker",
     "convert_to_openai_tool",
     "get_llm_cache",
+    "get_usage_metadata_callback",
     "parse_json_markdown",
     "parse_partial_json",
     "set_llm_cache",

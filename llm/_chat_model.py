@@ -15,6 +15,7 @@ concurrency slot around the work, and therefore `invoke`/`batch`/`stream`/`bind(
 from __future__ import annotations
 
 import difflib
+import functools
 from collections.abc import AsyncGenerator, AsyncIterator, Generator, Mapping, Sequence
 from typing import (
     TYPE_CHECKING,
@@ -29,7 +30,7 @@ from typing import (
 
 from pydantic import ValidationError
 
-from llm import _model_cache
+from llm import _budget, _model_cache
 from llm._validation import check_max_tokens, check_temperature
 from prompts._message_utils import MessageLikeRepresentation, convert_to_messages
 from prompts._messages import (
@@ -44,7 +45,7 @@ from runnables import RateLimiter, Reservation, Runnable, RunnableConfig, curren
 
 if TYPE_CHECKING:
     from llm._structured import StructuredMethod
-    from runnables import BaseCache, RunnableBinding
+    from runnables import BaseCache, Budget, RunnableBinding
 
 T = TypeVar("T")
 
@@ -415,6 +416,9 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
     rate_limiter: RateLimiter | None = None
     """A shared `RateLimiter` every call waits on before it starts (None: no limit)."""
 
+    budget: Budget | None = None
+    """A `Budget` every call of this model spends from (the run's `config["budget"]` wins)."""
+
     cache: BaseCache | bool | None = None
     """Where replies are cached: None the global cache (`set_llm_cache`) if one is set, True
     the global cache (required), False never, or a `BaseCache` (see `llm._model_cache`)."""
@@ -439,13 +443,36 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
         if kwargs:
             self.check_call_options(kwargs)
             stop = _coerce_stop(kwargs.pop("stop", None))
+        budget = config.get("budget") or self.budget
+        generate = (
+            self._agenerate_held
+            if budget is None
+            else functools.partial(self._agenerate_spending, budget)
+        )
         if self.cache is not None or _model_cache.GLOBAL.cache is not None:
             cache = _model_cache.resolve_cache(self)
             if cache is not None:
                 return await _model_cache.agenerate_cached(
-                    self, cache, messages, stop, kwargs, self._agenerate_held
+                    self, cache, messages, stop, kwargs, generate
                 )
-        return await self._agenerate_held(messages, stop, kwargs)
+        return await generate(messages, stop, kwargs)
+
+    async def _agenerate_spending(
+        self,
+        budget: Budget,
+        messages: list[BaseMessage],
+        stop: list[str] | None,
+        kwargs: dict[str, Any],
+    ) -> AIMessage:
+        """`_agenerate_held` spending from `budget` (a cache hit never gets here: it is free)."""
+        spend = _budget.reserve(budget, self, messages, kwargs)
+        try:
+            message = await self._agenerate_held(messages, stop, kwargs)
+        except BaseException:
+            spend.failed()
+            raise
+        spend.settle(message)
+        return message
 
     async def _agenerate_held(
         self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
@@ -473,15 +500,46 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
             if kwargs:
                 self.check_call_options(kwargs)
             stop = _coerce_stop(kwargs.pop("stop", None))
+            budget = config.get("budget") or self.budget
+            stream = (
+                self._astream_uncached
+                if budget is None
+                else functools.partial(self._astream_spending, budget)
+            )
             if self.cache is not None or _model_cache.GLOBAL.cache is not None:
                 cache = _model_cache.resolve_cache(self)
                 if cache is not None:
-                    return _model_cache.astream_cached(
-                        self, cache, messages, stop, kwargs, self._astream_uncached
-                    )
+                    return _model_cache.astream_cached(self, cache, messages, stop, kwargs, stream)
         except Exception as exc:
             return _failing(exc)  # raised when the stream is read, as from a generator
-        return self._astream_uncached(messages, stop, kwargs)
+        return stream(messages, stop, kwargs)
+
+    async def _astream_spending(
+        self,
+        budget: Budget,
+        messages: list[BaseMessage],
+        stop: list[str] | None,
+        kwargs: dict[str, Any],
+    ) -> AsyncIterator[AIMessageChunk]:
+        """`_astream_uncached` spending from `budget`: reserved before the request, settled
+        by the chunk carrying the usage (or with the estimate, if none does)."""
+        spend = _budget.reserve(budget, self, messages, kwargs)
+        usage: AIMessageChunk | None = None
+        chunks = self._astream_uncached(messages, stop, kwargs)
+        try:
+            async for chunk in chunks:
+                if chunk.usage is not None:
+                    usage = chunk
+                yield chunk
+        except BaseException:
+            if usage is None:
+                spend.failed()
+            raise
+        finally:
+            aclose = getattr(chunks, "aclose", None)
+            if aclose is not None:
+                await aclose()
+            spend.settle(usage)  # (a no-op once failed)
 
     def _astream_uncached(
         self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]

@@ -15,6 +15,7 @@ from typing import Any, TypeAlias
 
 import anyio
 
+from llm._budget import check_model_budget
 from llm._chat_model import BaseChatModel, check_rate_limiter
 from llm._model_cache import ModelCache, check_cache
 from llm._schema_example import example_for_schema
@@ -30,7 +31,7 @@ from prompts._messages import (
     trusted,
 )
 from prompts._tool_calls import tool_call
-from runnables import RateLimiter
+from runnables import Budget, RateLimiter
 
 __all__ = ["OfflineChatModel", "OfflineReply"]
 
@@ -80,6 +81,7 @@ class OfflineChatModel(BaseChatModel):
         rate_limiter: A shared `RateLimiter` to wait on before each call.
         cache: Where replies are cached (None: the global cache if one is set; True, False or
             a `BaseCache`, as for every chat model). The key includes the scripted responses.
+        budget: A `runnables.Budget` every call spends from (see `ChatOpenAI`).
 
     Raises:
         TypeError: An argument has the wrong type.
@@ -105,6 +107,7 @@ class OfflineChatModel(BaseChatModel):
         chunk_size: int | None = None,
         rate_limiter: RateLimiter | None = None,
         cache: ModelCache = None,
+        budget: Budget | None = None,
     ) -> None:
         self.responses: tuple[OfflineReply, ...] | None = None
         self.respond: Responder | None = None
@@ -127,6 +130,7 @@ class OfflineChatModel(BaseChatModel):
         self._calls = 0
         self.rate_limiter = check_rate_limiter(rate_limiter)
         self.cache = check_cache(cache)
+        self.budget = check_model_budget(budget)
 
     def __repr__(self) -> str:
         args = []

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from llm._budget import check_model_budget
 from llm._chat_model import BaseChatModel, check_rate_limiter
 from llm._errors import MissingAPIKeyError
 from llm._model_cache import ModelCache, check_cache
@@ -30,7 +31,7 @@ from llm._validation import (
     check_temperature,
 )
 from prompts._messages import AIMessage, AIMessageChunk, BaseMessage
-from runnables import RateLimiter
+from runnables import Budget, RateLimiter
 
 if TYPE_CHECKING:
     from openai.types.chat import ChatCompletionChunk
@@ -62,6 +63,9 @@ class ChatOpenAI(BaseChatModel):
             `set_llm_cache` set one, True the global cache (a ValueError at call time if none
             is set), False never, or a `BaseCache` such as `SQLiteCache("llm.db")`. The key is
             the request body and the server (never the API key, timeout or retries).
+        budget: A `runnables.Budget` every call spends from (requests, tokens, cost):
+            checked before each request, so a call past it is never sent. A run's
+            `config["budget"]` takes its place.
         **model_kwargs: Further request fields of `chat.completions.create` (e.g. `top_p`,
             `seed`, `extra_body`), sent with every call.
 
@@ -86,6 +90,7 @@ class ChatOpenAI(BaseChatModel):
         timeout: float | None = None,
         rate_limiter: RateLimiter | None = None,
         cache: ModelCache = None,
+        budget: Budget | None = None,
         **model_kwargs: Any,
     ) -> None:
         model_name = check_optional_str("model", model)
@@ -109,6 +114,7 @@ class ChatOpenAI(BaseChatModel):
         self.model_kwargs: dict[str, Any] = model_kwargs
         self.rate_limiter = check_rate_limiter(rate_limiter)
         self.cache = check_cache(cache)
+        self.budget = check_model_budget(budget)
         # Now, not on the first call: the import takes ~0.4 s and would stall the event loop.
         import_openai()
 

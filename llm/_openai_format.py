@@ -81,10 +81,32 @@ def to_openai_messages(messages: list[BaseMessage]) -> list[dict[str, Any]]:
 def _usage(usage: CompletionUsage | None) -> Usage | None:
     if usage is None:
         return None
+    # The SDK's details, under LangChain's keys (only those the server reported).
+    inputs: dict[str, int] | None = None
+    prompt = usage.prompt_tokens_details
+    if prompt is not None:
+        inputs = {
+            key: value
+            for key, value in (("cache_read", prompt.cached_tokens), ("audio", prompt.audio_tokens))
+            if value is not None
+        } or None
+    outputs: dict[str, int] | None = None
+    completion = usage.completion_tokens_details
+    if completion is not None:
+        outputs = {
+            key: value
+            for key, value in (
+                ("reasoning", completion.reasoning_tokens),
+                ("audio", completion.audio_tokens),
+            )
+            if value is not None
+        } or None
     return Usage(
         input_tokens=usage.prompt_tokens,
         output_tokens=usage.completion_tokens,
         total_tokens=usage.total_tokens,
+        input_token_details=inputs,
+        output_token_details=outputs,
     )
 
 

@@ -237,6 +237,8 @@ def _from_dict(item: dict[str, Any]) -> BaseMessage:
             input_tokens=usage.get("input_tokens", 0),
             output_tokens=usage.get("output_tokens", 0),
             total_tokens=usage.get("total_tokens", 0),
+            input_token_details=usage.get("input_token_details"),
+            output_token_details=usage.get("output_token_details"),
         )
     return cls(**data)
 

@@ -8,6 +8,7 @@ from runnables._base import Runnable, coerce_to_runnable
 from runnables._binding import RunnableBinding, RunnableEach
 from runnables._branch import RunnableBranch
 from runnables._bridge import loop_resource
+from runnables._budget import Budget, BudgetExceededError, BudgetReservation
 from runnables._cache import CACHE_MISS, BaseCache, InMemoryCache, cache_key
 from runnables._cache_redis import RedisCache
 from runnables._cache_sqlite import SQLiteCache
@@ -41,6 +42,9 @@ __all__ = [
     "BaseCache",
     "BaseCallbackHandler",
     "BranchError",
+    "Budget",
+    "BudgetExceededError",
+    "BudgetReservation",
     "Edge",
     "Graph",
     "InMemoryCache",

@@ -195,7 +195,7 @@ class BatchMethods(Generic[In, Out]):
         if events_on():
 
             def traced(i: int) -> Coroutine[Any, Any, Any]:
-                return call_child(self, inputs[i], configs[i], root=True, **kwargs)
+                return call_child(self, inputs[i], configs[i], root=True, batch_index=i, **kwargs)
 
             return traced
         acall = self._acall
@@ -235,7 +235,7 @@ class BatchMethods(Generic[In, Out]):
         kwargs: Mapping[str, Any],
     ) -> Any:
         try:
-            return await call_child(self, input, config, root=True, **kwargs)
+            return await call_child(self, input, config, root=True, batch_index=index, **kwargs)
         except Exception as exc:
             if return_exceptions:
                 return exc

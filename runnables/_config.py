@@ -25,6 +25,7 @@ _KNOWN_KEYS = frozenset(
         "run_id",
         "timeout",
         "callbacks",
+        "budget",
     }
 )
 
@@ -43,6 +44,8 @@ class RunnableConfig(TypedDict, total=False):
         timeout: Seconds the whole run may take; then it is cancelled with `TimeoutError`.
         callbacks: Handlers that receive the events of every step of the run (see
             `runnables.BaseCallbackHandler`).
+        budget: A `runnables.Budget` every model call below spends from (checked before
+            each call is sent).
     """
 
     tags: list[str]
@@ -54,6 +57,7 @@ class RunnableConfig(TypedDict, total=False):
     run_id: Any
     timeout: float
     callbacks: list[Any]
+    budget: Any
 
 
 EMPTY_CONFIG: RunnableConfig = {}
@@ -97,6 +101,10 @@ def validate_config(config: Mapping[str, Any], *, param: str = "config") -> Runn
         value = config.get(key)
         if value is not None and not isinstance(value, Mapping):
             raise TypeError(f'Invalid "{key}" in {param}: {value!r}; expected a dict')
+    if "budget" in config:
+        from runnables._budget import check_budget
+
+        check_budget(config["budget"], f"in {param}")
     return config  # type: ignore[return-value]
 
 

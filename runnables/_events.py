@@ -125,13 +125,15 @@ async def call_child(
     *,
     root: bool = False,
     step_tag: str | None = None,
+    batch_index: int | None = None,
     **kwargs: Any,
 ) -> Any:
     """Run a step's `_acall`, emitting its start/end/error events when the run has handlers.
 
     `root` marks a run's entry step, whose run id may come from `config["run_id"]`.
     `step_tag` is a tag of this step's events only, not inherited by its children (a
-    sequence's `seq:step:N`).
+    sequence's `seq:step:N`). `batch_index` is a batch item's index, told to handlers in its
+    start event (`data["batch_index"]`), so they can report per item (`UsageTracker`).
     """
     state = _run.get()
     if state is None or not state.handlers or step._events_inside:
@@ -141,6 +143,8 @@ async def call_child(
     run_id, parents = _new_run_id(config, root), state.parent_ids
     shown = step._event_input(input)
     start = {"input": shown}
+    if batch_index is not None:
+        start["batch_index"] = batch_index
     await _emit(state, _event("start", step, run_id, parents, config, start, kwargs, step_tag))
     token = _run.set(state.with_parent(run_id, (step, config)))
     try:

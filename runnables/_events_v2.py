@@ -87,7 +87,9 @@ class _Collector:
         type_ = _V2_TYPES.get(event.kind, event.kind)
         if event.event == "stream" and type_ in _NO_STREAM_EVENTS:
             return
-        self._send(event, type_, f"on_{type_}_{event.event}", dict(event.data))
+        data = dict(event.data)
+        data.pop("batch_index", None)  # ours, for handlers; not in LangChain's v2 data
+        self._send(event, type_, f"on_{type_}_{event.event}", data)
 
     on_start = on_stream = on_end = _put
 

@@ -14,9 +14,11 @@ plain or `async def` methods. A handler that raises is logged (logger
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Iterator, Mapping
+from contextvars import ContextVar
 from typing import Any
 
 __all__ = [
@@ -219,6 +221,23 @@ def remove_global_handler(handler: Any) -> None:
     _global = tuple(sink for sink in _global if sink.handler is not handler)
 
 
+_scoped: ContextVar[tuple[Sink, ...]] = ContextVar("runnables_scoped_handlers", default=())
+
+
+@contextlib.contextmanager
+def scoped_handler(handler: Any) -> Iterator[None]:
+    """Send the events of every run started in this context (this task, and the tasks and
+    threads it starts) to `handler` while the block runs: a global handler for one context
+    only (what `llm.get_usage_metadata_callback` uses)."""
+    check_handlers([handler], "scoped_handler")
+    token = _scoped.set((*_scoped.get(), Sink(handler)))
+    try:
+        yield
+    finally:
+        _scoped.reset(token)
+
+
 def global_sinks() -> tuple[Sink, ...]:
-    """The process-wide handlers, as sinks."""
-    return _global
+    """The process-wide handlers and this context's (`scoped_handler`), as sinks."""
+    scoped = _scoped.get()
+    return (*_global, *scoped) if scoped else _global

@@ -63,6 +63,12 @@ class Batch:
             first = configs[0] if configs else {}
         else:
             raise TypeError(f'Invalid "config" argument: {config!r}; expected a dict or a list')
+        if any("budget" in c for c in (configs if isinstance(configs, list) else [configs])):
+            # Each worker would get a copy and spend the whole budget: refused, not multiplied.
+            raise TypeError(
+                'Invalid "budget" in config: a Budget is not supported under RayExecutor yet '
+                "(there is no cluster-wide budget); run the batch locally to spend one budget"
+            )
         return cls(
             runnable,
             inputs,

@@ -158,6 +158,9 @@ class Reply:
         fault_after: Content chunks sent before the fault (stream only).
         tool_calls: Tool calls after the content (``finish_reason`` "tool_calls" by default);
             streamed as OpenAI does: the id and name first, then the arguments in fragments.
+        cached_tokens: Reported as ``usage.prompt_tokens_details.cached_tokens`` (the part of
+            the prompt read from the provider's cache); None sends no prompt details.
+        reasoning_tokens: Reported as ``usage.completion_tokens_details.reasoning_tokens``.
     """
 
     content: str = ""
@@ -172,6 +175,8 @@ class Reply:
     pause_after: int = 1
     fault: Fault | None = None
     fault_after: int = 1
+    cached_tokens: int | None = None
+    reasoning_tokens: int | None = None
 
     @property
     def pieces(self) -> list[str]:
@@ -768,7 +773,7 @@ class _Exchange(Response):
         raise _DropConnection
 
     def _envelope(
-        self, kind: str, choices: list[dict[str, Any]], usage: dict[str, int]
+        self, kind: str, choices: list[dict[str, Any]], usage: dict[str, Any]
     ) -> dict[str, Any]:
         model = self._body.get("model", "unknown")
         head = {"id": self._id, "object": kind, "created": _CREATED, "model": model}
@@ -780,16 +785,21 @@ class _Exchange(Response):
         del envelope["usage"]
         return envelope
 
-    def _usage(self, spec: Reply) -> dict[str, int]:
+    def _usage(self, spec: Reply) -> dict[str, Any]:
         if spec.usage is not None:
             prompt, completion = spec.usage
         else:  # a crude but deterministic "token" count: whitespace-separated words
             messages = self._body.get("messages") or []
             prompt = sum(len(_text_of(m).split()) for m in messages if isinstance(m, dict))
             completion = len(spec.text.split())
-        return dict(
+        usage: dict[str, Any] = dict(
             prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion
         )
+        if spec.cached_tokens is not None:
+            usage["prompt_tokens_details"] = {"cached_tokens": spec.cached_tokens}
+        if spec.reasoning_tokens is not None:
+            usage["completion_tokens_details"] = {"reasoning_tokens": spec.reasoning_tokens}
+        return usage
 
 
 def _tool_call_deltas(spec: Reply) -> list[dict[str, Any]]:

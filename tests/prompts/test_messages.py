@@ -243,7 +243,7 @@ def test_trusted_chunks_equal_validated_ones_and_still_sync_their_tool_calls() -
 
 
 def test_usage_metadata_is_langchains_name_for_usage() -> None:
-    counts = {"input_tokens": 1, "output_tokens": 2, "total_tokens": 3}
+    counts: dict[str, Any] = {"input_tokens": 1, "output_tokens": 2, "total_tokens": 3}
     # As langchain-core 1.8.3: the counts given as `usage_metadata` read back as a dict,
     # chunks add them, and a message without usage has None.
     details = {"input_token_details": {"cache_read": 0}}
