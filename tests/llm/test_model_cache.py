@@ -3,7 +3,9 @@ single-flight (against the loopback OpenAI server, counting the requests it rece
 
 from __future__ import annotations
 
+import logging
 import pickle
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,9 +16,10 @@ from pydantic import BaseModel
 
 from llm import ChatOpenAI, OfflineChatModel, get_llm_cache, set_llm_cache
 from llm._model_cache import model_cache_key
-from prompts import AIMessage, HumanMessage, SystemMessage, ToolMessage, tool_call
-from runnables import BaseCache, InMemoryCache, SQLiteCache
+from prompts import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage, tool_call
+from runnables import BaseCache, InMemoryCache, RedisCache, SQLiteCache
 from tests.openai_server import ErrorReply, OpenAIServer
+from tests.redis_server import RedisServer
 
 pytestmark = pytest.mark.anyio
 
@@ -280,3 +283,38 @@ async def test_when_the_one_request_fails_a_waiter_makes_its_own(
         gate.release()
     assert sorted(outcomes) == ["InternalServerError", "echo: same", "echo: same"]
     assert len(openai_server.requests) == 2  # the failure, then one waiter's own request
+
+
+# -- faults of the store ------------------------------------------------------------------------
+
+
+def test_a_cache_file_that_is_not_a_database_fails_the_call_unsent(
+    openai_server: OpenAIServer, tmp_path: Path
+) -> None:
+    path = tmp_path / "garbage.db"
+    path.write_bytes(bytes(range(256)) * 40)
+    model = openai(openai_server, cache=SQLiteCache(path))
+    with pytest.raises(sqlite3.DatabaseError, match=r"SQLiteCache cannot open '.*garbage\.db'"):
+        model.invoke("hi")
+    assert openai_server.requests == []
+
+
+def test_redis_going_away_mid_batch_lets_the_model_calls_go_on_uncached(
+    own_redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    calls: list[str] = []
+
+    def reply(messages: list[BaseMessage]) -> str:
+        calls.append(messages[-1].text)
+        if len(calls) == 3:
+            own_redis_server.stop()
+        return f"re: {messages[-1].text}"
+
+    cache = RedisCache(own_redis_server.url, retry_interval=0)
+    model = OfflineChatModel(responses=reply, cache=cache)
+    inputs = [f"q{i}" for i in range(8)]
+    with caplog.at_level(logging.WARNING, logger="runnables.cache"):
+        out = model.batch(inputs, {"max_concurrency": 1})
+    assert [m.text for m in out] == [f"re: {q}" for q in inputs]
+    assert calls == inputs
+    assert len([r for r in caplog.records if r.levelno == logging.WARNING]) == 1
