@@ -14,10 +14,18 @@ import anyio
 import pytest
 from pydantic import BaseModel
 
-from llm import ChatOpenAI, OfflineChatModel, get_llm_cache, set_llm_cache
+from llm import ChatOpenAI, OfflineChatModel, UsageTracker, get_llm_cache, set_llm_cache
 from llm._model_cache import model_cache_key
 from prompts import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage, tool_call
-from runnables import BaseCache, InMemoryCache, RedisCache, SQLiteCache
+from runnables import (
+    BaseCache,
+    Budget,
+    BudgetExceededError,
+    InMemoryCache,
+    RedisCache,
+    RunnableConfig,
+    SQLiteCache,
+)
 from tests.openai_server import ErrorReply, OpenAIServer
 from tests.redis_server import RedisServer
 
@@ -318,3 +326,23 @@ def test_redis_going_away_mid_batch_lets_the_model_calls_go_on_uncached(
     assert [m.text for m in out] == [f"re: {q}" for q in inputs]
     assert calls == inputs
     assert len([r for r in caplog.records if r.levelno == logging.WARNING]) == 1
+
+
+# -- usage and budgets --------------------------------------------------------------------------
+
+
+async def test_a_hit_counts_no_tokens_in_a_tracker_and_spends_nothing_from_a_budget() -> None:
+    tracker = UsageTracker()
+    budget = Budget(max_requests=1)
+    model = OfflineChatModel(responses=["one two", "x"], cache=InMemoryCache())
+    config: RunnableConfig = {"callbacks": [tracker], "budget": budget}
+    miss = await model.ainvoke("q", config)
+    assert miss.usage_metadata is not None
+    hit = await model.ainvoke("q", config)  # a second request would exceed the budget
+    [replayed] = [chunk async for chunk in model.astream("q", config)]
+    assert hit.usage_metadata == replayed.usage_metadata == miss.usage_metadata  # kept, to read
+    assert tracker.total.requests == 1
+    assert tracker.total.cache_hits == 2
+    assert tracker.total.total_tokens == miss.usage_metadata["total_tokens"]
+    with pytest.raises(BudgetExceededError):
+        await model.ainvoke("another", config)
