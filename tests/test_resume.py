@@ -17,11 +17,18 @@ import subprocess
 import sys
 import textwrap
 import threading
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from llm import ChatOpenAI, StrOutputParser
+from prompts import ChatPromptTemplate
+from runnables import BaseCache, RedisCache, Runnable, SQLiteCache
+from runnables.ray import RayExecutor
 from tests.openai_server import OpenAIServer, Reply
+from tests.redis_server import RedisServer
 
 TOTAL = 400
 DONE = 150
@@ -128,3 +135,45 @@ def test_a_batch_killed_part_way_pays_on_rerun_only_for_the_calls_not_completed(
     openai_server.reset()
     assert len(_run_to_the_end(script, openai_server, db, mode)) == TOTAL
     assert openai_server.requests == []
+
+
+# -- across Ray workers ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def executor(ray_session: None) -> Iterator[RayExecutor]:
+    with RayExecutor(num_workers=2) as executor:  # joins the session's Ray: close leaves it
+        yield executor
+
+
+def _summarize(server: OpenAIServer, cache: BaseCache) -> Runnable[dict[str, str], str]:
+    model = ChatOpenAI(base_url=server.base_url, api_key="sk-test", max_retries=0, cache=cache)
+    return ChatPromptTemplate.from_template("Summarize {text}") | model | StrOutputParser()
+
+
+@pytest.mark.parametrize("store", ["sqlite", "redis"])
+def test_two_ray_workers_share_one_cache_and_a_rerun_pays_nothing(
+    executor: RayExecutor,
+    openai_server: OpenAIServer,
+    redis_server: RedisServer,
+    tmp_path: Path,
+    store: str,
+) -> None:
+    cache: BaseCache = (
+        SQLiteCache(tmp_path / "run.db")
+        if store == "sqlite"
+        else RedisCache(redis_server.url, prefix=f"resume:{uuid.uuid4().hex}:")
+    )
+    chain = _summarize(openai_server, cache)
+    docs = [{"text": f"doc {i}"} for i in range(40)]
+    expected = [f"echo: Summarize doc {i}" for i in range(40)]
+    assert executor.batch(chain, docs[:30]) == expected[:30]
+    assert len(openai_server.requests) == 30
+    # Again on the workers, with 10 new items: only those are sent, whichever worker runs what.
+    assert executor.batch(chain, docs) == expected
+    assert len(openai_server.requests) == 40
+    assert sorted(_prompts(openai_server)) == sorted(f"Summarize doc {i}" for i in range(40))
+    # Here, in the driver: every reply either worker stored is a hit.
+    local = chain.batch(docs)
+    assert local == expected
+    assert len(openai_server.requests) == 40
