@@ -177,3 +177,34 @@ def test_two_ray_workers_share_one_cache_and_a_rerun_pays_nothing(
     local = chain.batch(docs)
     assert local == expected
     assert len(openai_server.requests) == 40
+
+
+def test_a_ray_batch_stopped_part_way_resumes_paying_only_for_the_calls_not_completed(
+    executor: RayExecutor, openai_server: OpenAIServer, tmp_path: Path
+) -> None:
+    total, done = 100, 40
+    chain = _summarize(openai_server, SQLiteCache(tmp_path / "run.db"))
+    docs = [{"text": f"doc {i}"} for i in range(total)]
+    held = openai_server.gate(CONCURRENCY)
+    openai_server.queue(*[Reply(f"paid {i}") for i in range(done)])
+    openai_server.queue(*[Reply("never sent", gate=held) for _ in range(total - done)])
+    completed: list[int] = []
+    pairs = executor.batch_as_completed(chain, docs, {"max_concurrency": CONCURRENCY})
+    for index, _ in pairs:
+        completed.append(index)
+        if len(completed) == done:
+            held.wait_arrived()  # the next calls are in flight on the workers, held
+            break
+    pairs.close()  # stops the remote work: the held requests' clients hang up
+    openai_server.wait_for_disconnects(CONCURRENCY)
+    assert len(_prompts(openai_server)) == done + CONCURRENCY
+
+    openai_server.reset()
+    out = executor.batch(chain, docs, {"max_concurrency": CONCURRENCY})
+    assert [text for i, text in enumerate(out) if i not in completed] == [
+        f"echo: Summarize doc {i}" for i in range(total) if i not in completed
+    ]
+    assert all(out[i].startswith("paid ") for i in completed)  # the stored replies
+    sent = _prompts(openai_server)
+    assert len(sent) == len(set(sent)) == total - done
+    assert set(sent) == {f"Summarize doc {i}" for i in range(total) if i not in completed}
