@@ -17,10 +17,9 @@ from pydantic import BaseModel
 import llm._tool_messages  # noqa: F401  (registers how tools answer tool calls)
 from runnables import RunnableConfig, leaf_slot
 from runnables._concurrency import run_in_thread
-from runnables._lambda import is_async_callable
 from runnables._tool import BaseTool
 from runnables._tool_errors import ToolException
-from runnables._tool_schema import call_params
+from runnables._tool_schema import call_params, check_functions
 
 __all__ = ["Tool"]
 
@@ -52,14 +51,7 @@ class Tool(BaseTool):
         coroutine: Callable[..., Awaitable[Any]] | None = None,
         **kwargs: Any,
     ) -> None:
-        if func is not None and not callable(func):
-            raise TypeError(f'Invalid "func" argument: expected a function, got {func!r}')
-        if coroutine is not None and not is_async_callable(coroutine):
-            raise TypeError(
-                f'Invalid "coroutine" argument: expected an async def function, got {coroutine!r}'
-            )
-        if func is not None and coroutine is None and is_async_callable(func):
-            func, coroutine = None, func
+        func, coroutine = check_functions(func, coroutine)
         if func is None and coroutine is None:
             raise ValueError('Invalid "func" argument: None; give a function or a coroutine')
         super().__init__(

@@ -20,13 +20,13 @@ from pydantic import BaseModel, PrivateAttr
 import llm._tool_messages  # noqa: F401  (registers how tools answer tool calls)
 from runnables import Runnable, RunnableConfig, leaf_slot
 from runnables._concurrency import run_in_thread
-from runnables._lambda import is_async_callable
 from runnables._tool import BaseTool
 from runnables._tool_runnable import tool_from_runnable
 from runnables._tool_schema import (
     call_params,
     check_args_schema,
     check_description,
+    check_functions,
     check_tool_name,
     func_doc,
     func_name,
@@ -153,15 +153,9 @@ def _complete(given: dict[str, Any]) -> dict[str, Any]:
     parse = data.pop("parse_docstring", False)
     strict_doc = parse and data.pop("error_on_invalid_docstring", True)
     data.pop("error_on_invalid_docstring", None)
-    func, coroutine = data.get("func"), data.get("coroutine")
-    if func is not None and not callable(func):
-        raise TypeError(f'Invalid "func" argument: expected a function, got {func!r}')
-    if coroutine is not None and not is_async_callable(coroutine):
-        raise TypeError(
-            f'Invalid "coroutine" argument: expected an async def function, got {coroutine!r}'
-        )
-    if func is not None and coroutine is None and is_async_callable(func):
-        data["func"], data["coroutine"] = None, func
+    func, coroutine = check_functions(data.get("func"), data.get("coroutine"))
+    if coroutine is not data.get("coroutine"):  # an async def given as func moved
+        data["func"], data["coroutine"] = None, coroutine
     source = func if func is not None else coroutine
     if source is None:
         if data.get("name") is None or data.get("description") is None:

@@ -25,6 +25,7 @@ from pydantic.fields import FieldInfo
 
 from runnables._config import RunnableConfig
 from runnables._lambda import _unwrap as unwrap
+from runnables._lambda import is_async_callable
 
 __all__ = [
     "InjectedToolArg",
@@ -33,6 +34,7 @@ __all__ = [
     "call_schema",
     "check_args_schema",
     "check_description",
+    "check_functions",
     "check_tool_name",
     "func_doc",
     "func_name",
@@ -87,6 +89,22 @@ def check_description(description: object, name: str) -> str:
             "docstring or pass description=..."
         )
     return description.strip()
+
+
+def check_functions(
+    func: Callable[..., Any] | None, coroutine: Callable[..., Any] | None
+) -> tuple[Callable[..., Any] | None, Callable[..., Any] | None]:
+    """A tool's `(func, coroutine)` checked: `func` callable, `coroutine` an `async def`; an
+    `async def` given as `func` alone moves to `coroutine` (it must be awaited)."""
+    if func is not None and not callable(func):
+        raise TypeError(f'Invalid "func" argument: expected a function, got {func!r}')
+    if coroutine is not None and not is_async_callable(coroutine):
+        raise TypeError(
+            f'Invalid "coroutine" argument: expected an async def function, got {coroutine!r}'
+        )
+    if func is not None and coroutine is None and is_async_callable(func):
+        return None, func
+    return func, coroutine
 
 
 def check_args_schema(schema: object) -> type[BaseModel] | dict[str, Any]:
