@@ -14,7 +14,7 @@ context-variable read).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterator
 from typing import Any
 
 import anyio.from_thread
@@ -25,6 +25,17 @@ from runnables._handlers import RunEvent
 from runnables._run import RunState, _run
 
 __all__ = ["adispatch_custom_event", "dispatch_custom_event"]
+
+
+def _deliveries(name: str, data: Any, config: RunnableConfig | None) -> Iterator[Awaitable[None]]:
+    # One handler at a time: each async handler's delivery is awaited before the next is made.
+    made = _custom_event(name, data, config)
+    if made is not None:
+        state, event = made
+        for sink in state.handlers:
+            pending = sink.deliver(event)
+            if pending is not None:
+                yield pending
 
 
 def _custom_event(
@@ -74,14 +85,8 @@ async def adispatch_custom_event(
         TypeError: `name` is not a str.
         RuntimeError: handlers listen, but the call is not inside any step's body.
     """
-    made = _custom_event(name, data, config)
-    if made is None:
-        return
-    state, event = made
-    for sink in state.handlers:
-        pending = sink.deliver(event)
-        if pending is not None:
-            await pending
+    for pending in _deliveries(name, data, config):
+        await pending
 
 
 def dispatch_custom_event(name: str, data: Any, *, config: RunnableConfig | None = None) -> None:
@@ -90,14 +95,8 @@ def dispatch_custom_event(name: str, data: Any, *, config: RunnableConfig | None
     An `async def` handler method is awaited on the run's loop (from a worker thread) or, where
     there is none to reach, on a bridge loop.
     """
-    made = _custom_event(name, data, config)
-    if made is None:
-        return
-    state, event = made
-    for sink in state.handlers:
-        pending = sink.deliver(event)
-        if pending is not None:
-            _wait(pending)
+    for pending in _deliveries(name, data, config):
+        _wait(pending)
 
 
 def _wait(pending: Awaitable[None]) -> None:
