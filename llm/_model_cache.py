@@ -138,7 +138,24 @@ def model_cache_key(
         TypeError: Part of the request cannot be keyed (the message names it).
     """
     request = model._cache_request(messages, stop, options)
-    return f"llm:{fingerprint(model)}:{cache_key(request)}"
+    return f"llm:{model_fingerprint(model)}:{cache_key(request)}"
+
+
+def model_fingerprint(model: BaseChatModel) -> str:
+    """`fingerprint(model)`, remembered on the model while its public attributes stay equal.
+
+    Walking a model takes about as long as the rest of a hit, so it is done again only when an
+    attribute was set to another value (`model.temperature = 0.5`) or a dict attribute was
+    changed in place (`model.model_kwargs["seed"] = 1`).
+    """
+    state = {k: v for k, v in vars(model).items() if k[0] != "_"}
+    memo = model.__dict__.get("_cache_fingerprint")
+    if memo is not None and memo[0] == state:
+        return memo[1]  # type: ignore[no-any-return]
+    digest = fingerprint(model)
+    snapshot = {k: v.copy() if type(v) is dict else v for k, v in state.items()}
+    model.__dict__["_cache_fingerprint"] = (snapshot, digest)
+    return digest
 
 
 def _as_hit(message: AIMessage) -> AIMessage:

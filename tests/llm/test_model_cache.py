@@ -346,3 +346,32 @@ async def test_a_hit_counts_no_tokens_in_a_tracker_and_spends_nothing_from_a_bud
     assert tracker.total.total_tokens == miss.usage_metadata["total_tokens"]
     with pytest.raises(BudgetExceededError):
         await model.ainvoke("another", config)
+
+
+async def test_a_model_changed_after_a_call_misses(openai_server: OpenAIServer) -> None:
+    model = openai(openai_server, cache=InMemoryCache(), seed=1)
+    await model.ainvoke("hi")
+    await model.ainvoke("hi")
+    assert len(openai_server.requests) == 1
+    model.temperature = 0.5  # set to another value
+    await model.ainvoke("hi")
+    assert len(openai_server.requests) == 2
+    model.model_kwargs["seed"] = 2  # a dict attribute changed in place
+    await model.ainvoke("hi")
+    assert len(openai_server.requests) == 3
+    assert [body.get("seed") for body in openai_server.requests] == [1, 1, 2]
+    await model.ainvoke("hi")
+    assert len(openai_server.requests) == 3
+
+
+def test_the_fingerprint_a_call_remembers_leaves_the_model_fingerprint_alone() -> None:
+    from runnables._fingerprint import fingerprint
+
+    model = OfflineChatModel(responses=["a"], cache=InMemoryCache())
+    before = fingerprint(model)
+    model.invoke("q")
+    assert fingerprint(model) == before
+    copy = pickle.loads(pickle.dumps(model))
+    assert model_cache_key(copy, [HumanMessage("q")], None, {}) == model_cache_key(
+        model, [HumanMessage("q")], None, {}
+    )
