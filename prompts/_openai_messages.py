@@ -79,17 +79,21 @@ def _need_mime(block: dict[str, Any]) -> str:
     return mime
 
 
+def _image_url(block: dict[str, Any], url: str | None, data: str | None) -> dict[str, Any] | None:
+    if url is None and data is None:
+        return None
+    if url is None:
+        url = f"data:{_need_mime(block)};base64,{data}"
+    return {"type": "image_url", "image_url": {"url": url}}
+
+
 def _from_data_block(block: dict[str, Any]) -> dict[str, Any] | None:
     kind = block.get("type")
     url, data, file_id = _data(block)
     if kind == "image":
-        if url is not None:
-            return {"type": "image_url", "image_url": {"url": url}}
-        if data is not None:
-            return {
-                "type": "image_url",
-                "image_url": {"url": f"data:{_need_mime(block)};base64,{data}"},
-            }
+        part = _image_url(block, url, data)
+        if part is not None:
+            return part
         source = block.get("source")  # Anthropic's inline image
         if isinstance(source, dict) and {"media_type", "type", "data"} <= source.keys():
             url = f"data:{source['media_type']};{source['type']},{source['data']}"
@@ -123,13 +127,9 @@ def convert_to_openai_image_block(block: dict[str, Any]) -> dict[str, Any]:
         ValueError: The block has neither a `url` nor `base64` data (with its `mime_type`).
     """
     url, data, _ = _data(block)
-    if url is not None:
-        return {"type": "image_url", "image_url": {"url": url}}
-    if data is not None:
-        return {
-            "type": "image_url",
-            "image_url": {"url": f"data:{_need_mime(block)};base64,{data}"},
-        }
+    part = _image_url(block, url, data)
+    if part is not None:
+        return part
     raise ValueError(f"An image block needs a url or base64 data to send: {block!r}")
 
 
