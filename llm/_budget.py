@@ -1,11 +1,12 @@
 """A chat model call spending from a `Budget`: the estimate reserved before, the usage after.
 
-The model's call path asks `budget_of` once per call (one dict lookup and one attribute when no
-budget is set). With a budget, `reserve` takes one request and the call's estimated tokens
-(the prompt at about 4 characters a token, plus `max_tokens` when known) and, when the budget
-has `max_cost`, their estimated cost at the model's price; `Spend.settle` replaces the estimate
-with the reply's usage. A reply without usage keeps its estimate; a call that fails counts as a
-request sent (it may have reached the server) with no tokens.
+A model call spends from the run's budget (`config["budget"]`, or the enclosing run's for a
+call made in a step's body without its config), else from the model's own (`budget=`). With
+one, `reserve` takes one request and the call's estimated tokens (the prompt at about 4
+characters a token, plus `max_tokens` when known) and, when the budget has `max_cost`, their
+estimated cost at the model's price; `Spend.settle` replaces the estimate with the reply's
+usage. A reply without usage keeps its estimate; a call that fails counts as a request sent
+(it may have reached the server) with no tokens.
 """
 
 from __future__ import annotations
@@ -16,13 +17,6 @@ from typing import Any
 from llm._usage import Price, check_prices, is_cache_hit, price_of
 from prompts._messages import AIMessage, BaseMessage
 from runnables._budget import Budget, BudgetReservation
-from runnables._config import RunnableConfig
-
-
-def budget_of(model: Any, config: RunnableConfig) -> Budget | None:
-    """The budget a call spends from: the run's (`config["budget"]`), else the model's."""
-    budget = config.get("budget")
-    return budget if budget is not None else model.budget  # type: ignore[no-any-return]
 
 
 class Spend:

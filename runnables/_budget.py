@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
+from contextvars import ContextVar
 from typing import Any
 
 __all__ = ["Budget", "BudgetExceededError", "BudgetReservation"]
@@ -228,6 +229,11 @@ class Budget:
                 self.requests += 1
             self.tokens += tokens
             self.cost += cost
+
+
+current: ContextVar[Budget | None] = ContextVar("runnables_budget", default=None)
+"""The budget of the run this code is part of (set where a run's config names one), so a call
+made inside a step's body without its config still spends from it."""
 
 
 def check_budget(value: object, param: str) -> Budget | None:

@@ -35,6 +35,7 @@ from typing import Any, TypeVar
 import anyio
 
 from runnables._bridge import no_loop_here
+from runnables._budget import current as budget_context
 from runnables._concurrency import Limiter, run_with_timeout, stream_with_timeout
 from runnables._config import RunnableConfig, without_timeout
 from runnables._handlers import Sink, global_sinks
@@ -233,17 +234,21 @@ async def call_in_run(
         call: The work; it receives the config its steps should see (without `timeout`).
         handlers: Event handlers added for this run (`astream_events` adds its collector).
     """
-    state, timeout = _opening(config, handlers)
-    if state is None:
-        return await call(config)
-    token = _run.set(state)
+    # A budget is carried in the context too, for calls made in a step's body without its
+    # config (as the run state carries max_concurrency).
+    spending = budget_context.set(config["budget"]) if "budget" in config else None
+    state, timeout = _opening(config, handlers)  # (no state: no timeout either)
+    token = _run.set(state) if state is not None else None
     try:
         if timeout is None:
             return await call(config)
         cfg = without_timeout(config)
         return await run_with_timeout(timeout, name, lambda: call(cfg))
     finally:
-        _run.reset(token)
+        if token is not None:
+            _run.reset(token)
+        if spending is not None:
+            budget_context.reset(spending)
 
 
 def stream_in_run(

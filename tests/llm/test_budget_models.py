@@ -145,6 +145,25 @@ async def test_the_budget_is_inherited_by_nested_steps_and_bound_configs(
     assert len(openai_server.requests) == 4
 
 
+async def test_calls_in_a_steps_body_without_its_config_spend_from_the_runs_budget() -> None:
+    model = OfflineChatModel(responses=["r"])
+
+    async def ask_twice(x: str) -> list[str]:
+        return [(await model.ainvoke(x)).text, (await model.ainvoke(x)).text]
+
+    def ask_sync(x: str) -> str:
+        return model.invoke(x).text
+
+    budget = Budget(max_requests=3)
+    chain = RunnableLambda(ask_twice) | RunnableLambda(lambda xs: ask_sync(xs[0]))
+    assert await chain.ainvoke("q", {"budget": budget}) == "r"
+    assert budget.requests == 3
+    with pytest.raises(BudgetExceededError):
+        await RunnableLambda(ask_twice).ainvoke("q", {"budget": budget})
+    await model.ainvoke("outside any run with a budget")  # spends from nothing
+    assert budget.requests == 3
+
+
 async def test_a_models_own_budget_holds_and_the_runs_takes_its_place() -> None:
     own = Budget(max_requests=1)
     model = OfflineChatModel(responses=["r"], budget=own)
