@@ -19,6 +19,7 @@ With no handler on the driver, nothing of this runs: the worker's run has no han
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
 from typing import Any
 
 from runnables._handlers import RunEvent, Sink
@@ -66,6 +67,14 @@ class RemoteStep:
         return dict(self._genai or {})
 
 
+chunk_indices: ContextVar[Sequence[int] | None] = ContextVar(
+    "runnables_chunk_indices", default=None
+)
+"""The batch indexes of the items of the chunk running here (a worker batches each chunk: its
+items' `batch_index` is their place in the chunk, told to the driver as their place in the
+batch)."""
+
+
 class Forwarder:
     """The worker side: a handler keeping the `wanted` events until the next exchange takes them."""
 
@@ -84,6 +93,10 @@ class Forwarder:
         data = event.data
         if "error" in data:
             data = {**data, "error": portable(data["error"])}
+        if "batch_index" in data and not event.parent_ids:
+            indices = chunk_indices.get()
+            if indices is not None:
+                data = {**data, "batch_index": indices[data["batch_index"]]}
         step: int | RemoteStep | None = self._positions.get(id(event.step))
         if step is None:
             step = _stand_in(event)

@@ -26,7 +26,7 @@ from typing import Any
 from runnables._base import Runnable
 from runnables._config import RunnableConfig
 from runnables._handlers import Sink
-from runnables._ray_events import Forwarder, Wanted
+from runnables._ray_events import Forwarder, Wanted, chunk_indices
 from runnables._ray_ship import land, portable
 from runnables._run import call_in_run
 
@@ -145,6 +145,7 @@ class _BatchHere:
 
     async def _run_chunk(self, items: list[Item]) -> None:
         indices = [index for index, _, _ in items]
+        chunk_indices.set(indices)  # this chunk's task only: its items' events name their index
         left = set(indices)
         try:
             pairs = self.runnable.abatch_as_completed(

@@ -291,3 +291,21 @@ async def test_progress_bar_without_usage_shows_no_tokens() -> None:
 def test_progress_bar_rejects_a_usage_that_is_no_tracker() -> None:
     with pytest.raises(TypeError, match='"usage"'):
         ProgressBar(usage=5)
+
+
+# -- under RayExecutor ----------------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("ray_session")
+async def test_tracker_under_ray_executor_names_each_item_by_its_place_in_the_batch() -> None:
+    from runnables.ray import RayExecutor
+
+    tracker = UsageTracker(prices={"offline": Price(1.0, 1.0)})
+    inputs = [" ".join(["w"] * (i + 1)) for i in range(12)]  # item i: i + 1 input tokens
+    # Chunks of 3: on a worker, each chunk's items are numbered from 0.
+    with RayExecutor(num_workers=2, chunk_size=3) as executor:
+        await executor.abatch(OfflineChatModel(responses=["r"]), inputs, {"callbacks": [tracker]})
+    assert sorted(tracker.by_item) == list(range(12))
+    assert [tracker.by_item[i].input_tokens for i in range(12)] == [i + 1 for i in range(12)]
+    assert tracker.total.requests == 12
+    assert tracker.cost == pytest.approx((78 + 12) / 1e6)
