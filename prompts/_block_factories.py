@@ -53,6 +53,10 @@ def create_text_block(
     return cast("TextContentBlock", _finish(block, index, kwargs))
 
 
+def _article(word: str) -> str:
+    return "An" if word[0] in "aeiou" else "A"
+
+
 def _data_block(
     kind: str,
     url: str | None,
@@ -63,8 +67,16 @@ def _data_block(
     index: int | str | None,
     extras: dict[str, Any],
 ) -> Any:
-    if url is None and base64 is None and file_id is None:
-        raise ValueError(f"A {kind} block needs one of url, base64 or file_id; got none")
+    if not (url or base64 or file_id):  # empty strings are no data either, as in LangChain
+        raise ValueError(
+            f"{_article(kind)} {kind} block needs one of url, base64 or file_id; got "
+            f"url={url!r}, base64={base64!r}, file_id={file_id!r}"
+        )
+    if base64 and not mime_type and kind != "image":
+        # Caught here, as LangChain does, rather than when the block is sent to a provider.
+        raise ValueError(
+            f'Invalid "mime_type" argument: {mime_type!r}; a {kind} block of base64 data needs one'
+        )
     block: dict[str, Any] = {"type": kind, "id": _new_id(id)}
     for key, value in (("url", url), ("base64", base64), ("file_id", file_id)):
         if value is not None:
@@ -108,7 +120,7 @@ def create_audio_block(
     """An audio block, from one of `url`, `base64` or `file_id`.
 
     Raises:
-        ValueError: None of the three is given.
+        ValueError: None of the three is given, or `base64` without `mime_type`.
     """
     block: AudioContentBlock = _data_block(
         "audio", url, base64, file_id, mime_type, id, index, kwargs
@@ -129,7 +141,7 @@ def create_video_block(
     """A video block, from one of `url`, `base64` or `file_id`.
 
     Raises:
-        ValueError: None of the three is given.
+        ValueError: None of the three is given, or `base64` without `mime_type`.
     """
     block: VideoContentBlock = _data_block(
         "video", url, base64, file_id, mime_type, id, index, kwargs
@@ -151,7 +163,7 @@ def create_file_block(
     `extras`, as every other extra keyword does).
 
     Raises:
-        ValueError: None of the three is given.
+        ValueError: None of the three is given, or `base64` without `mime_type`.
     """
     block: FileContentBlock = _data_block(
         "file", url, base64, file_id, mime_type, id, index, kwargs

@@ -133,6 +133,18 @@ def test_factories_give_an_id_and_put_unknown_keywords_under_extras() -> None:
 def test_a_data_block_needs_its_data() -> None:
     with pytest.raises(ValueError, match="url, base64 or file_id"):
         create_image_block(mime_type="image/png")
+    with pytest.raises(
+        ValueError, match="An audio block needs one of url, base64 or file_id; got url=''"
+    ):
+        create_audio_block(url="")
+
+
+def test_audio_video_and_file_blocks_of_base64_data_need_a_mime_type() -> None:
+    # As LangChain's factories: caught when the block is made, not when it is sent.
+    for factory in (create_audio_block, create_video_block, create_file_block):
+        with pytest.raises(ValueError, match='Invalid "mime_type" argument: None'):
+            factory(base64="AAAA")
+    assert create_image_block(base64="AAAA")["base64"] == "AAAA"
     assert is_data_content_block({"type": "image", "url": "u"})
     assert is_data_content_block({"type": "image", "source_type": "base64", "data": "AA"})
     assert not is_data_content_block({"type": "image"})
