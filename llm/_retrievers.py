@@ -38,8 +38,9 @@ class BaseRetriever(BaseModel, Runnable[str, list[Document]]):
         metadata: Metadata its events carry, merged over the run's.
 
     Raises:
-        TypeError: The subclass implements neither method (when it is made), or a field
-            given to the constructor is not one of its fields.
+        TypeError: The subclass implements neither method (when it is made).
+        pydantic.ValidationError: A field given to the constructor is not one of its fields
+            (a ValueError).
     """
 
     # A misspelt field fails when the retriever is made (LangChain ignores it silently).
