@@ -309,3 +309,30 @@ async def test_tracker_under_ray_executor_names_each_item_by_its_place_in_the_ba
     assert [tracker.by_item[i].input_tokens for i in range(12)] == [i + 1 for i in range(12)]
     assert tracker.total.requests == 12
     assert tracker.cost == pytest.approx((78 + 12) / 1e6)
+
+
+async def test_batch_items_tell_handlers_their_index_but_not_astream_events() -> None:
+    starts: list[tuple[Any, ...]] = []
+
+    class Starts:
+        def on_start(self, event: Any) -> None:
+            starts.append((event.parent_ids, event.data.get("batch_index"), event.data["input"]))
+
+    step = RunnableLambda(lambda x: x)
+    await step.abatch(["a", "b", "c"], {"callbacks": [Starts()]})
+    assert sorted((i, x) for parents, i, x in starts if not parents) == [
+        (0, "a"),
+        (1, "b"),
+        (2, "c"),
+    ]
+
+    async def inner_batch(xs: list[str]) -> list[str]:
+        return await step.abatch(xs)
+
+    datas = [
+        e["data"]
+        async for e in RunnableLambda(inner_batch).astream_events(["x", "y"], version="v2")
+        if e["event"] == "on_chain_start"
+    ]
+    assert len(datas) == 3
+    assert all("batch_index" not in d for d in datas)
