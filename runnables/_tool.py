@@ -139,6 +139,8 @@ class BaseTool(BaseModel, _NamedRunnable, metaclass=_ToolMeta):
     _plan: ClassVar[tuple[bool, str | None, bool]] = (False, None, False)
     """Decided once per class: whether `_arun` is the tool's own, the name of the parameter
     that takes the config, and whether it takes `run_manager`."""
+    _empty: ClassVar[bool] = True
+    """Whether the class runs nothing of its own (neither `_run`, `_arun` nor `_execute`)."""
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
@@ -146,6 +148,9 @@ class BaseTool(BaseModel, _NamedRunnable, metaclass=_ToolMeta):
         own_async = cls._arun is not BaseTool._arun
         config, manager = run_params(cls._arun if own_async else cls._run)
         cls._plan = (own_async, config, manager)
+        cls._empty = not own_async and all(
+            getattr(cls, method) is getattr(BaseTool, method) for method in ("_run", "_execute")
+        )
 
     def __init__(self, **data: Any) -> None:
         if "callbacks" in data:
@@ -153,6 +158,8 @@ class BaseTool(BaseModel, _NamedRunnable, metaclass=_ToolMeta):
                 f'Invalid "callbacks" argument: {data["callbacks"]!r}; a tool takes handlers '
                 "from the run: tool.with_config(callbacks=[...]) or invoke(..., {'callbacks': ...})"
             )
+        if self._empty:  # LangChain's _run is abstract: such a class cannot be made either
+            raise TypeError(f"{type(self).__name__} implements neither _run nor _arun")
         super().__init__(**data)
         check_tool_name(self.name)
         if self.args_schema is not None:

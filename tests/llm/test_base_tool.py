@@ -200,13 +200,23 @@ async def test_a_subclass_tool_composes_and_runs_in_the_executor() -> None:
     assert [(m.content, m.tool_call_id) for m in answers] == [("6", "1"), ('["q 0"]', "2")]
 
 
-def test_a_tool_without_run_says_so() -> None:
+def test_a_tool_without_run_fails_when_it_is_made() -> None:
     class Empty(BaseTool):
         name: str = "empty"
         description: str = "Nothing."
 
-    with pytest.raises(NotImplementedError, match="Empty implements neither _run nor _arun"):
-        Empty().invoke({})
+    class Sync(Empty):
+        def _run(self) -> str:
+            return "sync"
+
+    class Async(Empty):
+        async def _arun(self) -> str:
+            return "async"
+
+    # As LangChain's abstract _run: the class cannot be made, rather than failing when called.
+    with pytest.raises(TypeError, match="Empty implements neither _run nor _arun"):
+        Empty()
+    assert (Sync().invoke({}), Async().invoke({})) == ("sync", "async")
 
 
 def test_subclass_tools_pickle() -> None:
