@@ -92,6 +92,7 @@ def runnable_support(func: Callable[..., list[BaseMessage]]) -> Any:
     def wrapped(messages: Any = None, /, **options: Any) -> Any:
         if messages is not None:
             return func(messages, **options)
+        func([], **options)  # bad options fail when the step is built, not on its first input
         bound = functools.partial(func, **options)
         runnable: Runnable[Any, list[BaseMessage]] = RunnableLambda(bound, name=func.__name__)
         return runnable
@@ -265,10 +266,21 @@ def _is_type(message: BaseMessage, types: Sequence[str | type[BaseMessage]]) -> 
     return False
 
 
-def _types(value: str | type[BaseMessage] | Sequence[str | type[BaseMessage]] | None) -> Any:
-    if value is None or isinstance(value, str | type):
-        return None if value is None else [value]
-    return list(value)
+def _types(
+    value: str | type[BaseMessage] | Sequence[str | type[BaseMessage]] | None, name: str
+) -> Any:
+    """`value` as a list of message types (one type alone is a list of one), or None."""
+    if value is None:
+        return None
+    kinds = [value] if isinstance(value, str | type) else value
+    if not isinstance(kinds, Sequence) or not all(
+        isinstance(k, str) or (isinstance(k, type) and issubclass(k, BaseMessage)) for k in kinds
+    ):
+        raise TypeError(
+            f'Invalid "{name}" argument: {value!r}; expected a message type ("human", "ai", ...'
+            ", or a message class) or a list of them"
+        )
+    return list(kinds)
 
 
 @runnable_support
@@ -303,7 +315,13 @@ def filter_messages(
 
     Returns:
         A new list (a message whose tool calls were dropped is a copy).
+
+    Raises:
+        TypeError: `include_types` or `exclude_types` holds something that is neither a type
+            string nor a message class.
     """
+    include_types = _types(include_types, "include_types")
+    exclude_types = _types(exclude_types, "exclude_types")
     kept: list[BaseMessage] = []
     for message in convert_to_messages(messages):
         if (

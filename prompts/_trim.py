@@ -252,11 +252,20 @@ def trim_messages(
         A new list of messages.
 
     Raises:
-        ValueError: `start_on` or `include_system` with `strategy="first"`, an unknown
-            strategy or counter name.
+        TypeError: `max_tokens` is not an int, `token_counter` is none of the forms above, or
+            `end_on` / `start_on` are not message types.
+        ValueError: `start_on` or `include_system` with `strategy="first"`, a negative
+            `max_tokens`, an unknown strategy or counter name.
+
+    Without `messages`, the result is a step trimming its input; its options are checked when
+    it is made.
     """
     if strategy not in ("first", "last"):
         raise ValueError(f'Invalid "strategy" argument: {strategy!r}; expected "first" or "last"')
+    if isinstance(max_tokens, bool) or not isinstance(max_tokens, int):
+        raise TypeError(f'Invalid "max_tokens" argument: {max_tokens!r}; expected an int')
+    if max_tokens < 0:
+        raise ValueError(f'Invalid "max_tokens" argument: {max_tokens!r}; expected at least 0')
     if strategy == "first" and start_on:
         raise ValueError("start_on is only valid with strategy='last'")
     if strategy == "first" and include_system:
@@ -264,7 +273,7 @@ def trim_messages(
     counter = _list_counter(token_counter)
     splitter = text_splitter or _split_lines
     listed = convert_to_messages(messages)
-    ends, starts = _types(end_on), _types(start_on)
+    ends, starts = _types(end_on, "end_on"), _types(start_on, "start_on")
     if strategy == "first":
         return _first(
             listed,

@@ -115,6 +115,8 @@ def test_convert_to_messages_rejects_what_is_no_message(item: Any, error: type) 
         ({"exclude_types": [SystemMessage], "exclude_ids": ["h1"]}, ["a1", "t1", "t2", "h2", "a2"]),
         ({"include_names": ["bob", "bot"]}, ["h1", "a2"]),
         ({"include_types": ["human"], "exclude_names": ["bob"]}, ["h2"]),
+        ({"include_types": "human"}, ["h1", "h2"]),  # one type alone, as LangChain reads it
+        ({"exclude_types": AIMessage}, ["s", "h1", "t1", "t2", "h2"]),
         ({"exclude_tool_calls": True}, ["s", "h1", "h2", "a2"]),
         ({"exclude_tool_calls": ["c1", "c2"]}, ["s", "h1", "h2", "a2"]),
     ],
@@ -172,6 +174,17 @@ def test_merge_message_runs_merges_consecutive_messages_of_one_class() -> None:
     assert merged[5].content == "c1\nc2"
     assert merge_message_runs(runs[:4], chunk_separator=" | ")[1].content == "h1 | h2"
     assert merge_message_runs([]) == []
+
+
+@pytest.mark.parametrize(
+    "options", [{"include_types": [3]}, {"exclude_types": 3}, {"include_types": [dict]}]
+)
+def test_filter_messages_names_a_bad_type(options: dict[str, Any]) -> None:
+    name = next(iter(options))
+    with pytest.raises(TypeError, match=f'Invalid "{name}" argument: '):
+        filter_messages(conversation(), **options)
+    with pytest.raises(TypeError, match=f'Invalid "{name}" argument: '):
+        filter_messages(**options)  # the step form: when it is made
 
 
 def test_message_utilities_without_messages_are_runnables() -> None:

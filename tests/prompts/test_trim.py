@@ -146,6 +146,28 @@ def test_bad_options_are_value_errors(options: dict[str, Any], error: str) -> No
         trim_messages(conversation(), **arguments)
 
 
+@pytest.mark.parametrize(
+    ("options", "error"),
+    [
+        ({"max_tokens": "3"}, TypeError),
+        ({"max_tokens": None}, TypeError),
+        ({"max_tokens": True}, TypeError),
+        ({"max_tokens": -1}, ValueError),
+        ({"end_on": [3]}, TypeError),
+        ({"start_on": 3}, TypeError),
+    ],
+)
+def test_bad_budgets_and_types_fail_naming_the_argument(
+    options: dict[str, Any], error: type[Exception]
+) -> None:
+    arguments: dict[str, Any] = {"max_tokens": 3, "token_counter": words, **options}
+    match = f'Invalid "{next(iter(options))}" argument: '
+    with pytest.raises(error, match=match):
+        trim_messages(conversation(), **arguments)
+    with pytest.raises(error, match=match):
+        trim_messages(**arguments)  # the step form: when it is made, not on its first input
+
+
 def test_trim_messages_without_messages_is_a_runnable() -> None:
     trimmer = trim_messages(max_tokens=2, token_counter=len)
     assert isinstance(trimmer, Runnable)
