@@ -99,11 +99,7 @@ class ChatMessageChunk(ChatMessage, BaseMessageChunk):
         ) -> None: ...
 
     def _own_sum(self, other: ChatMessageChunk) -> dict[str, Any]:
-        if self.role != other.role:
-            raise ValueError(
-                f"Cannot add ChatMessageChunks with different roles: {self.role!r} and "
-                f"{other.role!r}"
-            )
+        _same(self, other, "role", "with different roles")
         return {"role": self.role}
 
     def to_message(self) -> ChatMessage:
@@ -130,11 +126,7 @@ class FunctionMessageChunk(FunctionMessage, BaseMessageChunk):
         ) -> None: ...
 
     def _own_sum(self, other: FunctionMessageChunk) -> dict[str, Any]:
-        if self.name != other.name:
-            raise ValueError(
-                f"Cannot add FunctionMessageChunks with different names: {self.name!r} and "
-                f"{other.name!r}"
-            )
+        _same(self, other, "name", "with different names")
         return {}
 
     def to_message(self) -> FunctionMessage:
@@ -168,11 +160,7 @@ class ToolMessageChunk(ToolMessage, BaseMessageChunk):
         ) -> None: ...
 
     def _own_sum(self, other: ToolMessageChunk) -> dict[str, Any]:
-        if self.tool_call_id != other.tool_call_id:
-            raise ValueError(
-                "Cannot add ToolMessageChunks answering different tool calls: "
-                f"{self.tool_call_id!r} and {other.tool_call_id!r}"
-            )
+        _same(self, other, "tool_call_id", "answering different tool calls")
         status: Literal["success", "error"] = (
             "error" if "error" in (self.status, other.status) else "success"
         )
@@ -187,6 +175,13 @@ class ToolMessageChunk(ToolMessage, BaseMessageChunk):
         return self._whole(
             ToolMessage, tool_call_id=self.tool_call_id, status=self.status, artifact=self.artifact
         )
+
+
+def _same(left: BaseMessageChunk, right: BaseMessageChunk, field: str, what: str) -> None:
+    """Pieces of one message only: `field` must be equal on both, or a ValueError."""
+    mine, theirs = getattr(left, field), getattr(right, field)
+    if mine != theirs:
+        raise ValueError(f"Cannot add {type(left).__name__}s {what}: {mine!r} and {theirs!r}")
 
 
 def _merge_artifacts(left: Any, right: Any) -> Any:
