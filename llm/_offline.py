@@ -28,9 +28,9 @@ from prompts._messages import (
     HumanMessage,
     SystemMessage,
     Usage,
-    trusted,
 )
 from prompts._tool_calls import tool_call
+from prompts._trusted import trusted
 from runnables import Budget, RateLimiter
 
 __all__ = ["OfflineChatModel", "OfflineReply"]

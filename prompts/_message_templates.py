@@ -30,7 +30,6 @@ from prompts._messages import (
     ChatMessage,
     HumanMessage,
     SystemMessage,
-    trusted,
 )
 from prompts._multipart import PartsTemplate
 from prompts._prompt import PromptTemplate, _check_declared, _check_partials
@@ -42,6 +41,7 @@ from prompts._template import (
     compile_template,
     unexpected_keys,
 )
+from prompts._trusted import trusted
 
 ROLES: list[str] = sorted(MESSAGE_TYPES)
 _MISSING: Any = object()

@@ -18,7 +18,6 @@ from __future__ import annotations
 import functools
 import json
 import uuid
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self, TypeAlias, TypeVar
 
 from pydantic import (
@@ -27,10 +26,12 @@ from pydantic import (
     ConfigDict,
     Field,
     GetCoreSchemaHandler,
+    SerializerFunctionWrapHandler,
     field_validator,
+    model_serializer,
     model_validator,
 )
-from pydantic_core import PydanticUndefined, core_schema
+from pydantic_core import core_schema
 
 from prompts._content import ContentBlock, describe_content, to_content_blocks
 from prompts._merge import Content, content_text, merge_content, merge_dicts
@@ -43,75 +44,9 @@ from prompts._tool_calls import (
     parse_tool_call_chunks,
     tool_call_chunk,
 )
+from prompts._trusted import SKIPPABLE_VALIDATORS
 
 M = TypeVar("M", bound=BaseModel)
-
-_new = object.__new__
-_set = object.__setattr__
-_IMMUTABLE = (type(None), str, int, float, bool, tuple, frozenset)
-_Plan: TypeAlias = tuple[
-    frozenset[str],
-    dict[str, Any],
-    tuple[tuple[str, Callable[[], Any]], ...],
-    frozenset[str],
-]
-_plans: dict[type[BaseModel], _Plan | None] = {}
-# Classes whose validators `trusted` may skip, unless one of the given fields is among the
-# values: their validators only complete what a caller may leave out (a tool call's `type`),
-# which values built by our own code already have, or act on those fields alone.
-_SKIPPABLE_VALIDATORS: dict[type[BaseModel], frozenset[str]] = {}
-
-
-def _plan(cls: type[BaseModel]) -> _Plan | None:
-    """How `trusted` fills the fields of `cls`: the required ones, every field's default in
-    field order, the default factories (None: it cannot, use the constructor)."""
-    decorators = cls.__pydantic_decorators__
-    guard = _SKIPPABLE_VALIDATORS.get(cls)
-    if guard is None and (
-        decorators.validators
-        or decorators.field_validators
-        or decorators.root_validators
-        or decorators.model_validators
-        or cls.__pydantic_post_init__ is not None
-    ):
-        return None
-    required: set[str] = set()
-    template: dict[str, Any] = {}
-    factories: list[tuple[str, Callable[[], Any]]] = []
-    for name, field in cls.model_fields.items():
-        template[name] = None if field.default is PydanticUndefined else field.default
-        if field.default_factory is not None:
-            factories.append((name, field.default_factory))  # type: ignore[arg-type]
-        elif field.default is PydanticUndefined:
-            required.add(name)
-        elif not isinstance(field.default, _IMMUTABLE):
-            return None  # a mutable default pydantic would copy
-    return frozenset(required), template, tuple(factories), guard or frozenset()
-
-
-def trusted(cls: type[M], /, **values: Any) -> M:
-    """An instance of a model from values known to be valid, without validating them again.
-
-    For internal hot paths (a prompt's rendered text, an offline model's reply), where the
-    values are built by our own code with the right types (tool calls complete with their
-    `type`). A model with validators (other than the messages' that only complete what a
-    caller may leave out), a `model_post_init` or a mutable default goes through its
-    constructor instead, as do values a model's validators must see (an AI chunk's tool calls).
-    """
-    plan = _plans[cls] if cls in _plans else _plans.setdefault(cls, _plan(cls))
-    if plan is None or not plan[0] <= values.keys() or (plan[3] and not plan[3].isdisjoint(values)):
-        return cls(**values)  # (a required field missing: the constructor says so)
-    data = plan[1].copy()  # field order, as pydantic keeps it; `update` keeps the order
-    data.update(values)
-    for name, factory in plan[2]:
-        if name not in values:
-            data[name] = factory()
-    model = _new(cls)
-    _set(model, "__dict__", data)
-    _set(model, "__pydantic_fields_set__", set(values))
-    _set(model, "__pydantic_extra__", None)
-    _set(model, "__pydantic_private__", None)
-    return model
 
 
 class Usage(BaseModel):
@@ -221,6 +156,14 @@ class BaseMessage(BaseModel):
                     raise TypeError("give either content or content_blocks, not both")
                 data["content"] = blocks
         super().__init__(**data)
+
+    @model_serializer(mode="wrap")
+    def _dump_with_type(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Dumps carry the class's `type`, as LangChain's do: read back (also as `AnyMessage`),
+        # a dump is the message it came from, not the first class whose fields fit it.
+        data: dict[str, Any] = handler(self)
+        data["type"] = self.type
+        return data
 
     @property
     def text(self) -> str:
@@ -424,7 +367,7 @@ class AIMessage(BaseMessage):
         return "\n".join(lines)
 
 
-_SKIPPABLE_VALIDATORS[AIMessage] = frozenset()  # its validators add each call's `type`
+SKIPPABLE_VALIDATORS[AIMessage] = frozenset()  # its validators add each call's `type`
 
 
 class BaseMessageChunk(BaseMessage):
@@ -557,7 +500,7 @@ class AIMessageChunk(AIMessage, BaseMessageChunk):
 
 
 # A chunk's validator only syncs its tool calls with their chunks: a piece of text needs none.
-_SKIPPABLE_VALIDATORS[AIMessageChunk] = frozenset(
+SKIPPABLE_VALIDATORS[AIMessageChunk] = frozenset(
     {"tool_call_chunks", "tool_calls", "invalid_tool_calls"}
 )
 

@@ -8,7 +8,7 @@ async generators doing the same work: the model's word-by-word chunks turned int
 for (ii) three such generators merged through an `asyncio.Queue` into `{key: chunk}` dicts.
 
 Both sides carry the same message chunks, made the same way: `AIMessageChunk`s built with
-`prompts._messages.trusted` (what the offline model uses: no re-validation of our own values),
+`prompts._trusted.trusted` (what the offline model uses: no re-validation of our own values),
 so the ratio measures the pipeline, not two ways of making messages.
 
 Rounds alternate (plain, ours, plain, ours, ...); each figure is the best round.
@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from llm import OfflineChatModel, StrOutputParser
 from prompts import AIMessageChunk
-from prompts._messages import trusted
+from prompts._trusted import trusted
 from runnables import RunnableParallel
 
 N = 10_000

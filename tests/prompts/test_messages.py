@@ -9,6 +9,7 @@ from prompts import (
     AIMessage,
     AIMessageChunk,
     AnyMessage,
+    BaseMessage,
     ChatMessage,
     ChatMessageChunk,
     FunctionMessage,
@@ -23,7 +24,7 @@ from prompts import (
     tool_call,
     tool_call_chunk,
 )
-from prompts._messages import _plan, trusted
+from prompts._trusted import _plan, trusted
 
 
 def test_content_may_be_positional_but_not_given_twice() -> None:
@@ -279,3 +280,24 @@ def test_langchains_dumps_with_their_type_load_as_the_class_they_name() -> None:
         HumanMessage(content="x", type="ai")  # type: ignore[call-arg]
     # Built internally (no type among the values), a message still skips validation.
     assert _plan(HumanMessage) is not None
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        HumanMessage("x"),
+        SystemMessage("x"),
+        AIMessage("x", tool_calls=[{"name": "f", "args": {}, "id": "1"}]),
+        ToolMessage("x", tool_call_id="1"),
+        ChatMessage("x", role="critic"),
+    ],
+)
+def test_a_dump_carries_its_type_and_reads_back_as_the_same_class(message: BaseMessage) -> None:
+    # LangChain's dumps carry `type`; without it every class with the same fields would fit.
+    adapter: TypeAdapter[Any] = TypeAdapter(AnyMessage)
+    dumped = message.model_dump()
+    assert dumped["type"] == message.type
+    assert adapter.validate_python(dumped) == message
+    back = adapter.validate_json(message.model_dump_json())
+    assert type(back) is type(message)
+    assert back == message

@@ -8,7 +8,8 @@ import pytest
 from pydantic import BaseModel, ValidationError, field_validator
 
 from prompts import AIMessage, AIMessageChunk, HumanMessage
-from prompts._messages import Usage, trusted
+from prompts._messages import Usage
+from prompts._trusted import trusted
 
 
 def test_a_trusted_message_equals_the_validated_one_field_for_field() -> None:
