@@ -130,7 +130,10 @@ class Runnable(BatchMethods[In, Out]):
     # -- the async core, stated once per subclass ---------------------------------------------
 
     async def _acall(self, input: Any, config: RunnableConfig, **kwargs: Any) -> Out:
-        raise NotImplementedError(f"{type(self).__name__} does not implement _acall")
+        raise NotImplementedError(
+            f"{type(self).__name__} does not implement _acall: a step overrides invoke, ainvoke, "
+            "stream, astream, transform or atransform (or _acall)"
+        )
 
     async def _astream(
         self, input: Any, config: RunnableConfig, **kwargs: Any
