@@ -9,8 +9,9 @@ smaller items that would still fit). Settling replaces the estimate with the rea
 
 The core knows requests, tokens and cost as numbers only; what a model's tokens cost is the
 model layer's business (`llm` passes the cost; `prices` is kept here for it). One budget serves
-asyncio, trio and sync calls, from several threads. It is not copied: under `RayExecutor`,
-pickling it fails with a `TypeError` rather than giving every worker the whole budget.
+asyncio, trio and sync calls, from several threads. It is not copied: pickling it fails with a
+`TypeError` rather than giving every process the whole budget; `RayExecutor` ships it as one
+budget for the cluster instead (`runnables._ray_budget`).
 """
 
 from __future__ import annotations
@@ -168,9 +169,8 @@ class Budget:
     def __reduce__(self) -> Any:
         raise TypeError(
             f"{self!r} cannot be copied to another process: each copy would let the whole "
-            "budget through. A Budget is not supported under RayExecutor yet (no cluster-wide "
-            "budget); run the batch locally, or give each worker's share as its own Budget "
-            "inside the step"
+            "budget through. RayExecutor ships it as one budget for the whole cluster; "
+            "elsewhere, give each process its share as its own Budget"
         )
 
     def __copy__(self) -> Budget:
@@ -219,6 +219,20 @@ class Budget:
             if stopped is not None or spent + held + asked > maximum:
                 return BudgetExceededError(name, maximum, spent, held, asked)
         return None
+
+    def _merge(
+        self, added: tuple[int, int, float], stopped: BudgetExceededError | None
+    ) -> tuple[int, int, float]:
+        """Add what was spent elsewhere (another process's share of this budget) and its stop,
+        if this budget has none; return the totals (`runnables._ray_budget` keeps them in
+        step)."""
+        with self._mutex:
+            self.requests += added[0]
+            self.tokens += added[1]
+            self.cost += added[2]
+            if stopped is not None and self._stopped is None:
+                self._stopped = stopped
+            return self.requests, self.tokens, self.cost
 
     def _settle(self, reservation: BudgetReservation, tokens: int, cost: float, sent: bool) -> None:
         with self._mutex:

@@ -2,19 +2,20 @@
 
 `Batch.of` checks the arguments as the chain's own `batch` does (bad ones fail at the call, with
 the parameter named); `Batch.items` yields `(index, input, config)` with the batch-wide keys
-taken out of each config; `Feed` hands the items out in chunks, those given back by a lost
-worker first.
+taken out of each config and a config's `Budget` replaced by its cluster-wide stand-in; `Feed`
+hands the items out in chunks, those given back by a lost worker first.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping, Sequence, Sized
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Sized
 from dataclasses import dataclass
 from typing import Any
 
 from runnables._base import Runnable
+from runnables._budget import Budget
 from runnables._config import RunnableConfig, ensure_config
 from runnables._ray_worker import Item
 
@@ -32,6 +33,8 @@ class Batch:
     first_config: RunnableConfig
     max_concurrency: int | None
     timeout: float | None
+    budgets: tuple[Budget, ...]
+    """The configs' budgets, each once (shipped as one budget for the cluster)."""
 
     @classmethod
     def of(
@@ -63,12 +66,17 @@ class Batch:
             first = configs[0] if configs else {}
         else:
             raise TypeError(f'Invalid "config" argument: {config!r}; expected a dict or a list')
-        if any("budget" in c for c in (configs if isinstance(configs, list) else [configs])):
-            # Each worker would get a copy and spend the whole budget: refused, not multiplied.
-            raise TypeError(
-                'Invalid "budget" in config: a Budget is not supported under RayExecutor yet '
-                "(there is no cluster-wide budget); run the batch locally to spend one budget"
-            )
+        budgets: dict[int, Budget] = {}
+        for c in configs if isinstance(configs, list) else [configs]:
+            budget = c.get("budget")
+            if budget is not None and type(budget) is not Budget:
+                # A subclass's own rules cannot be kept by the cluster's one budget.
+                raise TypeError(
+                    f'Invalid "budget" in config: {budget!r} ({type(budget).__qualname__}, a '
+                    "Budget subclass) cannot be shared by Ray workers; give a plain Budget"
+                )
+            if budget is not None:
+                budgets.setdefault(id(budget), budget)
         return cls(
             runnable,
             inputs,
@@ -77,12 +85,13 @@ class Batch:
             first,
             first.get("max_concurrency"),
             first.get("timeout"),
+            tuple(budgets.values()),
         )
 
-    def items(self) -> Iterator[Item]:
+    def items(self, stand_in: Callable[[Budget], Budget]) -> Iterator[Item]:
         """`(index, input, config)` for each input; the configs without the batch-wide keys
         (`max_concurrency`, `timeout` and `callbacks` hold for the whole batch, as in `abatch`;
-        the handlers stay on the driver)."""
+        the handlers stay on the driver), a `Budget` replaced by `stand_in(budget)`."""
         if isinstance(self.configs, list):
             configs = iter(self.configs)
             inputs = iter(self.inputs)
@@ -95,9 +104,9 @@ class Batch:
                         'Invalid "config" argument: the number of configs differs from the '
                         "number of inputs; pass one config, or exactly one per input"
                     )
-                yield index, x, _item_config(c)
+                yield index, x, _item_config(c, stand_in)
         else:
-            config = _item_config(self.configs)
+            config = _item_config(self.configs, stand_in)
             for index, x in enumerate(self.inputs):
                 yield index, x, config
 
@@ -106,7 +115,10 @@ _END: Any = object()
 _BATCH_WIDE = ("max_concurrency", "timeout", "callbacks")
 
 
-def _item_config(config: RunnableConfig) -> RunnableConfig:
+def _item_config(config: RunnableConfig, stand_in: Callable[[Budget], Budget]) -> RunnableConfig:
+    budget = config.get("budget")
+    if budget is not None:
+        config = {**config, "budget": stand_in(budget)}
     if not any(key in config for key in _BATCH_WIDE):
         return config
     return {k: v for k, v in config.items() if k not in _BATCH_WIDE}  # type: ignore[return-value]

@@ -20,6 +20,10 @@ An item's result is kept only from the first report of it, so none is lost or du
 
 The batch's handlers stay here: the workers send back the events they want with the results
 (`runnables._ray_events`), and they are delivered on this process as in a local batch.
+
+A `Budget` in the chain or the configs is one budget for the cluster (`runnables._ray_budget`):
+before the first chunk goes out and after the batch ends, however it ends, the driver's
+`Budget` and its keeper actor exchange what each side spent.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ import ray.exceptions
 
 from runnables._base import Runnable
 from runnables._bridge import iter_sync, run_sync, wait_future
+from runnables._budget import Budget
 from runnables._concurrency import closing, merge, stream_with_timeout
 from runnables._config import RunnableConfig
 from runnables._handlers import RunEvent
@@ -286,13 +291,16 @@ class RayExecutor:
             # However the batch ends, its work stops on every worker before the call returns.
             with anyio.CancelScope(shield=True), anyio.move_on_after(_CLOSE_LIMIT):
                 await sent.close(batch_id)
+            if sent.budgets:  # the workers have settled every call: the driver's budget learns
+                with anyio.CancelScope(shield=True), anyio.move_on_after(_CLOSE_LIMIT):
+                    await self._limits.budgets.sync(sent.budgets)
 
     async def _outcomes(
         self, batch: Batch, batch_id: str, sent: _Sent
     ) -> AsyncGenerator[Outcome, None]:
         """Every item's outcome once, in completion order; closing it stops every worker."""
         sinks, parents = await _handlers_of(batch.first_config)
-        feed = Feed(batch.items())
+        feed = Feed(batch.items(self._limits.budgets.stand_in))
         workers = feed.prefetch(self.num_workers)
         if batch.max_concurrency is not None:
             workers = min(workers, batch.max_concurrency)
@@ -306,7 +314,10 @@ class RayExecutor:
             chunk_size = min(chunk_size, -(-len(batch.inputs) // workers))
         runnable_ref = None
         if workers:
-            runnable_ref, steps = self._ship(batch.runnable)
+            runnable_ref, steps, budgets = self._ship(batch.runnable)
+            sent.budgets = list(dict.fromkeys([*budgets, *batch.budgets]))
+            if sent.budgets:  # what was spent on this process since counts on the cluster
+                await self._limits.budgets.sync(sent.budgets)
             if sinks:
                 sent.replay = Replay(sinks, parents, steps)
                 # An empty batch reports nothing, as the chain's own does.
@@ -385,17 +396,20 @@ class RayExecutor:
 
         return run
 
-    def _ship(self, runnable: Runnable[Any, Any]) -> tuple[Any, list[Runnable[Any, Any]]]:
-        """Put the chain in Ray's object store once for the batch; a chain that does not
-        pickle is named."""
+    def _ship(
+        self, runnable: Runnable[Any, Any]
+    ) -> tuple[Any, list[Runnable[Any, Any]], list[Budget]]:
+        """Put the chain in Ray's object store once for the batch (with the budgets found in
+        it); a chain that does not pickle is named."""
+        budgets: list[Budget] = []
         try:
-            payload, steps = ship(runnable, self._limits)
+            payload, steps = ship(runnable, self._limits, budgets)
         except TypeError as exc:
             raise TypeError(
                 f'Invalid "runnable" argument: {runnable!r} must pickle to run on Ray workers '
                 f"({exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
             ) from exc
-        return ray.put(payload), steps
+        return ray.put(payload), steps, budgets
 
     def _actor(self, slot: int) -> Any:
         """The pool's worker in `slot`, started if the pool has none there yet."""
@@ -432,6 +446,8 @@ class _Sent:
     """Each worker slot's exchange in flight (its reply is abandoned if the batch stops)."""
     replay: Replay | None = None
     """Where its events go, if it has handlers."""
+    budgets: list[Budget] = field(default_factory=list)
+    """The budgets it spends from (synced with their keepers when it ends)."""
 
     async def close(self, batch_id: str) -> None:
         """Stop the batch on every worker it opened on; wait until each has."""

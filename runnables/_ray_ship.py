@@ -8,6 +8,9 @@ it is pickled, and only then (the chain itself is not changed, nor anything proc
   actor, so the workers' copies share it instead of each letting the whole rate through. A
   subclass of `RateLimiter` we cannot translate is refused with a `TypeError` naming
   `RayRateLimiter`, never multiplied silently;
+- a `Budget` is pickled as a `runnables._ray_budget.ClusterBudget` with the same limits, whose
+  totals live in one Ray actor (one per budget, kept by the executor too); a `Budget` subclass
+  is refused with a `TypeError`;
 - the chain's steps are listed in one order (`steps_of`) and pickled with it, so the worker's
   copies and the driver's originals share their positions in that list: an event a step emits
   on a worker names its position, and the driver's handlers receive the driver's own step.
@@ -25,7 +28,9 @@ from typing import Any, cast
 from ray import cloudpickle
 
 from runnables._base import Runnable
+from runnables._budget import Budget
 from runnables._ratelimit import RateLimiter
+from runnables._ray_budget import ClusterBudget, SharedBudgets
 from runnables._ray_limiter import RayRateLimiter
 
 dumps = cast(Callable[[object], bytes], cloudpickle.dumps)
@@ -36,7 +41,8 @@ Shipment = tuple[Runnable[Any, Any], list[Runnable[Any, Any]]]
 
 
 class SharedLimits:
-    """The `RayRateLimiter` standing for each plain `RateLimiter` an executor has shipped.
+    """The `RayRateLimiter` standing for each plain `RateLimiter` an executor has shipped, and
+    the keeper of each `Budget` (`budgets`).
 
     One per limiter, for as long as the limiter lives: every batch of the executor that ships
     it draws from the same cluster-wide budget.
@@ -46,6 +52,7 @@ class SharedLimits:
         self._twins: weakref.WeakKeyDictionary[RateLimiter, RayRateLimiter] = (
             weakref.WeakKeyDictionary()
         )
+        self.budgets = SharedBudgets()
 
     def twin(self, limiter: RateLimiter) -> RayRateLimiter:
         twin = self._twins.get(limiter)
@@ -63,10 +70,28 @@ class _ShippingPickler(cloudpickle.Pickler):
     def __init__(self, file: io.BytesIO, limits: SharedLimits) -> None:
         super().__init__(file, protocol=5)  # type: ignore[no-untyped-call]
         self._limits = limits
+        self.budgets: list[Budget] = []
 
     def reducer_override(self, obj: Any) -> Any:
         # Called for every object pickled: the common case must stay one type check.
-        if isinstance(obj, RateLimiter) and not isinstance(obj, RayRateLimiter):
+        if isinstance(obj, RateLimiter | Budget):
+            return self._shared(obj)
+        return super().reducer_override(obj)  # type: ignore[no-untyped-call]
+
+    def _shared(self, obj: RateLimiter | Budget) -> Any:
+        if isinstance(obj, Budget):
+            if isinstance(obj, ClusterBudget):
+                return obj.__reduce__()
+            if type(obj) is not Budget:
+                raise TypeError(
+                    f"{obj!r} ({type(obj).__qualname__}, a Budget subclass) would be copied "
+                    "into every Ray worker, each letting the whole budget through; give the "
+                    "chain a plain runnables.Budget, shipped as one budget for the cluster"
+                )
+            if obj not in self.budgets:
+                self.budgets.append(obj)
+            return self._limits.budgets.stand_in(obj).__reduce__()
+        if not isinstance(obj, RayRateLimiter):
             if type(obj) is not RateLimiter:
                 raise TypeError(
                     f"{obj!r} ({type(obj).__qualname__}, a RateLimiter subclass) would be "
@@ -87,18 +112,22 @@ def _restore(cls: type[RayRateLimiter], state: dict[str, object]) -> RayRateLimi
 
 
 def ship(
-    runnable: Runnable[Any, Any], limits: SharedLimits
+    runnable: Runnable[Any, Any], limits: SharedLimits, budgets: list[Budget] | None = None
 ) -> tuple[bytes, list[Runnable[Any, Any]]]:
-    """Pickle `runnable` and its steps for the workers, plain rate limits made shared; return
-    the payload and the steps (the driver's side of the positions).
+    """Pickle `runnable` and its steps for the workers, plain rate limits and budgets made
+    shared; return the payload and the steps (the driver's side of the positions). The budgets
+    found are added to `budgets` (to sync with their keepers).
 
     Raises:
         TypeError: Something in the chain does not pickle (the pickler's own error), or holds
-            a `RateLimiter` subclass that cannot be shared.
+            a `RateLimiter` or `Budget` subclass that cannot be shared.
     """
     buffer = io.BytesIO()
     shipment: Shipment = (runnable, steps_of(runnable))
-    _ShippingPickler(buffer, limits).dump(shipment)  # type: ignore[no-untyped-call]
+    pickler = _ShippingPickler(buffer, limits)
+    pickler.dump(shipment)  # type: ignore[no-untyped-call]
+    if budgets is not None:
+        budgets.extend(pickler.budgets)
     return buffer.getvalue(), shipment[1]
 
 

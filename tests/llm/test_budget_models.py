@@ -10,7 +10,13 @@ import pytest
 
 from llm import ChatOpenAI, OfflineChatModel, Price, StrOutputParser
 from prompts import ChatPromptTemplate
-from runnables import Budget, BudgetExceededError, RunnableLambda, RunnableParallel
+from runnables import (
+    Budget,
+    BudgetExceededError,
+    RunnableConfig,
+    RunnableLambda,
+    RunnableParallel,
+)
 from tests.openai_server import OpenAIServer, Reply
 
 pytestmark = pytest.mark.anyio
@@ -223,13 +229,16 @@ async def test_a_failed_call_counts_as_a_request_without_tokens(
 
 
 @pytest.mark.usefixtures("ray_session")
-async def test_a_budget_under_ray_executor_is_refused_not_multiplied() -> None:
+async def test_a_budget_under_ray_executor_is_one_budget_not_one_per_worker() -> None:
     from runnables.ray import RayExecutor
 
-    budget = Budget(max_requests=2)
-    with RayExecutor(num_workers=1) as executor:
-        with pytest.raises(TypeError, match="RayExecutor"):
-            await executor.abatch(OfflineChatModel(), ["a"], {"budget": budget})
-        with pytest.raises(TypeError, match="RayExecutor"):
-            await executor.abatch(OfflineChatModel(budget=budget), ["a"])
-    assert budget.requests == 0
+    in_config, on_model = Budget(max_requests=2), Budget(max_requests=2)
+    with RayExecutor(num_workers=2) as executor:
+        cases: list[tuple[Budget, OfflineChatModel, RunnableConfig | None]] = [
+            (in_config, OfflineChatModel(), {"budget": in_config}),
+            (on_model, OfflineChatModel(budget=on_model), None),
+        ]
+        for budget, model, config in cases:
+            out = await executor.abatch(model, list("abcdef"), config, return_exceptions=True)
+            errors = [x for x in out if isinstance(x, BudgetExceededError)]
+            assert (len(errors), budget.requests) == (4, 2)  # 3 items per worker, 2 in all
