@@ -10,11 +10,13 @@ for each round trip, so no blocks are reserved ahead as `RayRateLimiter` does. B
 the worker's loop for their round trip, because `Budget.reserve` and
 `BudgetReservation.settle` are synchronous (the model layer calls them so).
 
-The driver's `Budget` stays the user's: `SharedBudgets.sync` adds what it spent locally since
-the last exchange to the keeper's totals, and what the cluster spent to its own, so after a
-batch `budget.requests`, `tokens` and `cost` show the cluster's spend, and a later local run (or
-batch) goes on from the same totals. A stop travels both ways: once either side refused a call,
-both refuse every later one.
+The driver's `Budget` stays the user's: before and after each batch (`SharedBudgets.open`,
+`close`), what it spent locally since the last exchange is added to the keeper's totals, and
+what the cluster spent to its own, so after a batch `budget.requests`, `tokens` and `cost` show
+the cluster's spend, and a later local run (or batch) goes on from the same totals. A stop
+travels both ways: once either side refused a call, both refuse every later one. When the last
+batch of the executor on a budget has stopped on every worker, what the keeper still holds
+belongs to calls stranded on lost workers: each counts as a request sent, as a failed call does.
 """
 
 from __future__ import annotations
@@ -61,13 +63,30 @@ class BudgetKeeper:
         )
 
     def sync(
-        self, limits: dict[str, Any], added: Totals, stopped: BudgetExceededError | None
+        self,
+        limits: dict[str, Any],
+        added: Totals,
+        stopped: BudgetExceededError | None,
+        release: bool,
     ) -> tuple[Totals, BudgetExceededError | None]:
         """Take the driver's limits (changed since, maybe), add what it spent since its last
-        sync (and its stop); return the totals."""
+        sync (and its stop); return the totals.
+
+        With `release` (no batch of the executor runs on this budget any more, and each has
+        stopped on every worker), the reservations still held are those of calls stranded on
+        lost workers: each counts as a request sent (it may have reached the server), without
+        tokens, as a failed call does.
+        """
+        budget = self._budget
         for name, value in limits.items():
-            setattr(self._budget, name, value)
-        return self._budget._merge(added, stopped), self._budget.stopped
+            setattr(budget, name, value)
+        if release:
+            with budget._mutex:
+                stranded = budget._held_requests
+                budget._held_requests = budget._held_tokens = 0
+                budget._held_cost = 0.0
+            added = (added[0] + stranded, added[1], added[2])
+        return budget._merge(added, stopped), budget.stopped
 
 
 class ClusterBudget(Budget):
@@ -122,12 +141,13 @@ def _wait(ref: Any) -> Any:
 class _Shared:
     """One budget's keeper, and the driver's totals when it last synced with it."""
 
-    __slots__ = ("keeper", "stand_in", "synced")
+    __slots__ = ("batches", "keeper", "stand_in", "synced")
 
     def __init__(self, keeper: Any, stand_in: ClusterBudget) -> None:
         self.keeper = keeper
         self.stand_in = stand_in
         self.synced: Totals = (0, 0, 0.0)
+        self.batches = 0  # the executor's batches spending from it now
 
 
 class SharedBudgets:
@@ -152,18 +172,32 @@ class SharedBudgets:
             shared.stand_in.prices = budget.prices
         return shared.stand_in
 
-    async def sync(self, budgets: list[Budget]) -> None:
-        """Bring each budget and its keeper to the same totals (what both sides spent)."""
-        for budget in budgets:
+    async def open(self, budgets: list[Budget]) -> None:
+        """A batch spending from `budgets` starts: the keepers learn what was spent here."""
+        for budget in budgets:  # all counted first: `close` counts them all down
             self.stand_in(budget)
+            self._shared[budget].batches += 1
+        for budget in budgets:
+            await self._sync(budget, release=False)
+
+    async def close(self, budgets: list[Budget], *, stopped_everywhere: bool) -> None:
+        """The batch ended (`stopped_everywhere`: every worker confirmed it stopped): the
+        budgets learn what the cluster spent."""
+        for budget in budgets:
             shared = self._shared[budget]
-            now = budget._merge((0, 0, 0.0), None)
-            added = _minus(now, shared.synced)
-            reply = shared.keeper.sync.remote(_limits(budget), added, budget.stopped)
-            totals, stopped = await wait_future(reply.future())
-            # What the cluster spent since the last sync: its totals less what it just got.
-            budget._merge(_minus(totals, now), stopped)
-            shared.synced = totals
+            shared.batches -= 1
+            await self._sync(budget, release=stopped_everywhere and not shared.batches)
+
+    async def _sync(self, budget: Budget, *, release: bool) -> None:
+        """Bring `budget` and its keeper to the same totals (what both sides spent)."""
+        shared = self._shared[budget]
+        now = budget._merge((0, 0, 0.0), None)
+        added = _minus(now, shared.synced)
+        reply = shared.keeper.sync.remote(_limits(budget), added, budget.stopped, release)
+        totals, stopped = await wait_future(reply.future())
+        # What the cluster spent since the last sync: its totals less what it just got.
+        budget._merge(_minus(totals, now), stopped)
+        shared.synced = totals
 
 
 def _limits(budget: Budget) -> dict[str, Any]:

@@ -289,11 +289,13 @@ class RayExecutor:
                     yield index, value
         finally:
             # However the batch ends, its work stops on every worker before the call returns.
-            with anyio.CancelScope(shield=True), anyio.move_on_after(_CLOSE_LIMIT):
+            with anyio.CancelScope(shield=True), anyio.move_on_after(_CLOSE_LIMIT) as stopping:
                 await sent.close(batch_id)
             if sent.budgets:  # the workers have settled every call: the driver's budget learns
                 with anyio.CancelScope(shield=True), anyio.move_on_after(_CLOSE_LIMIT):
-                    await self._limits.budgets.sync(sent.budgets)
+                    await self._limits.budgets.close(
+                        sent.budgets, stopped_everywhere=not stopping.cancelled_caught
+                    )
 
     async def _outcomes(
         self, batch: Batch, batch_id: str, sent: _Sent
@@ -317,7 +319,7 @@ class RayExecutor:
             runnable_ref, steps, budgets = self._ship(batch.runnable)
             sent.budgets = list(dict.fromkeys([*budgets, *batch.budgets]))
             if sent.budgets:  # what was spent on this process since counts on the cluster
-                await self._limits.budgets.sync(sent.budgets)
+                await self._limits.budgets.open(sent.budgets)
             if sinks:
                 sent.replay = Replay(sinks, parents, steps)
                 # An empty batch reports nothing, as the chain's own does.

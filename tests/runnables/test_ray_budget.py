@@ -8,14 +8,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import anyio
 import pytest
+import ray
 
 from llm import ChatOpenAI, StrOutputParser
 from prompts import ChatPromptTemplate
 from runnables import Budget, BudgetExceededError, Runnable
 from runnables.ray import RayExecutor
 from tests.openai_server import OpenAIServer
-from tests.runnables.test_ray import docs, nothing_left_running
+from tests.runnables.test_ray import batch_actors, docs, nothing_left_running
 
 pytestmark = pytest.mark.anyio
 
@@ -116,6 +118,31 @@ async def test_a_raised_limit_reaches_the_cluster(
     budget.max_requests = 4
     await executor.abatch(chain, docs(2), {"budget": budget})
     assert (budget.requests, len(openai_server.requests)) == (4, 4)
+
+
+async def test_calls_stranded_on_a_lost_worker_count_as_sent(
+    executor: RayExecutor, openai_server: OpenAIServer
+) -> None:
+    budget = Budget(max_requests=9)
+    hold = openai_server.hold_requests(6)
+    results: list[str] = []
+
+    async def run() -> None:
+        results.extend(await executor.abatch(summarize(openai_server), docs(6), {"budget": budget}))
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(run)
+        await hold.wait_arrived_async()  # three items reserved and in flight on each worker
+        victim = sorted(n for n in batch_actors() if n.startswith(executor._name))[0]
+        ray.kill(ray.get_actor(victim))  # its three reservations are never settled
+        await openai_server.wait_for_requests_async(9)  # its three items, reserved again
+        hold.release()
+    assert len(results) == 6
+    # The ledger matches the server: the lost calls reached it, and nothing is left held.
+    assert budget.requests == len(openai_server.requests) == 9
+    with pytest.raises(BudgetExceededError):
+        await executor.abatch(summarize(openai_server), docs(1), {"budget": budget})
+    assert len(openai_server.requests) == 9
 
 
 def test_a_budget_subclass_is_refused_not_multiplied(
