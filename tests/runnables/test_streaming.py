@@ -218,5 +218,8 @@ def test_a_runnable_without_a_core_says_so() -> None:
 
     step = Unfinished()
     assert repr(step) == "Unfinished()"
-    with pytest.raises(NotImplementedError, match="Unfinished does not implement _acall: a step overrides invoke, ainvoke, stream"):
+    with pytest.raises(
+        NotImplementedError,
+        match="Unfinished does not implement _acall: a step overrides invoke, ainvoke, stream",
+    ):
         step.invoke(1)
