@@ -12,7 +12,8 @@ What crosses to the workers, and what stays:
 - limits that must hold across the cluster have one owner: the driver splits the batch's
   `max_concurrency` among the workers, and a `RayRateLimiter` keeps its budget in a Ray actor
   that workers reserve from in blocks. A plain `RateLimiter` in the chain is shipped as a
-  `RayRateLimiter` with the same limits, so it is one budget too;
+  `RayRateLimiter` with the same limits, so it is one budget too; a `Budget` is shipped as one
+  cluster budget whose totals live in a Ray actor, and the driver's `Budget` shows the spend;
 - anything else in the chain (a cache, a client, a handler bound with `with_config`) is copied
   into each worker process.
 
