@@ -13,10 +13,13 @@ sees more than 8 calls at once, from however many machines.
 Ray is local by default (started here, stopped at the end; but Ray joins a cluster started on
 this machine with `ray start`, if one runs); `--address` joins a running cluster (`auto` for
 the one on this machine). The workers are spread over the cluster's nodes. Two nodes on one
-machine, to try it (the second node's dashboard agent needs a port of its own):
+machine, to try it (the second node's dashboard agent needs a port of its own; Ray 2.5x turns
+on token authentication for `ray start`, which a local try can turn off for its shell):
 
-    ray start --head --port=6379 --num-cpus=2
-    ray start --address=127.0.0.1:6379 --num-cpus=2 --dashboard-agent-listen-port=52366
+    export RAY_AUTH_MODE=disabled
+    ray start --head --node-ip-address=127.0.0.1 --port=6379 --num-cpus=2
+    ray start --address=127.0.0.1:6379 --node-ip-address=127.0.0.1 --num-cpus=2 \
+        --dashboard-agent-listen-port=52366
     python examples/parallel_batch_ray.py --address 127.0.0.1:6379
     ray stop    # stops both nodes (and every other Ray started on this machine)
 
