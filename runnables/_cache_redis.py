@@ -139,7 +139,11 @@ class RedisCache(BaseCache):
             raise ValueError(
                 f'Invalid "retry_interval" argument: expected seconds >= 0, got {retry_interval!r}'
             )
-        _import_redis()  # fail here, when the chain is built, if redis-py is missing
+        redis = _import_redis()  # fail here, when the chain is built, if redis-py is missing
+        try:
+            redis.connection.parse_url(url)
+        except ValueError as exc:
+            raise ValueError(f'Invalid "url" argument: {url!r}; {exc}') from None
         self.url = url
         self.prefix = prefix
         self.retry_interval = float(retry_interval)

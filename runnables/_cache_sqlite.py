@@ -77,6 +77,11 @@ class SQLiteCache(BaseCache):
         if not isinstance(durable, bool):
             raise TypeError(f'Invalid "durable" argument: expected a bool, got {durable!r}')
         self.path = os.fspath(path)
+        folder = os.path.dirname(os.path.abspath(self.path))
+        if not os.path.isdir(folder):
+            raise ValueError(
+                f'Invalid "path" argument: {path!r}; the folder {folder!r} does not exist'
+            )
         self.durable = durable
         self._setup()
 

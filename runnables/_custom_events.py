@@ -14,7 +14,7 @@ context-variable read).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Iterator
+from collections.abc import Awaitable, Iterator, Mapping
 from typing import Any
 
 import anyio.from_thread
@@ -43,6 +43,8 @@ def _custom_event(
 ) -> tuple[RunState, RunEvent] | None:
     if not isinstance(name, str):
         raise TypeError(f'Invalid "name" argument: expected a str, got {name!r}')
+    if config is not None and not isinstance(config, Mapping):
+        raise TypeError(f'Invalid "config" argument: expected a dict or None, got {config!r}')
     state = _run.get()
     if state is None or not state.handlers:
         return None  # nobody listens

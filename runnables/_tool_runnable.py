@@ -11,7 +11,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from pydantic import BaseModel, PrivateAttr, RootModel, create_model
+from pydantic import BaseModel, PrivateAttr, PydanticSchemaGenerationError, RootModel, create_model
 
 from runnables._base import Runnable
 from runnables._config import RunnableConfig
@@ -74,7 +74,13 @@ def tool_from_runnable(
         if not isinstance(arg_types, dict):
             raise TypeError(f'Invalid "arg_types" argument: {arg_types!r}; expected a dict')
         fields: dict[str, Any] = {k: (t, ...) for k, t in arg_types.items()}
-        args_schema = create_model(tool_name, **fields)
+        try:
+            args_schema = create_model(tool_name, **fields)
+        except PydanticSchemaGenerationError:
+            raise TypeError(
+                f'Invalid "arg_types" argument: {arg_types!r}; expected argument names mapped '
+                "to types"
+            ) from None
     if args_schema is None:
         args_schema = runnable.get_input_schema()
         if issubclass(args_schema, RootModel) or not args_schema.model_fields:

@@ -331,3 +331,8 @@ def test_tools_with_options_pickle() -> None:
 def _fail(x: int) -> int:
     """Fail."""
     raise ToolException("no")
+
+
+def test_as_tool_with_arg_types_that_are_not_types_is_named() -> None:
+    with pytest.raises(TypeError, match=r'Invalid "arg_types" argument: \{.a.: 3\}'):
+        RunnableLambda(lambda d: d).as_tool(name="t", description="T.", arg_types={"a": 3})  # type: ignore[dict-item]

@@ -237,3 +237,8 @@ async def test_calls_queued_when_redis_goes_away_skip_it_at_once(
             tg.start_soon(one, i)
     assert got == [CACHE_MISS] * 300
     assert 1 <= len(tried) <= module._MAX_COMMANDS  # the rest never reached Redis
+
+
+def test_a_url_redis_cannot_read_is_named_when_the_cache_is_made() -> None:
+    with pytest.raises(ValueError, match=r"Invalid \"url\" argument: 'http://x'"):
+        RedisCache("http://x")

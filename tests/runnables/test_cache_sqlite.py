@@ -196,3 +196,10 @@ def test_a_row_written_by_something_else_is_a_miss_with_a_warning(
         assert cache.get("k") is CACHE_MISS
     assert "'k'" in caplog.text
     cache.close()
+
+
+def test_a_path_in_a_folder_that_does_not_exist_is_named_when_the_cache_is_made(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(ValueError, match=r'Invalid "path" argument: .*does not exist'):
+        SQLiteCache(tmp_path / "missing" / "run.db")

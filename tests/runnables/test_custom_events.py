@@ -150,3 +150,8 @@ async def test_a_custom_event_name_must_be_a_string() -> None:
 
     with pytest.raises(TypeError, match='Invalid "name" argument'):
         await bad.ainvoke(1, {"callbacks": [Recorder()]})
+
+
+def test_a_config_that_is_not_a_dict_is_named() -> None:
+    with pytest.raises(TypeError, match=r"Invalid \"config\" argument: .*'tags'"):
+        dispatch_custom_event("progress", {}, config="tags")  # type: ignore[arg-type]
