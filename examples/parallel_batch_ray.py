@@ -13,8 +13,9 @@ sees more than 8 calls at once, from however many machines.
 Ray is local by default (started here, stopped at the end; but Ray joins a cluster started on
 this machine with `ray start`, if one runs); `--address` joins a running cluster (`auto` for
 the one on this machine). The workers are spread over the cluster's nodes. Two nodes on one
-machine, to try it (the second node's dashboard agent needs a port of its own; Ray 2.5x turns
-on token authentication for `ray start`, which a local try can turn off for its shell):
+machine, to try it (the second node's dashboard agent needs a port of its own; recent Ray,
+2.60 here, turns on token authentication for `ray start`, which a local try can turn off
+for its shell):
 
     export RAY_AUTH_MODE=disabled
     ray start --head --node-ip-address=127.0.0.1 --port=6379 --num-cpus=2
