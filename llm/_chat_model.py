@@ -291,6 +291,8 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
         managed = sorted(self._managed_options.intersection(options))
         if managed:
             raise ValueError(f"Invalid {what} {managed!r}: {self.name} sets these itself")
+        if COMMON_OPTIONS.issuperset(options):
+            return  # the common options need no table (ChatOpenAI's imports the SDK)
         known = self._option_names()
         if known is None:
             return

@@ -61,3 +61,16 @@ def test_building_chat_openai_imports_the_sdk() -> None:
 def test_a_first_call_without_the_sdk_imports_it_in_a_worker_thread() -> None:
     assert run(FIRST_CALL_IMPORTS_IN_A_WORKER, "asyncio") == "ok"
     assert run(FIRST_CALL_IMPORTS_IN_A_WORKER, "trio") == "ok"
+
+
+OFFLINE_COMMON_OPTIONS_DO_NOT_IMPORT_IT = """
+import sys
+from llm import OfflineChatModel
+OfflineChatModel().bind(temperature=0, stop=["."]).invoke("hi", max_tokens=5)
+assert "openai" not in sys.modules, "checking common options imported the SDK"
+print("ok")
+"""
+
+
+def test_the_offline_model_checks_common_options_without_the_sdk() -> None:
+    assert run(OFFLINE_COMMON_OPTIONS_DO_NOT_IMPORT_IT) == "ok"
