@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from prompts._messages import AIMessage, AIMessageChunk, BaseMessage
 from runnables._cache import BaseCache, cache_key
+from runnables._chunks import ChunkSum
 from runnables._concurrency import closing
 from runnables._fingerprint import fingerprint
 from runnables._step_cache import join_flight, land_flight
@@ -241,14 +242,13 @@ async def astream_cached(
             flight.resolve(stored)
             yield replay_chunk(stored)
             return
-        chunks: list[AIMessageChunk] = []
+        total = ChunkSum()  # the one home of chunk addition
         async with closing(stream(messages, stop, options)) as source:
             async for chunk in source:
-                chunks.append(chunk)
+                total.add(chunk)
                 yield chunk
-        if chunks:
-            total = chunks[0] + chunks[1:] if len(chunks) > 1 else chunks[0]
-            message = total.to_message()
+        if total.started:
+            message = total.value.to_message()
             flight.resolve(message)
             await _store(cache, key, message, model)
     finally:
