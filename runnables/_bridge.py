@@ -86,7 +86,10 @@ class _Job(Generic[T]):
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.task: asyncio.Task[None] | None = None
-        self.done = threading.Event()
+        # A bare lock, held until the outcome is in: a threading.Event (a Condition, a lock and a
+        # deque) costs several allocations on every sync call.
+        self._pending = threading.Lock()
+        self._pending.acquire()
         self.outcome: tuple[bool, Any] = (False, None)
 
     async def run(self, coro: Coroutine[Any, Any, T]) -> None:
@@ -95,7 +98,14 @@ class _Job(Generic[T]):
         except BaseException as exc:
             self.outcome = (False, exc)
         finally:
-            self.done.set()
+            self._pending.release()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until the coroutine has ended (True), or `timeout` seconds (False)."""
+        if not self._pending.acquire(timeout=-1 if timeout is None else timeout):
+            return False
+        self._pending.release()  # others may wait too
+        return True
 
     def cancel(self) -> None:
         """Cancel the task (it is started before this callback runs: callbacks are FIFO)."""
@@ -111,10 +121,10 @@ class _Job(Generic[T]):
         """Wait for the outcome; if the wait is interrupted, cancel the task, let it clean up,
         and re-raise the interruption."""
         try:
-            _wait_interruptibly(self.done.wait)
+            _wait_interruptibly(self.wait)
         except BaseException:
             self.cancel()
-            self.done.wait()
+            self.wait()
             raise
         ok, value = self.outcome
         if ok:
@@ -180,7 +190,7 @@ class _BridgeLoop:
             await asyncio.gather(*tasks, return_exceptions=True)
             await self.loop.shutdown_asyncgens()
 
-        self.submit(cancel_all(), contextvars.Context()).done.wait(timeout=5)
+        self.submit(cancel_all(), contextvars.Context()).wait(timeout=5)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(timeout=5)
         if not self.thread.is_alive():
@@ -279,7 +289,7 @@ def iter_sync(
     finally:
         if not finished:
             job.cancel()
-        job.done.wait()
+        job.wait()
 
 
 def _get(handoff: queue.Queue[T], timeout: float | None) -> T | None:

@@ -222,6 +222,10 @@ def remove_global_handler(handler: Any) -> None:
 
 
 _scoped: ContextVar[tuple[Sink, ...]] = ContextVar("runnables_scoped_handlers", default=())
+_scopes_used = False
+"""Whether `scoped_handler` was ever used in this process: until it is, `global_sinks` skips
+reading `_scoped` (a process that never scopes a handler pays nothing for the feature). Never
+reset: a task or thread started in a block may still carry its handler after the block ends."""
 
 
 @contextlib.contextmanager
@@ -229,7 +233,9 @@ def scoped_handler(handler: Any) -> Iterator[None]:
     """Send the events of every run started in this context (this task, and the tasks and
     threads it starts) to `handler` while the block runs: a global handler for one context
     only (what `llm.get_usage_metadata_callback` uses)."""
+    global _scopes_used
     check_handlers([handler], "scoped_handler")
+    _scopes_used = True
     token = _scoped.set((*_scoped.get(), Sink(handler)))
     try:
         yield
@@ -239,5 +245,7 @@ def scoped_handler(handler: Any) -> Iterator[None]:
 
 def global_sinks() -> tuple[Sink, ...]:
     """The process-wide handlers and this context's (`scoped_handler`), as sinks."""
+    if not _scopes_used:
+        return _global
     scoped = _scoped.get()
     return (*_global, *scoped) if scoped else _global

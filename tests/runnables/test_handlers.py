@@ -223,3 +223,41 @@ async def test_handlers_bound_with_config_see_the_step_they_are_bound_to() -> No
 def test_bad_callbacks_are_rejected_when_the_chain_is_built(bad: Any) -> None:
     with pytest.raises(TypeError, match="callbacks"):
         RunnableLambda(shout).with_config(callbacks=bad)
+
+
+_COUNT_READS = """
+import asyncio, cProfile, pstats
+from runnables import RunnableLambda
+
+async def f(x):
+    return x
+
+chain = RunnableLambda(f) | f | f  # 4 steps: the sequence and its 3 lambdas
+
+async def main():
+    await chain.ainvoke(1)
+    profile = cProfile.Profile()
+    profile.enable()
+    for _ in range(10):
+        await chain.ainvoke(1)
+    profile.disable()
+    stats = pstats.Stats(profile).stats
+    reads = sum(v[1] for k, v in stats.items() if "of '_contextvars.ContextVar'" in k[2]
+                and k[2].startswith("<method 'get'"))
+    print(reads / 10)
+
+asyncio.run(main())
+"""
+
+
+def test_a_step_with_no_consumer_costs_one_context_variable_read() -> None:
+    # In a fresh process: no handler anywhere (global or scoped), so a call reads the run state
+    # once at the entry point and once per step, and nothing else (not the scoped handlers'
+    # variable, which costs nothing until `scoped_handler` is first used).
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-c", _COUNT_READS], capture_output=True, text=True, check=True
+    )
+    assert float(out.stdout) == 1 + 4
