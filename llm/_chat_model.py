@@ -426,6 +426,31 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
     """Where replies are cached: None the global cache (`set_llm_cache`) if one is set, True
     the global cache (required), False never, or a `BaseCache` (see `llm._model_cache`)."""
 
+    def _cache_model(self) -> BaseChatModel:
+        """The model whose cache settings and keys this model's calls use (a model wrapping
+        another, such as a batch-API model, shares the wrapped model's entries)."""
+        return self
+
+    def with_batch_api(
+        self,
+        *,
+        completion_window: str = "24h",
+        poll_interval: float = 10.0,
+        flush_after: float = 1.0,
+        max_requests_per_job: int = 50_000,
+        cancel_on_exit: bool = False,
+    ) -> BaseChatModel:
+        """This model with its calls sent through the provider's Batch API (see
+        `ChatOpenAI.with_batch_api`).
+
+        Raises:
+            NotImplementedError: The model's provider has no Batch API here.
+        """
+        raise NotImplementedError(
+            f"{self.name} has no Batch API: with_batch_api() needs a model whose provider "
+            "offers one (ChatOpenAI, for OpenAI and servers compatible with its Batch API)"
+        )
+
     def _cache_request(
         self, messages: list[BaseMessage], stop: list[str] | None, options: dict[str, Any]
     ) -> Any:
@@ -453,10 +478,11 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
             else functools.partial(self._agenerate_spending, budget)
         )
         if self.cache is not None or _model_cache.GLOBAL.cache is not None:
-            cache = _model_cache.resolve_cache(self)
+            owner = self._cache_model()
+            cache = _model_cache.resolve_cache(owner)
             if cache is not None:
                 return await _model_cache.agenerate_cached(
-                    self, cache, messages, stop, kwargs, generate
+                    owner, cache, messages, stop, kwargs, generate
                 )
         return await generate(messages, stop, kwargs)
 
@@ -510,9 +536,10 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
                 else functools.partial(self._astream_spending, budget)
             )
             if self.cache is not None or _model_cache.GLOBAL.cache is not None:
-                cache = _model_cache.resolve_cache(self)
+                owner = self._cache_model()
+                cache = _model_cache.resolve_cache(owner)
                 if cache is not None:
-                    return _model_cache.astream_cached(self, cache, messages, stop, kwargs, stream)
+                    return _model_cache.astream_cached(owner, cache, messages, stop, kwargs, stream)
         except Exception as exc:
             return _failing(exc)  # raised when the stream is read, as from a generator
         return stream(messages, stop, kwargs)

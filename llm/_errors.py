@@ -7,6 +7,10 @@ All subclass `ValueError`, so code that already catches bad values keeps working
     ├── MissingAPIKeyError    no API key was given (`api_key=`) or found (`OPENAI_API_KEY`)
     └── ToolArgumentsError    a tool's arguments do not fit its schema; names tool and fields
 
+    RuntimeError
+    └── BatchJobError         a Batch API job ended `failed`, `expired` or `cancelled` before
+                              answering a call; `.job_id` and `.status` name it
+
     Exception
     └── ToolException         a tool's own failure, which the model may be shown (a tool's
                               `handle_tool_error` turns it into the answer)
@@ -18,6 +22,8 @@ Errors of the `openai` SDK (`openai.RateLimitError`, `openai.InternalServerError
 wrapped: they reach the caller with their own type. A non-streaming reply that is not a chat
 completion (an SSE body, a body that is not JSON, JSON without `choices`) raises the SDK's
 `openai.APIResponseValidationError`, whose message says which and shows the start of the body.
+A Batch API line that failed raises the SDK's status error for its status (`openai.RateLimitError`
+for a 429, ...), as the direct call would have.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from __future__ import annotations
 from runnables._tool_errors import ToolArgumentsError, ToolException
 
 __all__ = [
+    "BatchJobError",
     "MissingAPIKeyError",
     "OutputParserError",
     "ToolArgumentsError",
@@ -54,3 +61,24 @@ def _rebuild_parser_error(message: str, text: str) -> OutputParserError:
 
 class MissingAPIKeyError(ValueError):
     """No API key was passed as `api_key=` and the environment variable is not set either."""
+
+
+class BatchJobError(RuntimeError):
+    """A Batch API job ended without answering a call: `failed`, `expired` or `cancelled`.
+
+    Calls the job had already answered keep their results; only the others raise this.
+
+    Attributes:
+        job_id: The job's id (`batch_...`).
+        status: The job's final status.
+    """
+
+    def __init__(self, job_id: str, status: str, detail: str | None = None) -> None:
+        message = f"Batch API job {job_id!r} ended {status!r} before answering this call"
+        super().__init__(f"{message}: {detail}" if detail else message)
+        self.job_id = job_id
+        self.status = status
+        self.detail = detail
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (BatchJobError, (self.job_id, self.status, self.detail))

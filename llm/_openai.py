@@ -36,11 +36,15 @@ from runnables import Budget, RateLimiter
 if TYPE_CHECKING:
     from openai.types.chat import ChatCompletionChunk
 
+    from llm._batch_api import BatchAPIChatModel
+
 
 __all__ = ["ChatOpenAI"]
 
 
 _DEFAULT_BASE_URL = "https://api.openai.com/v1"
+_SDK_ARGUMENTS = ("timeout", "extra_headers", "extra_query")
+"""Arguments of `chat.completions.create` that are the SDK's own, not fields of the body."""
 
 
 class ChatOpenAI(BaseChatModel):
@@ -163,6 +167,66 @@ class ChatOpenAI(BaseChatModel):
             body["stop"] = stop
         body.update(options)
         return body
+
+    def _batch_body(
+        self, messages: list[BaseMessage], stop: list[str] | None, options: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The JSON body the direct call sends, for a Batch API line: `_request`'s fields
+        without the SDK's own arguments (`timeout`, `extra_headers`, `extra_query`), and with
+        `extra_body`'s fields merged in, as the SDK merges them."""
+        body = self._request(messages, stop, options)
+        for name in _SDK_ARGUMENTS:
+            body.pop(name, None)
+        extra = body.pop("extra_body", None)
+        if isinstance(extra, Mapping):
+            body.update(extra)
+        return body
+
+    def with_batch_api(
+        self,
+        *,
+        completion_window: str = "24h",
+        poll_interval: float = 10.0,
+        flush_after: float = 1.0,
+        max_requests_per_job: int = 50_000,
+        cancel_on_exit: bool = False,
+    ) -> BatchAPIChatModel:
+        """This model with every call deferred into OpenAI Batch API jobs (half the price,
+        answered within the completion window).
+
+        The calls a run makes at about the same time go in one job: the collector submits
+        once no call has come for `flush_after` seconds, or a job is full. Each line's body is
+        exactly the one the direct call would send (tools and response_format included).
+        Cancelling the run leaves the job running (it is paid for); with a model cache, the job
+        is recorded, and a rerun waits on it instead of submitting again.
+
+        Args:
+            completion_window: The job's completion window ("24h", the only one offered).
+            poll_interval: Seconds before the first check of a job's status; each later wait
+                is 1.5 times longer, at most 10 times this.
+            flush_after: Seconds without a new call before the calls gathered are submitted.
+            max_requests_per_job: The most requests in one job (the Batch API takes up to
+                50,000, and 200 MB of input).
+            cancel_on_exit: Cancel a job when every call waiting on it was cancelled.
+
+        Returns:
+            A `BatchAPIChatModel`: a chat model like this one, whose stream yields the whole
+            reply as one chunk.
+
+        Raises:
+            TypeError: An argument has the wrong type.
+            ValueError: An argument has a bad value.
+        """
+        from llm._batch_api import BatchAPIChatModel, check_batch_options
+
+        options = check_batch_options(
+            completion_window=completion_window,
+            poll_interval=poll_interval,
+            flush_after=flush_after,
+            max_requests_per_job=max_requests_per_job,
+            cancel_on_exit=cancel_on_exit,
+        )
+        return BatchAPIChatModel(self, options)
 
     def _cache_request(
         self, messages: list[BaseMessage], stop: list[str] | None, options: dict[str, Any]

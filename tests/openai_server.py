@@ -4,6 +4,9 @@ Starlette handles routing and uvicorn handles HTTP; the server runs on its own a
 background thread bound to ``127.0.0.1`` on a free port, so clients under test (the official
 ``openai`` SDK, sync or async, on asyncio or trio) talk to it over a real socket.
 
+The Batch API (``/v1/files``, ``/v1/batches``) is `tests.openai_batches.BatchJobs`, mounted
+here as ``server.batches``: each job line is answered by the same reply queue.
+
 Example:
     >>> with OpenAIServer() as server:  # doctest: +SKIP
     ...     server.reply("Hello")  # next request gets "Hello"; otherwise "echo: <last user msg>"
@@ -37,6 +40,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
+
+from tests.openai_batches import BatchJobs
 
 Fault = Literal["drop", "malformed", "hang"]
 """``drop`` closes the socket mid-response, ``malformed`` sends unparseable data,
@@ -296,10 +301,13 @@ class OpenAIServer:
         self._sock: socket.socket | None = None
         self._uvicorn: uvicorn.Server | None = None
         self._log_filter = _HideDrops()
+        self.batches = BatchJobs(self)
+        """The Batch API part: ``/v1/files`` and ``/v1/batches`` (see `BatchJobs`)."""
         self._app = Starlette(
             routes=[
                 Route("/v1/chat/completions", self._chat, methods=["POST"]),
                 Route("/_catch_up", self._catch_up, methods=["GET"]),
+                *self.batches.routes(),
             ]
         )
 
@@ -381,6 +389,7 @@ class OpenAIServer:
             self._hangs = self._hung_up = 0
             self._max_answering = self._answering
             self._epoch += 1
+        self.batches.reset()
 
     # -- scripting ---------------------------------------------------------------------------
 
@@ -574,6 +583,25 @@ class OpenAIServer:
             self._active -= 1
             self._cond.notify_all()
 
+    def _next_spec(self, body: dict[str, Any]) -> Spec:
+        """The next queued reply, else the echo (call with ``_cond`` held)."""
+        return self._queue.popleft() if self._queue else Reply(f"echo: {_last_user_text(body)}")
+
+    def answer(self, body: dict[str, Any], completion_id: str) -> tuple[int, Any]:
+        """The status and JSON body a non-streaming request of ``body`` would get now (the next
+        queued reply, or the echo), for a Batch API line: gates, delays and faults do not apply.
+        """
+        with self._cond:
+            spec = self._next_spec(body)
+        if isinstance(spec, ErrorReply):
+            return spec.status, _error_body(spec)
+        if isinstance(spec, RawReply):
+            try:
+                return spec.status, json.loads(spec.body)
+            except ValueError:
+                return spec.status, spec.body.decode(errors="replace")
+        return 200, completion_body(body, spec, completion_id)
+
     async def _chat(self, request: Request) -> Response:
         try:
             body = await request.json()
@@ -587,7 +615,7 @@ class OpenAIServer:
         with self._cond:
             index = len(self._records)
             self._records.append(RecordedRequest(body, dict(request.headers), time.monotonic()))
-            spec = self._queue.popleft() if self._queue else Reply(f"echo: {_last_user_text(body)}")
+            spec = self._next_spec(body)
             if isinstance(spec, Reply) and spec.fault == "hang":
                 self._hangs += 1
             # Claim a hold slot while still under the lock, so n concurrent arrivals take n slots.
@@ -686,14 +714,7 @@ class _Exchange(Response):
         else:
             if spec.gate is not None:
                 await spec.gate._pass()
-            message: dict[str, Any] = {"role": "assistant", "content": spec.text, "refusal": None}
-            if spec.tool_calls:
-                message["content"] = spec.text or None
-                message["tool_calls"] = spec.wire_tool_calls()
-            choice = {"index": 0, "message": message, "logprobs": None}
-            choice["finish_reason"] = spec.finish
-            completion = self._envelope("chat.completion", [choice], self._usage(spec))
-            payload = json.dumps(completion).encode()
+            payload = json.dumps(completion_body(self._body, spec, self._id)).encode()
             if spec.fault == "drop":
                 await self._send_json(send, 200, payload[: len(payload) // 2], promise=len(payload))
                 await self._drop(send)
@@ -775,9 +796,7 @@ class _Exchange(Response):
     def _envelope(
         self, kind: str, choices: list[dict[str, Any]], usage: dict[str, Any]
     ) -> dict[str, Any]:
-        model = self._body.get("model", "unknown")
-        head = {"id": self._id, "object": kind, "created": _CREATED, "model": model}
-        return head | {"system_fingerprint": None, "choices": choices, "usage": usage}
+        return _envelope(self._body, self._id, kind, choices, usage)
 
     def _delta(self, delta: dict[str, Any], finish_reason: str | None) -> dict[str, Any]:
         choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
@@ -786,20 +805,47 @@ class _Exchange(Response):
         return envelope
 
     def _usage(self, spec: Reply) -> dict[str, Any]:
-        if spec.usage is not None:
-            prompt, completion = spec.usage
-        else:  # a crude but deterministic "token" count: whitespace-separated words
-            messages = self._body.get("messages") or []
-            prompt = sum(len(_text_of(m).split()) for m in messages if isinstance(m, dict))
-            completion = len(spec.text.split())
-        usage: dict[str, Any] = dict(
-            prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion
-        )
-        if spec.cached_tokens is not None:
-            usage["prompt_tokens_details"] = {"cached_tokens": spec.cached_tokens}
-        if spec.reasoning_tokens is not None:
-            usage["completion_tokens_details"] = {"reasoning_tokens": spec.reasoning_tokens}
-        return usage
+        return _usage(self._body, spec)
+
+
+def completion_body(body: dict[str, Any], spec: Reply, completion_id: str) -> dict[str, Any]:
+    """The JSON chat completion answering ``body`` with ``spec`` (what a non-streaming request
+    gets, and what a Batch API line's response carries)."""
+    message: dict[str, Any] = {"role": "assistant", "content": spec.text, "refusal": None}
+    if spec.tool_calls:
+        message["content"] = spec.text or None
+        message["tool_calls"] = spec.wire_tool_calls()
+    choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": spec.finish}
+    return _envelope(body, completion_id, "chat.completion", [choice], _usage(body, spec))
+
+
+def _envelope(
+    body: dict[str, Any],
+    completion_id: str,
+    kind: str,
+    choices: list[dict[str, Any]],
+    usage: dict[str, Any],
+) -> dict[str, Any]:
+    model = body.get("model", "unknown")
+    head = {"id": completion_id, "object": kind, "created": _CREATED, "model": model}
+    return head | {"system_fingerprint": None, "choices": choices, "usage": usage}
+
+
+def _usage(body: dict[str, Any], spec: Reply) -> dict[str, Any]:
+    if spec.usage is not None:
+        prompt, completion = spec.usage
+    else:  # a crude but deterministic "token" count: whitespace-separated words
+        messages = body.get("messages") or []
+        prompt = sum(len(_text_of(m).split()) for m in messages if isinstance(m, dict))
+        completion = len(spec.text.split())
+    usage: dict[str, Any] = dict(
+        prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion
+    )
+    if spec.cached_tokens is not None:
+        usage["prompt_tokens_details"] = {"cached_tokens": spec.cached_tokens}
+    if spec.reasoning_tokens is not None:
+        usage["completion_tokens_details"] = {"reasoning_tokens": spec.reasoning_tokens}
+    return usage
 
 
 def _tool_call_deltas(spec: Reply) -> list[dict[str, Any]]:
