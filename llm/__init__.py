@@ -8,6 +8,8 @@ a string, JSON, a pydantic model instance or a list. Tools (`@tool`) are steps a
 (`BaseRetriever`) finds the `Document`s relevant to a query.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from llm._chat_model import BaseChatModel, LanguageModelInput, PromptValueLike
 from llm._documents import Document
 from llm._errors import MissingAPIKeyError, OutputParserError, ToolArgumentsError, ToolException
@@ -44,6 +46,9 @@ from llm._usage import (
 from runnables._tool import BaseTool
 from runnables._tool_schema import InjectedToolArg, InjectedToolCallId
 
+if TYPE_CHECKING:
+    from llm._openai_routes import add_openai_routes
+
 __all__ = [
     "DEFAULT_PRICES",
     "PRICES_DATE",
@@ -76,6 +81,7 @@ __all__ = [
     "UsageMetadataCallbackHandler",
     "UsageTotals",
     "UsageTracker",
+    "add_openai_routes",
     "convert_to_openai_tool",
     "get_llm_cache",
     "get_usage_metadata_callback",
@@ -84,3 +90,13 @@ __all__ = [
     "set_llm_cache",
     "tool",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # add_openai_routes needs the `serve` extra (starlette): imported on first use, so `import
+    # llm` works, and stays quick, without it.
+    if name == "add_openai_routes":
+        from llm._openai_routes import add_openai_routes
+
+        return add_openai_routes
+    raise AttributeError(f"module 'llm' has no attribute {name!r}")

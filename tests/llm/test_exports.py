@@ -34,6 +34,7 @@ def test_all_is_exact_and_importable() -> None:
         "UsageMetadataCallbackHandler",
         "UsageTotals",
         "UsageTracker",
+        "add_openai_routes",
         "convert_to_openai_tool",
         "get_llm_cache",
         "get_usage_metadata_callback",
