@@ -23,7 +23,14 @@ from runnables._bridge import iter_sync, run_sync
 from runnables._concurrency import as_completed, closing, gather_calls
 from runnables._config import RunnableConfig, config_list, without_timeout
 from runnables._events import batch_started, call_child, events_on
-from runnables._run import call_in_run, current_run, detached_context, stream_in_run
+from runnables._run import (
+    call_in_run,
+    current_run,
+    detached_context,
+    item_configs,
+    stream_in_run,
+    with_budget,
+)
 
 __all__ = ["BATCH_WIDTH", "BatchMethods", "check_inputs"]
 
@@ -87,14 +94,14 @@ class BatchMethods(Generic[In, Out]):
         check_inputs(inputs)
         if not inputs:
             return []
-        configs = config_list(config, len(inputs))
+        configs, budgets = item_configs(config_list(config, len(inputs)))
 
         async def run_all(cfg: RunnableConfig) -> list[Any]:
             await batch_started(self, len(inputs), cfg)
             state = current_run()
             limiter = state.limiter if state is not None else None
             return await gather_calls(
-                self._item_call(inputs, configs, kwargs),
+                self._item_call(inputs, configs, budgets, kwargs),
                 len(inputs),
                 # With a run-wide limit, keep only about as many items going as it lets run.
                 width=len(inputs) if limiter is None else BATCH_WIDTH * limiter.total_tokens,
@@ -154,11 +161,11 @@ class BatchMethods(Generic[In, Out]):
         check_inputs(inputs)
         if not inputs:
             return
-        configs = config_list(config, len(inputs))
+        configs, budgets = item_configs(config_list(config, len(inputs)))
 
         async def run_all(cfg: RunnableConfig) -> AsyncIterator[tuple[int, Any]]:
             await batch_started(self, len(inputs), cfg)
-            calls = self._item_calls(inputs, configs, return_exceptions, kwargs)
+            calls = self._item_calls(inputs, configs, budgets, return_exceptions, kwargs)
             async with closing(as_completed(calls)) as pairs:
                 async for pair in pairs:
                     yield pair
@@ -186,12 +193,23 @@ class BatchMethods(Generic[In, Out]):
         )
 
     def _item_call(
-        self, inputs: Sequence[Any], configs: list[RunnableConfig], kwargs: Mapping[str, Any]
+        self,
+        inputs: Sequence[Any],
+        configs: list[RunnableConfig],
+        budgets: list[Any] | None,
+        kwargs: Mapping[str, Any],
     ) -> Callable[[int], Coroutine[Any, Any, Any]]:
-        """What runs batch item i, as a function of i."""
+        """What runs batch item i, as a function of i (`budgets`: see `item_configs`)."""
         if any("timeout" in c for c in configs):
             # The batch's run applied the timeout: the items must not apply it again.
             configs = _without_timeouts(configs)
+        if budgets is not None:
+            # Items spending from budgets of their own: each runs with its budget in force.
+            def with_own_budget(i: int) -> Coroutine[Any, Any, Any]:
+                call = call_child(self, inputs[i], configs[i], root=True, batch_index=i, **kwargs)
+                return with_budget(budgets[i], call)
+
+            return with_own_budget
         if events_on():
 
             def traced(i: int) -> Coroutine[Any, Any, Any]:
@@ -215,16 +233,19 @@ class BatchMethods(Generic[In, Out]):
         self,
         inputs: Sequence[Any],
         configs: list[RunnableConfig],
+        budgets: list[Any] | None,
         return_exceptions: bool,
         kwargs: Mapping[str, Any],
     ) -> list[Coroutine[Any, Any, Any]]:
         # The batch's run applied the timeout: the items must not apply it again.
-        return [
-            self._acall_item(
-                i, x, without_timeout(c) if "timeout" in c else c, return_exceptions, kwargs
-            )
+        configs = [without_timeout(c) if "timeout" in c else c for c in configs]
+        calls = [
+            self._acall_item(i, x, c, return_exceptions, kwargs)
             for i, (x, c) in enumerate(zip(inputs, configs, strict=True))
         ]
+        if budgets is None:
+            return calls
+        return [with_budget(b, call) for b, call in zip(budgets, calls, strict=True)]
 
     async def _acall_item(
         self,

@@ -10,6 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, TypedDict
 
+from runnables._budget import check_budget
+from runnables._handlers import check_handlers
+
 __all__ = ["DEFAULT_RECURSION_LIMIT", "RunnableConfig"]
 
 DEFAULT_RECURSION_LIMIT = 25
@@ -94,16 +97,12 @@ def validate_config(config: Mapping[str, Any], *, param: str = "config") -> Runn
         raise TypeError(f'Invalid "tags" in {param}: {tags!r}; expected a list of str')
     callbacks = config.get("callbacks")
     if callbacks is not None:
-        from runnables._handlers import check_handlers
-
         check_handlers(callbacks, param)
     for key in ("metadata", "configurable"):
         value = config.get(key)
         if value is not None and not isinstance(value, Mapping):
             raise TypeError(f'Invalid "{key}" in {param}: {value!r}; expected a dict')
     if "budget" in config:
-        from runnables._budget import check_budget
-
         check_budget(config["budget"], f"in {param}")
     return config  # type: ignore[return-value]
 

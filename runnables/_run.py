@@ -7,7 +7,9 @@ it (`call_in_run`, `stream_in_run`):
 - takes the config, already validated by the entry point;
 - installs the run-wide `max_concurrency` limit, unless one is already in force;
 - applies the deadline (`timeout`), cancelling the run with `TimeoutError` when it passes;
-- carries the run's event handlers and the parent run id, for the steps' events.
+- carries the run's event handlers and the parent run id, for the steps' events;
+- carries the run's `Budget` (`config["budget"]`), so a model called in a step's body without
+  its config (`model.invoke(x)` in a function, a stream pulled later) still spends from it.
 
 The state is one `RunState` object reached through one context variable. Steps read it (a leaf
 takes a slot of its limiter, `call_child` emits to its handlers); nobody rebuilds it. With nothing
@@ -30,22 +32,26 @@ import contextvars
 import sys
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from contextvars import ContextVar
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 
 from runnables._bridge import no_loop_here
-from runnables._budget import current as budget_context
 from runnables._concurrency import Limiter, run_with_timeout, stream_with_timeout
 from runnables._config import RunnableConfig, without_timeout
 from runnables._handlers import Sink, global_sinks
+
+if TYPE_CHECKING:
+    from runnables._budget import Budget
 
 __all__ = [
     "Limiter",
     "RunState",
     "call_in_run",
+    "current_budget",
     "current_run",
     "detached_context",
+    "item_configs",
     "leaf_slot",
     "stream_in_run",
 ]
@@ -65,9 +71,11 @@ class RunState:
         deadline: When the run's `timeout` ends, on the backend's clock (`anyio.current_time`).
         step: The step whose body is running here and its config, for the custom events it
             dispatches (None where no handler listens, or outside any step).
+        budget: The run's `Budget` (`config["budget"]`), which every model call below spends
+            from; None without one. It crosses into sync calls, streams and batches.
     """
 
-    __slots__ = ("_inner", "deadline", "handlers", "limiter", "parent_ids", "step")
+    __slots__ = ("_inner", "budget", "deadline", "handlers", "limiter", "parent_ids", "step")
 
     def __init__(
         self,
@@ -76,12 +84,14 @@ class RunState:
         parent_ids: tuple[str, ...] = (),
         deadline: float | None = None,
         step: StepInfo | None = None,
+        budget: Budget | None = None,
     ) -> None:
         self.limiter = limiter
         self.handlers = handlers
         self.parent_ids = parent_ids
         self.deadline = deadline
         self.step = step
+        self.budget = budget
         self._inner: Any = _UNSET
 
     @property
@@ -92,23 +102,30 @@ class RunState:
     def with_parent(self, run_id: str, step: StepInfo | None = None) -> RunState:
         """The same run, seen from inside the step `run_id` (described by `step`)."""
         parents = (*self.parent_ids, run_id)
-        return RunState(self.limiter, self.handlers, parents, self.deadline, step)
+        return RunState(self.limiter, self.handlers, parents, self.deadline, step, self.budget)
 
     def without_limiter(self) -> RunState | None:
         """The same run, seen from inside a leaf holding a slot (None if nothing else is left)."""
         inner = self._inner
         if inner is _UNSET:
-            if not self.handlers and not self.parent_ids and self.deadline is None:
+            if (
+                not self.handlers
+                and not self.parent_ids
+                and self.deadline is None
+                and self.budget is None
+            ):
                 inner = None
             else:
-                inner = RunState(None, self.handlers, self.parent_ids, self.deadline, self.step)
+                inner = RunState(
+                    None, self.handlers, self.parent_ids, self.deadline, self.step, self.budget
+                )
             self._inner = inner  # made once per state: leaves ask on every call
         return inner  # type: ignore[no-any-return]
 
     def __repr__(self) -> str:
         return (
             f"RunState(limiter={self.limiter!r}, handlers={len(self.handlers)}, "
-            f"parent_ids={self.parent_ids!r}, deadline={self.deadline!r})"
+            f"parent_ids={self.parent_ids!r}, deadline={self.deadline!r}, budget={self.budget!r})"
         )
 
 
@@ -159,14 +176,24 @@ def current_run() -> RunState | None:
     return _run.get()
 
 
+def current_budget() -> Budget | None:
+    """The budget of the run this code is part of (`config["budget"]` where the run opened, or
+    an enclosing run's), or None."""
+    state = _run.get()
+    return state.budget if state is not None else None
+
+
 def needs_run(config: RunnableConfig | None) -> bool:
     """Whether an entry point called with `config` must open a run (or join the current one),
     rather than call the step directly: the cheap test every entry point makes first. Inside a
-    run without handlers there is nothing to join: its limit and deadline are already in force."""
+    run without handlers or budget there is nothing to join: its limit and deadline are already
+    in force. (A budget must reach the step's config: models read it there.)"""
     if config is not None:
         return True
     state = _run.get()
-    return bool(state.handlers) if state is not None else bool(global_sinks())
+    if state is None:
+        return bool(global_sinks())
+    return bool(state.handlers) or state.budget is not None
 
 
 def _new_sinks(
@@ -195,15 +222,28 @@ def _new_sinks(
     return tuple(added)
 
 
-def _opening(config: RunnableConfig, extra: Sequence[Sink]) -> tuple[RunState | None, float | None]:
-    """The state a run with `config` installs (None: keep the current one), and its timeout."""
+def _opening(
+    config: RunnableConfig, extra: Sequence[Sink]
+) -> tuple[RunState | None, RunnableConfig, float | None]:
+    """The state a run with `config` installs (None: keep the current one), the config its
+    steps see, and its timeout.
+
+    The steps' config carries the run's budget (models read it there): a nested run without a
+    budget of its own gets the enclosing run's.
+    """
     current = _run.get()
     mc = config.get("max_concurrency")
     timeout = config.get("timeout")
     new_limiter = mc is not None and (current is None or current.limiter is None)
     sinks = _new_sinks(config, extra, current)
-    if not new_limiter and timeout is None and not sinks:
-        return None, None
+    inherited = current.budget if current is not None else None
+    budget = config.get("budget")
+    if budget is None:
+        budget = inherited
+        if budget is not None:
+            config = {**config, "budget": budget}
+    if not new_limiter and timeout is None and not sinks and budget is inherited:
+        return None, config, None
     base = current or RunState()
     deadline = base.deadline
     if timeout is not None:
@@ -215,8 +255,9 @@ def _opening(config: RunnableConfig, extra: Sequence[Sink]) -> tuple[RunState | 
         base.parent_ids,
         deadline,
         base.step,
+        budget,
     )
-    return state, timeout
+    return state, config, timeout
 
 
 async def call_in_run(
@@ -234,10 +275,7 @@ async def call_in_run(
         call: The work; it receives the config its steps should see (without `timeout`).
         handlers: Event handlers added for this run (`astream_events` adds its collector).
     """
-    # A budget is carried in the context too, for calls made in a step's body without its
-    # config (as the run state carries max_concurrency).
-    spending = budget_context.set(config["budget"]) if "budget" in config else None
-    state, timeout = _opening(config, handlers)  # (no state: no timeout either)
+    state, config, timeout = _opening(config, handlers)  # (no state: no timeout either)
     token = _run.set(state) if state is not None else None
     try:
         if timeout is None:
@@ -247,8 +285,49 @@ async def call_in_run(
     finally:
         if token is not None:
             _run.reset(token)
-        if spending is not None:
-            budget_context.reset(spending)
+
+
+def item_configs(
+    configs: list[RunnableConfig],
+) -> tuple[list[RunnableConfig], list[Budget | None] | None]:
+    """A batch's item configs as its items run them; call it before the batch's run opens.
+
+    An item without a budget of its own gets the enclosing run's (models read it in their
+    config). Returns the configs, and each item's budget when they are not all the first
+    item's (the batch's run takes the first config's: the others then run in states of their
+    own, `with_budget`), else None.
+    """
+    state = _run.get()
+    inherited = state.budget if state is not None else None
+    if inherited is None and not any("budget" in c for c in configs):
+        return configs, None  # the common case: no budget anywhere
+    made: dict[int, RunnableConfig] = {}
+    out: list[RunnableConfig] = []
+    budgets: list[Budget | None] = []
+    for c in configs:
+        budget = c.get("budget")
+        if budget is None and inherited is not None:
+            given = made.get(id(c))
+            if given is None:
+                given = made[id(c)] = {**c, "budget": inherited}
+            c, budget = given, inherited
+        out.append(c)
+        budgets.append(budget)
+    same = all(b is budgets[0] for b in budgets)
+    return out, None if same else budgets
+
+
+async def with_budget(budget: Budget | None, work: Awaitable[T]) -> T:
+    """Await `work` with `budget` as the run's budget (a batch item with a budget of its own)."""
+    state = _run.get() or RunState()
+    inner = RunState(
+        state.limiter, state.handlers, state.parent_ids, state.deadline, state.step, budget
+    )
+    token = _run.set(inner)
+    try:
+        return await work
+    finally:
+        _run.reset(token)
 
 
 def stream_in_run(
@@ -264,7 +343,7 @@ def stream_in_run(
     state is in force while the stream works (each time a chunk is pulled), not in the
     consumer's code between chunks, since a generator runs in its consumer's context.
     """
-    state, timeout = _opening(config, handlers)
+    state, config, timeout = _opening(config, handlers)
     if state is None:
         return make_stream(config)
     cfg = without_timeout(config) if timeout is not None else config
@@ -384,8 +463,12 @@ def detached_context() -> contextvars.Context:
     state = context.get(_run)
     if state is not None:
         portable = tuple(sink for sink in state.handlers if sink.portable)
-        portable_state = RunState(None, portable, state.parent_ids, None, state.step)
-        context.run(_run.set, portable_state if portable else None)
+        budget = state.budget  # a Budget is thread-safe: it crosses with the call
+        if portable or budget is not None:
+            portable_state = RunState(None, portable, state.parent_ids, None, state.step, budget)
+            context.run(_run.set, portable_state)
+        else:
+            context.run(_run.set, None)
     sniffio = sys.modules.get("sniffio")
     if sniffio is not None and context.get(sniffio.current_async_library_cvar) is not None:
         context.run(sniffio.current_async_library_cvar.set, None)

@@ -198,3 +198,97 @@ async def test_a_waiter_cancelled_as_it_is_handed_a_slot_passes_the_slot_on() ->
     assert first.cancelled()
     assert got == ["second"]
     assert limiter.borrowed_tokens == 0
+
+
+# -- the run's budget ---------------------------------------------------------------------------
+
+
+def _calls_the_model_without_config() -> Any:
+    """A chain streaming through a generator step whose body streams a model without config."""
+    from llm import OfflineChatModel
+
+    model = OfflineChatModel()
+
+    async def ask(chunks: AsyncIterator[str]) -> AsyncIterator[str]:
+        async for text in chunks:
+            async for piece in model.astream(text):  # no config: the run's budget applies
+                yield piece.text
+
+    return RunnableLambda(lambda x: x) | ask
+
+
+def _spent() -> Any:
+    from runnables import Budget
+
+    return Budget(max_requests=0)
+
+
+async def test_a_stream_under_a_config_budget_stops_at_it() -> None:
+    from runnables import BudgetExceededError
+
+    chain = _calls_the_model_without_config()
+    assert await drain(chain.astream("hi"))  # without a budget the model answers
+    with pytest.raises(BudgetExceededError):
+        await drain(chain.astream("hi", {"budget": _spent()}))
+
+
+async def test_astream_events_under_a_config_budget_stops_at_it() -> None:
+    from runnables import BudgetExceededError
+
+    chain = _calls_the_model_without_config()
+    with pytest.raises(BudgetExceededError):
+        await drain(chain.astream_events("hi", {"budget": _spent()}, version="v2"))
+
+
+async def test_a_sync_stream_under_a_config_budget_stops_at_it() -> None:
+    from runnables import BudgetExceededError
+
+    chain = _calls_the_model_without_config()
+    with pytest.raises(BudgetExceededError):
+        await anyio.to_thread.run_sync(lambda: list(chain.stream("hi", {"budget": _spent()})))
+
+
+async def test_the_run_state_carries_the_budget_into_nested_runs_and_sync_calls() -> None:
+    from runnables import Budget
+    from runnables._run import current_budget
+
+    budget = Budget(max_requests=5)
+    seen: list[Any] = []
+
+    def sync_body(x: int) -> int:
+        seen.append(current_budget())  # a worker thread's sync call of its own
+        return RunnableLambda(lambda y: seen.append(current_budget()) or y).invoke(x)
+
+    async def body(x: int) -> int:
+        seen.append(current_budget())
+        return await RunnableLambda(sync_body).ainvoke(x, {"tags": ["nested"]})
+
+    assert await RunnableLambda(body).ainvoke(1, {"budget": budget}) == 1
+    assert seen == [budget, budget, budget]
+    assert current_budget() is None
+
+
+async def test_batch_items_spend_from_their_own_budgets() -> None:
+    from llm import OfflineChatModel
+    from runnables import BudgetExceededError
+
+    model = OfflineChatModel()
+
+    async def ask(x: str) -> str:
+        return (await model.ainvoke(x)).text  # no config: the item's budget applies
+
+    out = await RunnableLambda(ask).abatch(
+        ["a", "b"], [{"budget": _spent()}, {}], return_exceptions=True
+    )
+    assert isinstance(out[0], BudgetExceededError)
+    assert isinstance(out[1], str)
+    pairs = dict(
+        [
+            pair
+            async for pair in RunnableLambda(ask).abatch_as_completed(
+                ["a", "b"], [{}, {"budget": _spent()}], return_exceptions=True
+            )
+        ]
+    )
+    assert isinstance(pairs[0], str)
+    assert isinstance(pairs[1], BudgetExceededError)
