@@ -11,6 +11,7 @@ LangChain's message utilities are here too: `trim_messages`, `filter_messages`,
 `get_buffer_string`, `messages_to_dict` / `messages_from_dict`.
 """
 
+import prompts._serve_codec  # noqa: F401  (registers messages with the serving wire)
 from prompts._block_factories import (
     create_audio_block,
     create_file_block,
