@@ -7,15 +7,26 @@ A chat model's `cache` is LangChain's switch:
 - False: never cached;
 - a `BaseCache` (`InMemoryCache`, `SQLiteCache`, `RedisCache`): that cache.
 
-**The key** is `llm:<model fingerprint>:<request key>`. The fingerprint (`runnables`'
+**The key** is `llm:<model fingerprint>:<request digest>`. The fingerprint (`runnables`'
 `fingerprint`) covers the model's class and every public attribute that shapes a reply (its
 model name, base_url, temperature, max_tokens, extra request fields; an offline model's scripted
-responses), and leaves out the API key, timeouts, retries, rate limiters and the cache itself.
-The request key (`cache_key`) covers what this call sends: the messages (tool calls, tool
-results, content parts; message ids and earlier replies' metadata left out, as they are not
-sent), `stop`, and every call option (`temperature`, `max_tokens`, `seed`, `tools`,
-`tool_choice`, `response_format`, ...). A model may state its request more exactly
-(`_cache_request`): `ChatOpenAI` uses the body it would send, plus the server it sends it to.
+responses), and leaves out the API key, timeouts, retries, rate limiters and the cache itself;
+it is computed once and remembered on the model while its attributes stay equal. The request
+digest covers what this call sends, in two parts:
+
+- the model's request without its messages (`_cache_request([], stop, options)`): `stop` and
+  every call option (`temperature`, `max_tokens`, `seed`, `tools`, `tool_choice`,
+  `response_format`, ...); `ChatOpenAI` states it as the body it would send (a per-call timeout
+  left out) and the server it sends it to;
+- the messages (tool calls, tool results, content parts; message ids and earlier replies'
+  metadata left out, as they are not sent), read from each message's fields directly.
+
+Both are serialized with `marshal` format 0 (C speed; deterministic for str, int, float,
+bool, None, bytes, lists, tuples and dicts: no interning flags or back-references, which the
+later formats write by object identity) and hashed with SHA-256. A part holding anything else (a
+set, a pydantic model, a str subclass) goes through `cache_key`'s canonical JSON instead. Dict
+order counts here: two equal dicts built in different orders may key apart (a miss, never a
+wrong hit).
 
 **What is stored** is the reply as the model made it (an `AIMessage`, with its tool calls,
 usage and metadata). Errors are never stored, nor is a stream that stops before its end. A hit
@@ -29,6 +40,8 @@ others wait and take its reply (as hits). If it fails, the next waiter calls the
 
 from __future__ import annotations
 
+import hashlib
+import marshal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -126,8 +139,22 @@ def resolve_cache(model: BaseChatModel) -> BaseCache | None:
 
 
 def message_material(message: BaseMessage) -> Any:
-    """A message as key material: what is sent of it (its type, content, tool calls, ...)."""
-    return [type(message).__name__, message.model_dump(exclude=_NOT_SENT)]
+    """A message as key material: what is sent of it (its type, content, tool calls, ...).
+
+    Read from the fields as they are (messages forbid extra fields, so `__dict__` holds them
+    all): a pydantic dump costs ten times more and says the same.
+    """
+    fields = message.__dict__
+    return (type(message).__name__, [(k, fields[k]) for k in fields if k not in _NOT_SENT])
+
+
+def _dump(material: Any) -> bytes:
+    """`material` as bytes (see the module docstring: marshal format 0, else canonical JSON)."""
+    try:
+        data = marshal.dumps(material, 0)
+    except ValueError:  # a type marshal does not take (or a subclass of one): canonical form
+        return b"json:" + cache_key(material).encode()
+    return b"%d:" % len(data) + data  # sized, so two parts never run into each other
 
 
 def model_cache_key(
@@ -138,8 +165,11 @@ def model_cache_key(
     Raises:
         TypeError: Part of the request cannot be keyed (the message names it).
     """
-    request = model._cache_request(messages, stop, options)
-    return f"llm:{model_fingerprint(model)}:{cache_key(request)}"
+    # The request minus its messages is rebuilt per call (a dict, ~1 us): ChatOpenAI resolves
+    # its server from the environment then, which a remembered form would miss.
+    head = _dump(model._cache_request([], stop, options))
+    body = _dump([message_material(m) for m in messages])
+    return f"llm:{model_fingerprint(model)}:{hashlib.sha256(head + body).hexdigest()}"
 
 
 def model_fingerprint(model: BaseChatModel) -> str:

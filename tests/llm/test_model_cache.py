@@ -4,8 +4,11 @@ single-flight (against the loopback OpenAI server, counting the requests it rece
 from __future__ import annotations
 
 import logging
+import os
 import pickle
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -241,6 +244,52 @@ def test_keys_cover_what_is_sent_of_messages_and_nothing_else() -> None:
     assert model_cache_key(OfflineChatModel(responses=["r"]), [HumanMessage("q")], None, {}) != key(
         HumanMessage("q")
     )
+
+
+_KEY_CODE = """
+import sys
+from llm import OfflineChatModel
+from llm._model_cache import model_cache_key
+from prompts import AIMessage, HumanMessage, SystemMessage, ToolMessage, tool_call
+text = "".join(["inter", "ned"])  # built at run time: not interned, unlike the literal
+if sys.argv[1] == "interned":
+    text = sys.intern(text)
+call = tool_call(name="f", args={"x": 1.5, "y": [text, None, True]}, id="c1")
+parts = [{"type": "text", "text": text}, {"type": "image_url", "image_url": {"url": "u"}}]
+messages = [SystemMessage("s"), HumanMessage(content=parts), AIMessage("", tool_calls=[call]),
+            ToolMessage("42", tool_call_id="c1")]
+options = {"tools": [{"type": "function", "function": {"name": "f", "parameters": {}}}]}
+print(model_cache_key(OfflineChatModel(), messages, ["\\n"], options))
+"""
+
+
+def test_model_keys_are_the_same_in_every_process_whatever_its_hash_seed_or_interning() -> None:
+    keys = {
+        subprocess.run(
+            [sys.executable, "-c", _KEY_CODE, interned],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        ).stdout.strip()
+        for seed, interned in [("0", "plain"), ("1", "interned"), ("12345", "plain")]
+    }
+    assert len(keys) == 1
+    assert next(iter(keys)).startswith("llm:")
+
+
+def test_request_parts_marshal_cannot_take_are_keyed_by_their_canonical_form() -> None:
+    class Tag(str):
+        pass
+
+    model = OfflineChatModel()
+    message: list[BaseMessage] = [HumanMessage("q")]
+    plain = model_cache_key(model, message, None, {"metadata": {"a"}})
+    assert model_cache_key(model, message, None, {"metadata": {"a"}}) == plain  # a set
+    assert model_cache_key(model, message, None, {"metadata": {"b"}}) != plain
+    tagged = model_cache_key(model, message, None, {"user": Tag("u")})  # a str subclass
+    assert tagged == model_cache_key(model, message, None, {"user": Tag("u")})
+    assert tagged != model_cache_key(model, message, None, {"user": Tag("v")})
 
 
 # -- single-flight ------------------------------------------------------------------------------
