@@ -87,6 +87,8 @@ UNSUPPORTED = (
     "moderation",
 )
 _REGISTRY = "runnables_openai_models"  # on app.state: the _Models of each prefix
+# OpenAI's error types for the statuses a modifier refusing a request would answer.
+_ERROR_TYPES = {401: "authentication_error", 403: "permission_error", 429: "rate_limit_error"}
 _FINISH_REASONS = frozenset({"stop", "length", "tool_calls", "content_filter", "function_call"})
 
 
@@ -387,13 +389,8 @@ async def _modified(
 
 
 def _error_type(status: int) -> str:
-    if status == 401:
-        return "authentication_error"
-    if status == 403:
-        return "permission_error"
-    if status == 429:
-        return "rate_limit_error"
-    return "invalid_request_error" if status < 500 else "server_error"
+    default = "invalid_request_error" if status < 500 else "server_error"
+    return _ERROR_TYPES.get(status, default)
 
 
 def _server_error(exc: BaseException, *, debug: bool) -> OpenAIError:

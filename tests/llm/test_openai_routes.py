@@ -17,10 +17,12 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from llm import OfflineChatModel, StrOutputParser, add_openai_routes
-from prompts import AIMessage, BaseMessage, ToolCall
+from prompts import AIMessage, BaseMessage, ToolCall, Usage
 from runnables import RunnableConfig, RunnableLambda
+from runnables._serve_http import HTTPError
 from tests.uvicorn_thread import running
 
+KEYS = ("user", "team")
 WEATHER_CALL = ToolCall(name="get_weather", args={"city": "Paris"}, id="call_1")
 
 
@@ -28,10 +30,25 @@ def echo_config(messages: list[BaseMessage], config: RunnableConfig) -> str:
     """What reached the chain: the options (configurable), the metadata and the messages."""
     seen = {
         "configurable": dict(config.get("configurable") or {}),
-        "metadata": {k: v for k, v in (config.get("metadata") or {}).items() if k == "user"},
+        "metadata": {k: v for k, v in (config.get("metadata") or {}).items() if k in KEYS},
         "messages": [[m.type, m.content] for m in messages],
     }
     return json.dumps(seen, sort_keys=True)
+
+
+DETAILED = AIMessage(
+    "ok",
+    tool_calls=[WEATHER_CALL],
+    usage=Usage(
+        input_tokens=10,
+        output_tokens=4,
+        total_tokens=14,
+        input_token_details={"cache_read": 6},
+        output_token_details={"reasoning": 3},
+    ),
+    response_metadata={"finish_reason": "length"},
+)
+"""A whole message with everything: text and a tool call, usage details, its finish reason."""
 
 
 def broken(messages: list[BaseMessage]) -> str:
@@ -40,7 +57,12 @@ def broken(messages: list[BaseMessage]) -> str:
 
 def authorize(config: RunnableConfig, request: Request) -> RunnableConfig:
     """Refuse requests without the right key; record the user (as the README shows)."""
-    if request.headers.get("authorization") != "Bearer secret":
+    key = request.headers.get("authorization")
+    if key == "Bearer banned":
+        raise HTTPError(403, "this key may not call the chain")
+    if key == "Bearer crash":
+        raise RuntimeError("the key store is down")
+    if key != "Bearer secret":
         raise HTTPException(401, "a valid API key is needed")
     return {**config, "metadata": {**config.get("metadata", {}), "user": "alice"}}
 
@@ -54,6 +76,8 @@ def make_app() -> Starlette:
     add_openai_routes(app, RunnableLambda(echo_config), "options")
     add_openai_routes(app, RunnableLambda(broken), "broken")
     add_openai_routes(app, RunnableLambda(lambda m: {"not": "an answer"}), "dict")
+    add_openai_routes(app, RunnableLambda(lambda m: DETAILED), "detailed")
+    add_openai_routes(app, RunnableLambda(broken), "broken", prefix="/debug/v1", debug=True)
     return app
 
 
@@ -232,11 +256,51 @@ def test_generation_options_reach_the_chain_in_configurable(client: openai.OpenA
 
 def test_models_are_listed_and_retrieved(client: openai.OpenAI) -> None:
     names = [m.id for m in client.models.list()]
-    assert names == ["offline", "text", "tools", "options", "broken", "dict"]
+    assert names == ["offline", "text", "tools", "options", "broken", "dict", "detailed"]
     card = client.models.retrieve("text")
     assert (card.id, card.object, card.owned_by) == ("text", "model", "runnables")
     with pytest.raises(openai.NotFoundError):
         client.models.retrieve("gpt-4o")
+
+
+def test_a_whole_message_keeps_usage_details_and_finish_reason(client: openai.OpenAI) -> None:
+    completion = client.chat.completions.create(
+        model="detailed", messages=[{"role": "user", "content": "x"}]
+    )
+    choice = completion.choices[0]
+    assert (choice.message.content, choice.finish_reason) == ("ok", "length")
+    calls = choice.message.tool_calls or []
+    assert [c.function.name for c in calls if c.type == "function"] == ["get_weather"]
+    usage = completion.usage
+    assert usage is not None
+    assert usage.prompt_tokens_details is not None
+    assert usage.prompt_tokens_details.cached_tokens == 6
+    assert usage.completion_tokens_details is not None
+    assert usage.completion_tokens_details.reasoning_tokens == 3
+
+
+def test_a_whole_message_streams_as_one_chunk(client: openai.OpenAI) -> None:
+    chunks = list(
+        client.chat.completions.create(
+            model="detailed",
+            messages=[{"role": "user", "content": "x"}],
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
+    [answer] = [c.choices[0].delta for c in chunks if c.choices and c.choices[0].delta.content]
+    assert answer.content == "ok"
+    assert [(t.index, t.id) for t in answer.tool_calls or []] == [(0, "call_1")]
+    assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "length"
+    assert chunks[-1].usage is not None
+    assert chunks[-1].usage.total_tokens == 14
+
+
+def test_request_metadata_reaches_the_chain(client: openai.OpenAI) -> None:
+    completion = client.chat.completions.create(
+        model="options", messages=[{"role": "user", "content": "x"}], metadata={"team": "blue"}
+    )
+    assert json.loads(completion.choices[0].message.content or "")["metadata"] == {"team": "blue"}
 
 
 # -- errors ----------------------------------------------------------------------------------
@@ -321,12 +385,24 @@ def test_an_output_that_is_no_answer_is_500(client: openai.OpenAI) -> None:
         client.chat.completions.create(model="dict", messages=[{"role": "user", "content": "x"}])
 
 
+def test_debug_adds_the_traceback(base_url: str) -> None:
+    debug = openai.OpenAI(base_url=f"{base_url}/debug/v1", api_key="x", max_retries=0)
+    with debug, pytest.raises(openai.InternalServerError) as caught:
+        debug.chat.completions.create(model="broken", messages=[{"role": "user", "content": "x"}])
+    assert isinstance(caught.value.body, dict)
+    assert caught.value.body["message"].startswith("ValueError: no luck\nTraceback")
+    assert 'raise ValueError("no luck")' in caught.value.body["message"]
+
+
 @pytest.mark.anyio
-async def test_an_error_mid_stream_reaches_the_sdk(aclient: openai.AsyncOpenAI) -> None:
+@pytest.mark.parametrize(("model", "match"), [("broken", "ValueError: no luck"), ("dict", "must")])
+async def test_an_error_mid_stream_reaches_the_sdk(
+    aclient: openai.AsyncOpenAI, model: str, match: str
+) -> None:
     stream = await aclient.chat.completions.create(
-        model="broken", messages=[{"role": "user", "content": "x"}], stream=True
+        model=model, messages=[{"role": "user", "content": "x"}], stream=True
     )
-    with pytest.raises(openai.APIError, match="ValueError: no luck"):
+    with pytest.raises(openai.APIError, match=match):
         async for _ in stream:
             pass
 
@@ -334,19 +410,36 @@ async def test_an_error_mid_stream_reaches_the_sdk(aclient: openai.AsyncOpenAI) 
 # -- per_req_config_modifier ------------------------------------------------------------------
 
 
-def test_modifier_refuses_and_sets_the_user(base_url: str) -> None:
-    messages: Any = [{"role": "user", "content": "hi"}]
-    with openai.OpenAI(base_url=f"{base_url}/guarded/v1", api_key="wrong", max_retries=0) as bad:
-        with pytest.raises(openai.AuthenticationError) as caught:
-            bad.chat.completions.create(model="guarded", messages=messages)
-        assert isinstance(caught.value.body, dict)
-        assert caught.value.body["message"] == "a valid API key is needed"
-        assert caught.value.body["type"] == "authentication_error"
-    with openai.OpenAI(base_url=f"{base_url}/guarded/v1", api_key="secret", max_retries=0) as ok:
-        completion = ok.chat.completions.create(model="guarded", messages=messages, top_p=0.5)
-    seen = json.loads(completion.choices[0].message.content or "")
+def ask_guarded(base_url: str, key: str, **options: Any) -> Any:
+    """One call to the guarded chain with API key `key`: its answer (what reached the chain)."""
+    with openai.OpenAI(base_url=f"{base_url}/guarded/v1", api_key=key, max_retries=0) as sdk:
+        completion = sdk.chat.completions.create(
+            model="guarded", messages=[{"role": "user", "content": "hi"}], **options
+        )
+    return json.loads(completion.choices[0].message.content or "")
+
+
+def test_modifier_sets_the_user_and_sees_the_options(base_url: str) -> None:
+    seen = ask_guarded(base_url, "secret", top_p=0.5)
     assert seen["metadata"] == {"user": "alice"}
-    assert seen["configurable"] == {"top_p": 0.5}  # the modifier saw the options, kept them
+    assert seen["configurable"] == {"top_p": 0.5}
+
+
+@pytest.mark.parametrize(
+    ("key", "error", "message"),
+    [
+        ("wrong", openai.AuthenticationError, "a valid API key is needed"),  # HTTPException
+        ("banned", openai.PermissionDeniedError, "this key may not call the chain"),  # HTTPError
+        ("crash", openai.InternalServerError, "RuntimeError: the key store is down"),
+    ],
+)
+def test_modifier_refuses_with_its_status(
+    base_url: str, key: str, error: type[openai.APIStatusError], message: str
+) -> None:
+    with pytest.raises(error) as caught:
+        ask_guarded(base_url, key)
+    assert isinstance(caught.value.body, dict)
+    assert caught.value.body["message"] == message
 
 
 # -- building ---------------------------------------------------------------------------------
@@ -370,6 +463,8 @@ def test_bad_arguments_fail_when_routes_are_added() -> None:
     add_openai_routes(app, chain, "m")
     with pytest.raises(ValueError, match="already served"):
         add_openai_routes(app, chain, "m")
+    with pytest.raises(TypeError, match='"max_body_bytes"'):
+        add_openai_routes(app, chain, "n", max_body_bytes=True)
     with pytest.raises(ValueError, match="read bodies up to"):
         add_openai_routes(app, chain, "n", max_body_bytes=10)
 
