@@ -1,8 +1,8 @@
 """A real uvicorn server on 127.0.0.1, in a thread, serving an ASGI app (chains via add_routes).
 
-    with ServeServer(app) as server:
-        httpx.get(server.url + "/chain/input_schema")
-        server.task_count()  # tasks on the server's event loop, for leak checks
+with ServeServer(app) as server:
+    httpx.get(server.url + "/chain/input_schema")
+    server.task_count()  # tasks on the server's event loop, for leak checks
 """
 
 from __future__ import annotations
@@ -66,7 +66,8 @@ class ServeServer:
         asyncio.run(self._serve())
 
     async def _serve(self) -> None:
-        assert self._uvicorn is not None and self._sock is not None
+        assert self._uvicorn is not None
+        assert self._sock is not None
         self._loop = asyncio.get_running_loop()
         await self._uvicorn.serve(sockets=[self._sock])
 
@@ -124,5 +125,3 @@ class ServeServer:
         """Open connections uvicorn holds."""
         assert self._uvicorn is not None
         return len(self._uvicorn.server_state.connections)
-
-
