@@ -53,9 +53,16 @@ _LANGCHAIN_ONLY = ("chunk_position", "example")
 
 def _encode_message(message: BaseMessage) -> dict[str, Any]:
     data: dict[str, Any] = message.model_dump(mode="json")
-    if "usage" in data:  # LangChain's name on the wire
-        data["usage_metadata"] = data.pop("usage")
+    if "usage" in data:  # LangChain's name on the wire, without the unset parts (not None)
+        usage = data.pop("usage")
+        data["usage_metadata"] = _without_none(usage) if isinstance(usage, dict) else usage
     return data
+
+
+def _without_none(data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: _without_none(v) if isinstance(v, dict) else v for k, v in data.items() if v is not None
+    }
 
 
 def _decoder(cls: type[BaseMessage]) -> Any:

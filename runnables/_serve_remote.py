@@ -194,17 +194,25 @@ class RemoteRunnable(Runnable[Any, Any]):
             if response.status_code >= 400:
                 await response.aread()
                 raise _error_from(response)
+            ended, failure = False, None
+            # Read to the end of the body even after `end` or `error` (the server closes it
+            # right after): httpx's own generators are then exhausted, never left to the GC.
             async for event in source.aiter_sse():
+                if ended or failure is not None:
+                    continue
                 if event.event == "data":
                     yield load(json.loads(event.data))
                 elif event.event == "error":
-                    raise _error_event(event.data, response.request)
+                    failure = _error_event(event.data, response.request)
                 elif event.event == "end":
-                    return
-        # A stream cut before its end (the server died, a proxy gave up) is not a whole answer.
-        raise httpx.RemoteProtocolError(
-            f"the stream from {self.url}/{endpoint} ended without its end event"
-        )
+                    ended = True
+        if failure is not None:
+            raise failure
+        if not ended:
+            # A stream cut before its end (the server died, a proxy gave up) is not an answer.
+            raise httpx.RemoteProtocolError(
+                f"the stream from {self.url}/{endpoint} ended without its end event"
+            )
 
     # -- the core ------------------------------------------------------------------------------
 
@@ -227,7 +235,7 @@ class RemoteRunnable(Runnable[Any, Any]):
             async for chunk in chunks:
                 yield chunk
 
-    async def astream_events(
+    def astream_events(
         self,
         input: Any,
         config: RunnableConfig | None = None,
@@ -260,6 +268,4 @@ class RemoteRunnable(Runnable[Any, Any]):
             "exclude_tags": exclude_tags,
         }
         body.update({k: list(v) for k, v in filters.items() if v is not None})
-        async with contextlib.aclosing(self._events("stream_events", body)) as events:
-            async for event in events:
-                yield event
+        return self._events("stream_events", body)
