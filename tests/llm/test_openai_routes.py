@@ -19,7 +19,7 @@ from starlette.requests import Request
 from llm import OfflineChatModel, StrOutputParser, add_openai_routes
 from prompts import AIMessage, BaseMessage, ToolCall, Usage
 from runnables import RunnableConfig, RunnableLambda
-from runnables._serve_http import HTTPError
+from runnables.serve import HTTPError
 from tests.uvicorn_thread import running
 
 KEYS = ("user", "team")

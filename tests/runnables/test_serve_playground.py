@@ -9,23 +9,22 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
+import httpx
 import pydantic
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
-from sse_starlette import EventSourceResponse
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from llm import OfflineChatModel, StrOutputParser
 from prompts import ChatPromptTemplate
-from runnables import Runnable, RunnableConfig, RunnableLambda
+from runnables import Runnable, RunnableLambda
 from runnables._serve_playground import playground
+from runnables.serve import add_routes
 from tests.uvicorn_thread import running
 
 CHROMIUM = "/usr/bin/chromium"
@@ -61,47 +60,10 @@ class Params(pydantic.BaseModel):
     tags: list[str] = []
 
 
-def _chunk_json(chunk: Any) -> str:
-    if isinstance(chunk, pydantic.BaseModel):
-        return chunk.model_dump_json()
-    return json.dumps(chunk)
-
-
 def app_for(runnable: Runnable[Any, Any], path: str = "/chain") -> Starlette:
-    """A minimal LangServe-shaped app: input_schema, stream (data, error, end), playground."""
-
-    async def input_schema(request: Request) -> Response:
-        return JSONResponse(runnable.get_input_jsonschema())
-
-    async def stream(request: Request) -> Response:
-        body = await request.json()
-
-        async def events() -> AsyncIterator[dict[str, str]]:
-            yield {"event": "metadata", "data": json.dumps({"run_id": "run-1"})}
-            try:
-                async for chunk in runnable.astream(
-                    body["input"], cast(RunnableConfig, body["config"])
-                ):
-                    yield {"event": "data", "data": _chunk_json(chunk)}
-            except Exception as exc:
-                message = f"{type(exc).__name__}: {exc}"
-                yield {
-                    "event": "error",
-                    "data": json.dumps({"status_code": 500, "message": message}),
-                }
-                return
-            yield {"event": "end"}
-
-        return EventSourceResponse(events())
-
-    return Starlette(
-        routes=[
-            Route(f"{path}/input_schema", input_schema),
-            Route(f"{path}/stream", stream, methods=["POST"]),
-            Route(f"{path}/playground/", playground),
-            Route(f"{path}/playground", playground),
-        ]
-    )
+    app = Starlette()
+    add_routes(app, runnable, path)
+    return app
 
 
 @pytest.fixture(scope="module")
@@ -214,8 +176,18 @@ def test_playground_shows_a_server_error(page: Page) -> None:
         page.goto(f"{url}/chain/playground/")
         page.fill("textarea[name=input]", "that")
         run_and_wait(page)
-        assert page.inner_text("#error") == "500: ValueError: no luck with that"
+        assert page.inner_text("#error") == "500 ValueError: no luck with that"
         assert page.inner_text("#status") == "failed"
+
+
+def test_playground_shows_the_servers_refusal(page: Page) -> None:
+    with running(app_for(RunnableLambda(lambda p: p).with_types(input_type=Params))) as url:
+        page.goto(f"{url}/chain/playground/")
+        page.fill("[name=topic]", "tides")
+        page.fill("[name=tags]", "[1, 2]")  # not strings: the server's schema check says so
+        run_and_wait(page)
+        assert page.inner_text("#error") == "422 input.tags.0: Input should be a valid string"
+        assert page.inner_text("#output") == ""
 
 
 def test_playground_reports_bad_json_before_sending(page: Page) -> None:
@@ -225,3 +197,21 @@ def test_playground_reports_bad_json_before_sending(page: Page) -> None:
         page.click("#run")
         page.wait_for_selector("body[data-state=error]")
         assert "invalid JSON" in page.inner_text("#error")
+
+
+def test_playground_page_is_self_contained_and_redirects_to_its_folder() -> None:
+    app = Starlette(
+        routes=[Route("/x/playground", playground), Route("/x/playground/", playground)]
+    )
+    with running(app) as url:
+        moved = httpx.get(f"{url}/x/playground?a=1")
+        page = httpx.get(f"{url}/x/playground/")
+    assert moved.status_code == 307
+    assert moved.headers["location"] == f"{url}/x/playground/?a=1"
+    assert page.headers["content-type"] == "text/html; charset=utf-8"
+    assert "connect-src 'self'" in page.headers["content-security-policy"]
+    html = page.text
+    assert "<script src" not in html
+    assert "<link" not in html
+    assert "http://" not in html
+    assert "https://" not in html
