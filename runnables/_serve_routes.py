@@ -218,13 +218,20 @@ class _ServedChain:
                 lambda: self.runnable.astream_events(
                     call.input, call.config, version="v2", **filters
                 ),
+                metadata=False,
             )
         )
 
     async def _events(
-        self, request: Request, call: _Request, start: Callable[[], AsyncIterator[Any]]
+        self,
+        request: Request,
+        call: _Request,
+        start: Callable[[], AsyncIterator[Any]],
+        *,
+        metadata: bool = True,
     ) -> AsyncIterator[dict[str, str]]:
-        yield metadata_event(call.run_id)
+        if metadata:  # not for stream_events: LangServe's client there knows no such event
+            yield metadata_event(call.run_id)
         try:
             with trace_context(request):
                 items = start()

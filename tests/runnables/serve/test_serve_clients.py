@@ -72,7 +72,10 @@ def test_langserve_client_streams_events() -> None:
     # LangServe's async client needs asyncio (langchain-core's callback managers do).
     async def collect(url: str) -> list[Any]:
         chat: Any = LangServeRemoteRunnable(f"{url}/chat")
-        return [event async for event in chat.astream_events({"topic": "comets"})]
+        try:
+            return [event async for event in chat.astream_events({"topic": "comets"})]
+        finally:
+            await chat.async_client.aclose()  # its pool belongs to this loop
 
     from tests.runnables.serve.conftest import build_app
 
@@ -81,7 +84,14 @@ def test_langserve_client_streams_events() -> None:
 
         events = asyncio.run(collect(server.url))
         text: Any = LangServeRemoteRunnable(f"{server.url}/text")
-        ainvoked: Any = asyncio.run(text.ainvoke({"topic": "comets"}))
+
+        async def ainvoke() -> Any:
+            try:
+                return await text.ainvoke({"topic": "comets"})
+            finally:
+                await text.async_client.aclose()
+
+        ainvoked = asyncio.run(ainvoke())
     names = [event["event"] for event in events]
     assert names[0] == "on_chain_start"
     assert "on_chat_model_stream" in names

@@ -114,9 +114,9 @@ async def test_stream_events_sends_v2_events(client: httpx.AsyncClient) -> None:
     assert "on_chat_model_stream" in kinds
     (end,) = [d for e, d in events if e == "data" and d["event"] == "on_chat_model_end"]
     assert end["data"]["output"]["type"] in ("ai", "AIMessageChunk")  # a summed stream
-    (metadata,) = [d for e, d in events if e == "metadata"]
-    starts = [d for e, d in events if e == "data" and d["event"] == "on_chat_model_start"]
-    assert starts[0]["parent_ids"][0] == metadata["run_id"]  # the run id it announced
+    assert [e for e, _ in events if e == "metadata"] == []  # as LangServe: its client knows none
+    roots = {d["parent_ids"][0] for e, d in events if e == "data"}
+    assert len(roots) == 1  # one run, the id the server chose
 
 
 @pytest.mark.anyio
