@@ -2,11 +2,13 @@
 
 A model call spends from the run's budget (`config["budget"]`, or the enclosing run's for a
 call made in a step's body without its config), else from the model's own (`budget=`). With
-one, `reserve` takes one request and the call's estimated tokens (the prompt at about 4
-characters a token, plus `max_tokens` when known) and, when the budget has `max_cost`, their
-estimated cost at the model's price; `Spend.settle` replaces the estimate with the reply's
-usage. A reply without usage keeps its estimate; a call that fails counts as a request sent
-(it may have reached the server) with no tokens.
+one, `reserve` takes one request and the call's estimated tokens (the chat model's own
+`estimate_tokens`, the one the rate limiter uses: the prompt at about 4 characters a token,
+plus `max_tokens` when known, the call's or else the model's) and, when the budget has
+`max_cost`, their estimated cost at the model's price; `Spend.settle` replaces the estimate with the reply's
+usage, priced at the batch rate for a reply made through a Batch API
+(`response_metadata["batch_api"]`). A reply without usage keeps its estimate; a call that fails
+counts as a request sent (it may have reached the server) with no tokens.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ class Spend:
         if usage is None:  # no usage reported: the estimate stands
             reservation.settle(reservation.tokens, reservation.cost)
             return
-        cost = self.price.cost(usage.as_dict()) if self.price is not None else 0.0
+        cost = self.price.cost_of(message) if self.price is not None else 0.0
         reservation.settle(usage.total_tokens, cost)
 
     def failed(self) -> None:
@@ -55,9 +57,12 @@ def reserve(
         BudgetExceededError: The call would go past a limit (nothing is sent).
         ValueError: The budget has `max_cost` and no price is known for the model.
     """
-    prompt = sum(len(m.text) for m in messages) // 4 + 1
+    from llm._chat_model import estimate_tokens  # here: _chat_model imports this module
+
     max_tokens = options.get("max_tokens", getattr(model, "max_tokens", None))
-    completion = max_tokens if isinstance(max_tokens, int) else 0
+    tokens = estimate_tokens(messages, {"max_tokens": max_tokens})
+    prompt = estimate_tokens(messages, {})  # the input's part, priced as input
+    completion = tokens - prompt
     price = None
     cost = 0.0
     if budget.max_cost is not None:
@@ -73,7 +78,7 @@ def reserve(
                 "in USD per million tokens"
             )
         cost = price.cost({"input_tokens": prompt, "output_tokens": completion})
-    return Spend(budget.reserve(prompt + completion, cost), price)
+    return Spend(budget.reserve(tokens, cost), price)
 
 
 def check_model_budget(value: object) -> Budget | None:

@@ -18,8 +18,9 @@ import re
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
+from prompts._messages import Usage
 from runnables import BaseCallbackHandler, RunEvent
 from runnables._handlers import scoped_handler
 
@@ -31,34 +32,90 @@ __all__ = [
     "UsageTotals",
     "UsageTracker",
     "get_usage_metadata_callback",
+    "is_batch_api",
 ]
 
 
-class Price(NamedTuple):
+def _check_price(name: str, value: object, *, optional: bool) -> None:
+    if value is None and optional:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(
+            f'Invalid "{name}" argument: expected USD per million tokens, got {value!r}'
+        )
+    if not value >= 0 or value == float("inf"):  # NaN fails `>=` too
+        raise ValueError(f'Invalid "{name}" argument: expected a price >= 0, got {value!r}')
+
+
+@dataclass(frozen=True, slots=True)
+class Price:
     """What a model's tokens cost, in USD per million tokens.
 
-    Attributes:
+    A reply made through a provider's Batch API (`response_metadata["batch_api"]` is True) is
+    priced at the batch rate: by default half of each price, as OpenAI's Batch API charges.
+
+    Args:
         input: Per million input tokens.
         output: Per million output tokens.
         cached_input: Per million input tokens read from the provider's prompt cache
             (`input_token_details["cache_read"]`); None: the `input` price.
+        batch_input: Per million input tokens of a Batch API reply; None: half of `input`.
+        batch_output: Per million output tokens of a Batch API reply; None: half of `output`.
+        batch_cached_input: Per million cached input tokens of a Batch API reply; None: half
+            of the cached-input price.
+
+    Raises:
+        TypeError: A price is not a number (or a required one is None).
+        ValueError: A price is negative, NaN or infinite.
     """
 
     input: float
     output: float
     cached_input: float | None = None
+    batch_input: float | None = None
+    batch_output: float | None = None
+    batch_cached_input: float | None = None
 
-    def cost(self, usage: Mapping[str, Any]) -> float:
-        """The cost in USD of a `usage_metadata` dict."""
+    def __post_init__(self) -> None:
+        _check_price("input", self.input, optional=False)
+        _check_price("output", self.output, optional=False)
+        for name in ("cached_input", "batch_input", "batch_output", "batch_cached_input"):
+            _check_price(name, getattr(self, name), optional=True)
+
+    def cost(self, usage: Mapping[str, Any], *, batch: bool = False) -> float:
+        """The cost in USD of a `usage_metadata` dict (at the batch rate with `batch=True`)."""
         details = usage.get("input_token_details") or {}
         cached = min(int(details.get("cache_read", 0) or 0), int(usage.get("input_tokens", 0)))
         fresh = int(usage.get("input_tokens", 0)) - cached
+        input_price, output_price = self.input, self.output
         cached_price = self.input if self.cached_input is None else self.cached_input
+        if batch:
+            input_price = _or_half(self.batch_input, input_price)
+            output_price = _or_half(self.batch_output, output_price)
+            cached_price = _or_half(self.batch_cached_input, cached_price)
         return (
-            fresh * self.input
+            fresh * input_price
             + cached * cached_price
-            + int(usage.get("output_tokens", 0)) * self.output
+            + int(usage.get("output_tokens", 0)) * output_price
         ) / 1_000_000
+
+    def cost_of(self, message: Any) -> float:
+        """The cost in USD of a reply's `usage_metadata`, at the batch rate if it was made
+        through a Batch API (`response_metadata["batch_api"]`); 0 without usage."""
+        usage = getattr(message, "usage_metadata", None)
+        if not usage:
+            return 0.0
+        return self.cost(usage, batch=is_batch_api(message))
+
+
+def _or_half(price: float | None, normal: float) -> float:
+    return normal / 2 if price is None else price
+
+
+def is_batch_api(message: Any) -> bool:
+    """Whether a reply was made through a provider's Batch API (priced at the batch rate)."""
+    metadata = getattr(message, "response_metadata", None)
+    return bool(metadata and metadata.get("batch_api") is True)
 
 
 PRICES_DATE = "2025-08-07"
@@ -97,27 +154,30 @@ def price_of(model: str | None, prices: Mapping[str, Price] | None) -> Price | N
 
 def check_prices(value: object, param: str = "prices") -> Mapping[str, Price] | None:
     """Validate a prices table: `{model name: Price}` (a `(input, output[, cached_input])`
-    tuple is accepted as a `Price`)."""
+    tuple is accepted as a `Price`).
+
+    Raises:
+        TypeError: Not a mapping of str to `Price` (or a tuple a `Price` is made of), or a
+            price that is not a number; the message names `param`, the model and the value.
+        ValueError: A price below 0 (the message names `param`, the model and the value).
+    """
     if value is None:
         return None
     if not isinstance(value, Mapping):
         raise TypeError(f'Invalid "{param}" argument: expected a dict of Price, got {value!r}')
     table: dict[str, Price] = {}
     for name, price in value.items():
-        if isinstance(price, tuple) and not isinstance(price, Price) and 2 <= len(price) <= 3:
-            price = Price(*price)
-        if (
-            not isinstance(name, str)
-            or not isinstance(price, Price)
-            or not all(
-                isinstance(p, int | float) and not isinstance(p, bool) and p >= 0
-                for p in price
-                if p is not None
-            )
-        ):
+        if not isinstance(name, str):
+            raise TypeError(f'Invalid "{param}" argument: a model name must be a str, got {name!r}')
+        if isinstance(price, tuple) and 2 <= len(price) <= 6:
+            try:
+                price = Price(*price)
+            except (TypeError, ValueError) as exc:
+                raise type(exc)(f'Invalid "{param}" argument: {name!r}: {exc}') from None
+        if not isinstance(price, Price):
             raise TypeError(
                 f'Invalid "{param}" argument: expected {{model name: Price(input, output, '
-                f"cached_input)}} with prices >= 0, got {name!r}: {price!r}"
+                f"cached_input)}}, got {name!r}: {price!r}"
             )
         table[name] = price
     return table
@@ -144,20 +204,11 @@ def is_cache_hit(message: Any) -> bool:
     return bool(metadata and metadata.get("cache_hit"))
 
 
-def add_usage(a: dict[str, Any] | None, b: dict[str, Any] | None) -> dict[str, Any]:
-    """Two `usage_metadata` dicts added key by key (details too), as LangChain's `add_usage`."""
-    out: dict[str, Any] = dict(a or {})
-    for key, value in (b or {}).items():
-        if isinstance(value, dict):
-            inner = dict(out.get(key) or {})
-            for k, v in value.items():
-                inner[k] = inner.get(k, 0) + v
-            out[key] = inner
-        else:
-            out[key] = out.get(key, 0) + value
-    for key in ("input_tokens", "output_tokens", "total_tokens"):
-        out.setdefault(key, 0)
-    return out
+def add_usage(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Two `usage_metadata` dicts added (details key by key), as LangChain's `add_usage`: the
+    sum is `Usage.__add__`'s, the one home of usage arithmetic."""
+    total = Usage.model_validate(a or {}) + Usage.model_validate(b or {})
+    return total.as_dict()
 
 
 class UsageMetadataCallbackHandler(BaseCallbackHandler):
@@ -259,7 +310,8 @@ class UsageTracker(BaseCallbackHandler):
 
     Args:
         prices: `{model name: Price}` in USD per million tokens (default `DEFAULT_PRICES`).
-            A model without a price costs 0 and is listed in `unpriced`.
+            A model without a price costs 0 and is listed in `unpriced`. A reply made through
+            a Batch API (`response_metadata["batch_api"]`) is priced at the batch rate.
 
     Attributes:
         total: A `UsageTotals` of every call seen.
@@ -270,7 +322,7 @@ class UsageTracker(BaseCallbackHandler):
     """
 
     def __init__(self, prices: Mapping[str, Price] | None = None) -> None:
-        self.prices = check_prices(prices)
+        self.prices = check_prices(prices)  # TypeError / ValueError naming "prices"
         self._lock = threading.Lock()
         self._counts = _Counts()
         self._items: dict[str, int] = {}  # a batch item's run id -> its index
@@ -339,7 +391,7 @@ class UsageTracker(BaseCallbackHandler):
             if price is None:
                 self.unpriced.add(name)
             else:
-                cost = price.cost(usage)
+                cost = price.cost(usage, batch=is_batch_api(message))
         with self._lock:
             counts = self._counts
             index = self._items.get(root)

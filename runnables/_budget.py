@@ -107,8 +107,9 @@ class Budget:
             (default: `llm.DEFAULT_PRICES`).
 
     Raises:
-        ValueError: no limit given, or a limit that is not a number >= 0.
-        TypeError: `prices` is not a mapping.
+        TypeError: a limit of the wrong kind (`max_tokens="x"`, `max_requests=1.5`, a bool),
+            or `prices` is not a mapping.
+        ValueError: no limit given, or a limit below 0 (or NaN).
 
     Attributes:
         requests: Requests sent so far.
@@ -129,10 +130,12 @@ class Budget:
             ("max_tokens", max_tokens, (int,)),
             ("max_requests", max_requests, (int,)),
         ):
-            if value is not None and (
-                isinstance(value, bool) or not isinstance(value, kinds) or not value >= 0
-            ):
-                what = "a number" if name == "max_cost" else "an int"
+            what = "a number" if name == "max_cost" else "an int"
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, kinds):
+                raise TypeError(f'Invalid "{name}" argument: expected {what} >= 0, got {value!r}')
+            if not value >= 0:  # NaN fails too
                 raise ValueError(f'Invalid "{name}" argument: expected {what} >= 0, got {value!r}')
         if max_cost is None and max_tokens is None and max_requests is None:
             raise ValueError("Budget needs max_cost, max_tokens or max_requests (or several)")

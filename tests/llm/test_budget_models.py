@@ -120,6 +120,17 @@ async def test_max_cost_uses_the_budgets_prices_and_cached_tokens_cost_less(
     assert len(openai_server.requests) == 2
 
 
+async def test_a_batch_api_reply_is_settled_at_the_batch_rate() -> None:
+    from tests.llm.test_usage import _BatchAPIModel
+
+    prices = {"offline": Price(input=1_000_000.0, output=1_000_000.0)}  # $1 per token
+    budget = Budget(max_cost=100.0, prices=prices)
+    await OfflineChatModel(responses=["one two"]).ainvoke("a b", {"budget": budget})
+    assert budget.cost == pytest.approx(4.0)  # 2 input + 2 output tokens
+    await _BatchAPIModel(responses=["one two"]).ainvoke("a b", {"budget": budget})
+    assert budget.cost == pytest.approx(6.0)  # half of $4
+
+
 async def test_max_cost_without_a_price_for_the_model_fails_before_sending(
     openai_server: OpenAIServer,
 ) -> None:

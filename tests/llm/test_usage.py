@@ -20,8 +20,8 @@ from llm import (
     get_usage_metadata_callback,
 )
 from llm._usage import price_of
-from prompts import AIMessageChunk, ChatPromptTemplate
-from runnables import InMemoryCache, RunnableLambda, RunnableParallel
+from prompts import AIMessage, AIMessageChunk, BaseMessage, ChatPromptTemplate
+from runnables import InMemoryCache, RunnableConfig, RunnableLambda, RunnableParallel
 from runnables.progress import ProgressBar
 from tests.openai_server import OpenAIServer, Reply
 
@@ -246,9 +246,70 @@ async def test_tracker_starts_items_afresh_per_top_level_batch() -> None:
 def test_bad_prices_fail_at_build_time_naming_the_parameter() -> None:
     with pytest.raises(TypeError, match='"prices"'):
         UsageTracker(prices={"m": "cheap"})  # type: ignore[dict-item]
-    with pytest.raises(TypeError, match='"prices"'):
+    with pytest.raises(ValueError, match=r'"prices".*\'m\'.*"output".*-2\.0'):
         UsageTracker(prices={"m": (1.0, -2.0)})  # type: ignore[dict-item]
+    with pytest.raises(TypeError, match='"prices"'):
+        UsageTracker(prices={3: Price(1.0, 2.0)})  # type: ignore[dict-item]
+    with pytest.raises(TypeError, match='"prices"'):
+        UsageTracker(prices=[("m", Price(1.0, 2.0))])  # type: ignore[arg-type]
     assert UsageTracker(prices={"m": (1.0, 2.0)}).prices == {"m": Price(1.0, 2.0)}  # type: ignore[dict-item]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "param", "error"),
+    [
+        ({"input": "1", "output": 1.0}, "input", TypeError),
+        ({"input": 1.0, "output": None}, "output", TypeError),
+        ({"input": True, "output": 1.0}, "input", TypeError),
+        ({"input": -1.0, "output": 1.0}, "input", ValueError),
+        ({"input": 1.0, "output": float("nan")}, "output", ValueError),
+        ({"input": 1.0, "output": 1.0, "cached_input": -0.5}, "cached_input", ValueError),
+        ({"input": 1.0, "output": 1.0, "batch_input": "half"}, "batch_input", TypeError),
+        ({"input": 1.0, "output": 1.0, "batch_output": -2}, "batch_output", ValueError),
+        ({"input": 1.0, "output": 1.0, "batch_cached_input": []}, "batch_cached_input", TypeError),
+    ],
+)
+def test_a_bad_price_fails_at_construction_naming_the_parameter_and_value(
+    kwargs: dict[str, Any], param: str, error: type[Exception]
+) -> None:
+    with pytest.raises(error, match=f'"{param}"') as info:
+        Price(**kwargs)
+    assert type(info.value) is error
+    assert repr(kwargs[param]) in str(info.value)
+
+
+def test_a_batch_api_reply_costs_half_by_default_or_the_batch_prices_given() -> None:
+    usage = {"input_tokens": 1000, "output_tokens": 100, "input_token_details": {"cache_read": 200}}
+    price = Price(2.0, 8.0, 1.0)
+    normal = (800 * 2.0 + 200 * 1.0 + 100 * 8.0) / 1e6
+    assert price.cost(usage) == pytest.approx(normal)
+    assert price.cost(usage, batch=True) == pytest.approx(normal / 2)
+    own = Price(2.0, 8.0, 1.0, batch_input=1.5, batch_output=3.0, batch_cached_input=0.1)
+    assert own.cost(usage, batch=True) == pytest.approx((800 * 1.5 + 200 * 0.1 + 100 * 3.0) / 1e6)
+    assert own.cost(usage) == pytest.approx(normal)
+
+
+class _BatchAPIModel(OfflineChatModel):
+    """The offline model's replies, marked as a Batch API model's are (issue 22)."""
+
+    async def _agenerate(
+        self, messages: list[BaseMessage], *, stop: list[str] | None = None, **options: Any
+    ) -> AIMessage:
+        reply = await super()._agenerate(messages, stop=stop, **options)
+        metadata = {**reply.response_metadata, "batch_api": True}
+        return reply.model_copy(update={"response_metadata": metadata})
+
+
+async def test_tracker_prices_a_batch_api_reply_at_the_batch_rate() -> None:
+    tracker = UsageTracker(prices={"offline": Price(1.0, 4.0)})
+    config: RunnableConfig = {"callbacks": [tracker]}
+    await OfflineChatModel(responses=["one two"]).ainvoke("a b c", config)
+    normal, tokens = tracker.cost, tracker.total_tokens
+    assert normal == pytest.approx((3 * 1.0 + 2 * 4.0) / 1e6)
+    reply = await _BatchAPIModel(responses=["one two"]).ainvoke("a b c", config)
+    assert reply.response_metadata["batch_api"] is True
+    assert tracker.total_tokens == 2 * tokens
+    assert tracker.cost - normal == pytest.approx(normal / 2)
 
 
 def test_default_prices_are_dated_and_a_snapshot_takes_its_base_models_price() -> None:

@@ -13,22 +13,25 @@ from runnables import Budget, BudgetExceededError, RunnableLambda
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "param"),
+    ("kwargs", "param", "error"),
     [
-        ({"max_cost": -1}, "max_cost"),
-        ({"max_cost": "1"}, "max_cost"),
-        ({"max_tokens": 1.5}, "max_tokens"),
-        ({"max_tokens": True}, "max_tokens"),
-        ({"max_requests": -3}, "max_requests"),
-        ({"max_cost": float("nan")}, "max_cost"),
+        ({"max_cost": -1}, "max_cost", ValueError),
+        ({"max_cost": "1"}, "max_cost", TypeError),
+        ({"max_tokens": "x"}, "max_tokens", TypeError),
+        ({"max_tokens": 1.5}, "max_tokens", TypeError),
+        ({"max_tokens": True}, "max_tokens", TypeError),
+        ({"max_requests": -3}, "max_requests", ValueError),
+        ({"max_requests": None, "max_tokens": -1}, "max_tokens", ValueError),
+        ({"max_cost": float("nan")}, "max_cost", ValueError),
     ],
 )
-def test_bad_limits_fail_at_build_time_naming_the_parameter(
-    kwargs: dict[str, Any], param: str
+def test_bad_limits_fail_at_build_time_naming_the_parameter_and_value(
+    kwargs: dict[str, Any], param: str, error: type[Exception]
 ) -> None:
-    with pytest.raises(ValueError, match=f'"{param}"') as info:
+    with pytest.raises(error, match=f'"{param}"') as info:
         Budget(**kwargs)
-    assert repr(next(iter(kwargs.values()))) in str(info.value)
+    assert type(info.value) is error
+    assert repr(kwargs[param]) in str(info.value)
 
 
 def test_a_budget_needs_a_limit_and_prices_must_be_a_mapping() -> None:
