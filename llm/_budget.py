@@ -5,8 +5,8 @@ call made in a step's body without its config), else from the model's own (`budg
 one, `reserve` takes one request and the call's estimated tokens (the chat model's own
 `estimate_tokens`, the one the rate limiter uses: the prompt at about 4 characters a token,
 plus `max_tokens` when known, the call's or else the model's) and, when the budget has
-`max_cost`, their estimated cost at the model's price; `Spend.settle` replaces the estimate with the reply's
-usage, priced at the batch rate for a reply made through a Batch API
+`max_cost`, their estimated cost at the model's price; `Spend.settle` replaces the estimate
+with the reply's usage, priced at the batch rate for a reply made through a Batch API
 (`response_metadata["batch_api"]`). A reply without usage keeps its estimate; a call that fails
 counts as a request sent (it may have reached the server) with no tokens.
 """
