@@ -56,15 +56,17 @@ async def test_a_client_gone_mid_invoke_cancels_the_model_request(
     tasks = await baseline(served)
     hold = openai_server.hold_requests(1)
     answers: list[httpx.Response] = []
-    async with httpx.AsyncClient(base_url=served.url) as client:
-        async with anyio.create_task_group() as group:
 
-            async def call() -> None:
-                answers.append(await client.post("/chain/invoke", json={"input": {"topic": "x"}}))
+    async def call(client: httpx.AsyncClient) -> None:
+        answers.append(await client.post("/chain/invoke", json={"input": {"topic": "x"}}))
 
-            group.start_soon(call)
-            await hold.wait_arrived_async()  # the model request is in flight, held
-            group.cancel_scope.cancel()  # the client hangs up
+    async with (
+        httpx.AsyncClient(base_url=served.url) as client,
+        anyio.create_task_group() as group,
+    ):
+        group.start_soon(call, client)
+        await hold.wait_arrived_async()  # the model request is in flight, held
+        group.cancel_scope.cancel()  # the client hangs up
     await openai_server.wait_for_disconnects_async(1)
     assert answers == []
     assert not hold.released  # the model server was still holding it: it was hung up
@@ -122,12 +124,14 @@ async def test_a_client_gone_mid_batch_cancels_every_item(
 ) -> None:
     tasks = await baseline(served)
     hold = openai_server.hold_requests(3)
-    async with httpx.AsyncClient(base_url=served.url) as client:
-        async with anyio.create_task_group() as group:
-            inputs = [{"topic": str(i)} for i in range(3)]
-            group.start_soon(lambda: client.post("/chain/batch", json={"inputs": inputs}))
-            await hold.wait_arrived_async()
-            group.cancel_scope.cancel()
+    inputs = [{"topic": str(i)} for i in range(3)]
+    async with (
+        httpx.AsyncClient(base_url=served.url) as client,
+        anyio.create_task_group() as group,
+    ):
+        group.start_soon(lambda: client.post("/chain/batch", json={"inputs": inputs}))
+        await hold.wait_arrived_async()
+        group.cancel_scope.cancel()
     await openai_server.wait_for_disconnects_async(3)
     assert not hold.released
     assert await served.settle_tasks(tasks) <= tasks
