@@ -19,11 +19,11 @@ from runnables.serve import add_routes
 from tests.openai_server import OpenAIServer
 from tests.serve_server import ServeServer
 
-# These tests hang up the way a client does: mid-read, leaving httpx's own line and byte
+# These tests hang up the way a client does: mid-read, leaving httpx's and httpcore's line and byte
 # generators unexhausted, which trio reports when they are collected (`gc.collect()` below
 # keeps that inside the test). Only those third-party generators are let through.
 pytestmark = pytest.mark.filterwarnings(
-    r"ignore:Async generator 'httpx\._models\..*' was garbage collected:ResourceWarning"
+    r"ignore:Async generator '(httpx|httpcore)\..*' was garbage collected:ResourceWarning"
 )
 
 
