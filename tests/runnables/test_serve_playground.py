@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
+import anyio
 import httpx
 import pydantic
 import pytest
@@ -21,8 +23,8 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from llm import OfflineChatModel, StrOutputParser
-from prompts import ChatPromptTemplate
-from runnables import Runnable, RunnableLambda
+from prompts import ChatPromptTemplate, MessagesPlaceholder, PromptValue
+from runnables import Runnable, RunnableGenerator, RunnableLambda
 from runnables._serve_playground import playground
 from runnables.serve import add_routes
 from tests.uvicorn_thread import running
@@ -94,6 +96,12 @@ def page(browser: Browser) -> Iterator[Page]:
     assert failed == []
 
 
+def open_playground(page: Page, url: str) -> None:
+    """Open the page and wait until it has built its form from the input schema."""
+    page.goto(url)
+    page.wait_for_selector("body[data-form=ready]")
+
+
 def run_and_wait(page: Page) -> None:
     page.click("#run")
     # A selector, not a JS predicate: the page's CSP forbids the eval a string predicate needs.
@@ -109,7 +117,7 @@ def test_playground_streams_a_chains_answer(page: Page, tmp_path: Path) -> None:
         | StrOutputParser()
     )
     with running(app_for(chain, "/topic")) as url:
-        page.goto(f"{url}/topic/playground/")
+        open_playground(page, f"{url}/topic/playground/")
         page.fill("textarea[name=topic]", "comets")
         run_and_wait(page)
         shot = tmp_path / "playground.png"
@@ -139,7 +147,7 @@ def test_playground_builds_fields_from_the_schema(page: Page) -> None:
         return {"got": params}
 
     with running(app_for(RunnableLambda(echo))) as url:
-        page.goto(f"{url}/chain/playground/")
+        open_playground(page, f"{url}/chain/playground/")
         kinds = page.eval_on_selector_all(
             "#fields [name]", "els => els.map(e => [e.name, e.tagName, e.type, e.dataset.kind])"
         )
@@ -173,7 +181,7 @@ def test_playground_shows_a_server_error(page: Page) -> None:
         raise ValueError("no luck with " + text)
 
     with running(app_for(RunnableLambda(broken))) as url:
-        page.goto(f"{url}/chain/playground/")
+        open_playground(page, f"{url}/chain/playground/")
         page.fill("textarea[name=input]", "that")
         run_and_wait(page)
         assert page.inner_text("#error") == "500 ValueError: no luck with that"
@@ -182,7 +190,7 @@ def test_playground_shows_a_server_error(page: Page) -> None:
 
 def test_playground_shows_the_servers_refusal(page: Page) -> None:
     with running(app_for(RunnableLambda(lambda p: p).with_types(input_type=Params))) as url:
-        page.goto(f"{url}/chain/playground/")
+        open_playground(page, f"{url}/chain/playground/")
         page.fill("[name=topic]", "tides")
         page.fill("[name=tags]", "[1, 2]")  # not strings: the server's schema check says so
         run_and_wait(page)
@@ -192,7 +200,7 @@ def test_playground_shows_the_servers_refusal(page: Page) -> None:
 
 def test_playground_reports_bad_json_before_sending(page: Page) -> None:
     with running(app_for(RunnableLambda(lambda d: d).with_types(input_type=list[int]))) as url:
-        page.goto(f"{url}/chain/playground/")
+        open_playground(page, f"{url}/chain/playground/")
         page.fill("textarea[name=input]", "[1, 2")
         page.click("#run")
         page.wait_for_selector("body[data-state=error]")
@@ -215,3 +223,66 @@ def test_playground_page_is_self_contained_and_redirects_to_its_folder() -> None
     assert "<link" not in html
     assert "http://" not in html
     assert "https://" not in html
+
+
+def test_playground_takes_messages_as_json(page: Page) -> None:
+    seen: list[Any] = []
+
+    def record(prompt: PromptValue) -> str:
+        seen.append([(m.type, m.content) for m in prompt.to_messages()])
+        return "noted"
+
+    prompt = ChatPromptTemplate.from_messages(
+        [("system", "Be brief."), MessagesPlaceholder("history"), ("user", "{question}")]
+    )
+    with running(app_for(prompt | RunnableLambda(record))) as url:
+        open_playground(page, f"{url}/chain/playground/")
+        history = page.locator("[name=history]")
+        assert history.get_attribute("data-kind") == "json"
+        assert history.get_attribute("placeholder") == '[{"type": "human", "content": "Hello"}]'
+        history.fill('[{"type": "human", "content": "hi"}, {"type": "ai", "content": "hello"}]')
+        page.fill("[name=question]", "2 + 2?")
+        run_and_wait(page)
+        assert page.inner_text("#output") == "noted"
+    assert seen == [
+        [("system", "Be brief."), ("human", "hi"), ("ai", "hello"), ("human", "2 + 2?")]
+    ]
+
+
+def test_playground_stop_cancels_the_run(page: Page) -> None:
+    started = threading.Event()
+    cancelled = threading.Event()
+
+    async def hold(text: str) -> AsyncIterator[str]:
+        yield "thinking"
+        started.set()
+        try:
+            await anyio.sleep_forever()
+        finally:
+            cancelled.set()
+        yield "never"  # pragma: no cover
+
+    chain = RunnableLambda(lambda text: text) | RunnableGenerator(_passing(hold))
+    with running(app_for(chain.with_types(input_type=str))) as url:
+        open_playground(page, f"{url}/chain/playground/")
+        page.fill("textarea[name=input]", "x")
+        page.click("#run")
+        page.wait_for_selector("#output:text('thinking')")
+        assert started.wait(WAIT_MS / 1000)
+        page.click("#stop")
+        page.wait_for_selector("body[data-state=stopped]")
+        assert page.inner_text("#status") == "stopped"
+        assert cancelled.wait(WAIT_MS / 1000)  # the page hung up; the server cancelled the run
+
+
+def _passing(
+    body: Callable[[str], AsyncIterator[str]],
+) -> Callable[[AsyncIterator[str]], AsyncIterator[str]]:
+    """A generator step's transform calling `body` on its (one) input."""
+
+    async def transform(chunks: AsyncIterator[str]) -> AsyncIterator[str]:
+        text = "".join([c async for c in chunks])
+        async for out in body(text):
+            yield out
+
+    return transform
