@@ -33,6 +33,12 @@ in a running loop, and closed when that loop closes, on asyncio and trio alike.
 that may be closed from another task or only garbage collected (`astream_events`); and
 `threadsafe_caller`, the running loop's entry for callbacks from other threads.
 
+**Blocking iterators** (`iterate_in_thread`, `blocking_iter`): a sync generator (a step's
+`stream`, a sync transform) driven from worker threads one item at a time, and closed when its
+consumer stops early; an async stream read from such a worker thread. **Back from a thread**
+(`run_from_thread`): a coroutine run from sync code on the loop whose worker thread this is, or
+else on a bridge loop.
+
 **Futures from other threads** (`wait_future`): a `concurrent.futures.Future` (a Ray object ref's)
 awaited from asyncio or trio, woken through the running loop's thread-safe entry.
 """
@@ -49,23 +55,35 @@ import queue
 import sys
 import threading
 from collections.abc import (
+    AsyncGenerator,
     AsyncIterator,
     Awaitable,
     Callable,
     Coroutine,
     Generator,
     Hashable,
+    Iterator,
 )
 from functools import partial
 from typing import Any, Generic, TypeVar
 
 import anyio
+import anyio.from_thread
 import anyio.to_thread
+from anyio._core._eventloop import threadlocals as _anyio_threads
 from anyio.lowlevel import RunVar
 
-from runnables._concurrency import finish_now
+from runnables._concurrency import finish_now, run_in_thread
 
-__all__ = ["iter_sync", "loop_resource", "run_inline", "run_sync"]
+__all__ = [
+    "blocking_iter",
+    "iter_sync",
+    "iterate_in_thread",
+    "loop_resource",
+    "run_from_thread",
+    "run_inline",
+    "run_sync",
+]
 
 T = TypeVar("T")
 
@@ -86,10 +104,7 @@ class _Job(Generic[T]):
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.task: asyncio.Task[None] | None = None
-        # A bare lock, held until the outcome is in: a threading.Event (a Condition, a lock and a
-        # deque) costs several allocations on every sync call.
-        self._pending = threading.Lock()
-        self._pending.acquire()
+        self.done = threading.Event()
         self.outcome: tuple[bool, Any] = (False, None)
 
     async def run(self, coro: Coroutine[Any, Any, T]) -> None:
@@ -98,14 +113,11 @@ class _Job(Generic[T]):
         except BaseException as exc:
             self.outcome = (False, exc)
         finally:
-            self._pending.release()
+            self.done.set()
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait until the coroutine has ended (True), or `timeout` seconds (False)."""
-        if not self._pending.acquire(timeout=-1 if timeout is None else timeout):
-            return False
-        self._pending.release()  # others may wait too
-        return True
+        return self.done.wait(timeout)
 
     def cancel(self) -> None:
         """Cancel the task (it is started before this callback runs: callbacks are FIFO)."""
@@ -121,10 +133,10 @@ class _Job(Generic[T]):
         """Wait for the outcome; if the wait is interrupted, cancel the task, let it clean up,
         and re-raise the interruption."""
         try:
-            _wait_interruptibly(self.wait)
+            _wait_interruptibly(self.done.wait)
         except BaseException:
             self.cancel()
-            self.wait()
+            self.done.wait()
             raise
         ok, value = self.outcome
         if ok:
@@ -515,3 +527,60 @@ def start_detached(work: Callable[[], Awaitable[object]]) -> Detached:
 
         trio.lowlevel.spawn_system_task(task._main, work, context=context)
     return task
+
+
+# -- blocking iterators and calls back from worker threads -------------------------------------
+
+_END: Any = object()
+
+
+async def iterate_in_thread(make: Callable[[], Iterator[T]]) -> AsyncGenerator[T, None]:
+    """Make a blocking iterator (a sync generator) and drive it from worker threads, one item
+    at a time.
+
+    If the consumer stops before the end (closes this generator, fails, or is cancelled), the
+    iterator is closed too, in a worker thread (its `finally` blocks may block), so a sync
+    generator's cleanup runs then rather than whenever it is garbage collected.
+    """
+    iterator = await run_in_thread(lambda: iter(make()))
+    try:
+        while (item := await run_in_thread(next, iterator, _END)) is not _END:
+            yield item
+    except BaseException:
+        close = getattr(iterator, "close", None)
+        if close is not None:
+            with anyio.CancelScope(shield=True), contextlib.suppress(ValueError):
+                # ValueError: a cancelled `next` still runs in its abandoned thread; that
+                # generator cannot be closed now (it is when collected).
+                await run_in_thread(close)
+        raise
+
+
+def blocking_iter(chunks: AsyncIterator[T]) -> Iterator[T]:
+    """Iterate an async stream from a worker thread of its loop (`anyio.to_thread`), each item
+    pulled on the loop."""
+    while (item := anyio.from_thread.run(_anext_or_end, chunks)) is not _END:
+        yield item
+
+
+async def _anext_or_end(chunks: AsyncIterator[Any]) -> Any:
+    return await anext(chunks, _END)
+
+
+def in_worker_thread() -> bool:
+    """True in a worker thread of a running loop (started by `anyio.to_thread.run_sync`)."""
+    return hasattr(_anyio_threads, "current_token")
+
+
+def run_from_thread(
+    make_coro: Callable[[], Coroutine[Any, Any, T]], context: Callable[[], contextvars.Context]
+) -> T:
+    """Run a coroutine from sync code: on the loop whose worker thread this is (so it shares the
+    run's loop and its state), else on a bridge loop in the context `context()` gives (by the
+    rule of every sync entry point).
+
+    Decided before the coroutine runs: an error it raises is never taken for a missing loop.
+    """
+    if in_worker_thread():
+        return anyio.from_thread.run(make_coro)
+    return run_sync(make_coro, context())

@@ -17,12 +17,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Iterator, Mapping
 from typing import Any
 
-import anyio.from_thread
-
+from runnables._bridge import run_from_thread
 from runnables._config import RunnableConfig
 from runnables._events import step_tags_and_metadata
 from runnables._handlers import RunEvent
-from runnables._run import RunState, _run
+from runnables._run import RunState, _run, detached_context
 
 __all__ = ["adispatch_custom_event", "dispatch_custom_event"]
 
@@ -105,10 +104,4 @@ def _wait(pending: Awaitable[None]) -> None:
     async def wait() -> None:
         await pending
 
-    try:
-        anyio.from_thread.run(wait)
-    except RuntimeError:  # not in a worker thread of a loop
-        from runnables._bridge import run_sync
-        from runnables._run import detached_context
-
-        run_sync(wait, detached_context())
+    run_from_thread(wait, detached_context)

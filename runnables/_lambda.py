@@ -12,10 +12,9 @@ import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
-import anyio.from_thread
-
 from runnables import _schema
 from runnables._base import Runnable
+from runnables._bridge import blocking_iter, iterate_in_thread
 from runnables._chunks import collect_chunks, sum_chunks
 from runnables._concurrency import closing, run_in_thread
 from runnables._config import DEFAULT_RECURSION_LIMIT, RunnableConfig
@@ -278,7 +277,7 @@ class RunnableLambda(Runnable[In, Out]):
             if self._agen:
                 chunks = self.func(input, **kwargs)
             else:
-                chunks = _iterate_in_thread(self.func(input, **kwargs))
+                chunks = iterate_in_thread(lambda: self.func(input, **kwargs))
             async with closing(chunks) as _chunks:
                 async for chunk in _chunks:
                     yield chunk
@@ -327,15 +326,6 @@ def _sum_iter(func: Callable[..., Iterator[Any]], input: Any, kwargs: dict[str, 
 
 
 _END = object()
-
-
-async def _iterate_in_thread(iterator: Iterator[Any]) -> AsyncIterator[Any]:
-    """Drive a blocking iterator from a worker thread, one item at a time."""
-    while True:
-        item = await run_in_thread(next, iterator, _END)
-        if item is _END:
-            return
-        yield item
 
 
 class RunnableGenerator(Runnable[In, Out], Generic[In, Out]):
@@ -426,22 +416,12 @@ class RunnableGenerator(Runnable[In, Out], Generic[In, Out]):
                     yield chunk
             return
         # A sync generator pulls its input chunks from the loop through anyio's portal.
-        sync_input = _blocking_iter(chunks)
-        async with closing(_iterate_in_thread(self.transform_fn(sync_input, **kwargs))) as _chunks:
+        sync_input = blocking_iter(chunks)
+        async with closing(
+            iterate_in_thread(lambda: self.transform_fn(sync_input, **kwargs))
+        ) as _chunks:
             async for chunk in _chunks:
                 yield chunk
-
-
-def _blocking_iter(chunks: AsyncIterator[Any]) -> Iterator[Any]:
-    while True:
-        item = anyio.from_thread.run(_anext_or_end, chunks)
-        if item is _END:
-            return
-        yield item
-
-
-async def _anext_or_end(chunks: AsyncIterator[Any]) -> Any:
-    return await anext(chunks, _END)
 
 
 @overload

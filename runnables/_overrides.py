@@ -35,8 +35,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextvars import ContextVar
 from typing import Any
 
-import anyio.from_thread
-
+from runnables._bridge import blocking_iter, iterate_in_thread
 from runnables._chunks import collect_chunks
 from runnables._concurrency import closing, run_in_thread
 from runnables._config import RunnableConfig
@@ -197,7 +196,7 @@ async def _stream_one(
     if name == "astream":
         chunks = self.astream(input, config, **kwargs)
     elif name == "stream":
-        chunks = _iterate_in_thread(lambda: self.stream(input, config, **kwargs))
+        chunks = iterate_in_thread(lambda: self.stream(input, config, **kwargs))
     else:
         chunks = _transform(self, name, _one(input), config, kwargs)
     async with closing(chunks) as _chunks:
@@ -216,7 +215,7 @@ def _transform(
     if name == "atransform":
         return self.atransform(chunks, config, **kwargs)  # type: ignore[no-any-return]
     # A sync transform pulls its input chunks from the loop, from its worker thread.
-    return _iterate_in_thread(lambda: self.transform(_blocking(chunks), config, **kwargs))
+    return iterate_in_thread(lambda: self.transform(blocking_iter(chunks), config, **kwargs))
 
 
 def _make_astream(runners: tuple[str, ...], inherited: Callable[..., Any]) -> Callable[..., Any]:
@@ -298,24 +297,3 @@ async def _marked(
 
 
 _END = object()
-
-
-async def _iterate_in_thread(make: Callable[[], Iterator[Any]]) -> AsyncIterator[Any]:
-    """Make a blocking iterator and drive it from worker threads, one item at a time."""
-    iterator = await run_in_thread(lambda: iter(make()))
-    try:
-        while (item := await run_in_thread(next, iterator, _END)) is not _END:
-            yield item
-    finally:
-        close = getattr(iterator, "close", None)
-        if close is not None:
-            await run_in_thread(close)
-
-
-def _blocking(chunks: AsyncIterator[Any]) -> Iterator[Any]:
-    while (item := anyio.from_thread.run(_anext_or_end, chunks)) is not _END:
-        yield item
-
-
-async def _anext_or_end(chunks: AsyncIterator[Any]) -> Any:
-    return await anext(chunks, _END)

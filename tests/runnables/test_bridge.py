@@ -267,8 +267,7 @@ def test_an_error_from_a_nested_sync_call_keeps_its_type_and_notes() -> None:
 
 
 def main_thread_blocks_in_bridge_wait(caller: str = "result", limit: float = 10.0) -> bool:
-    """Wait until the main thread blocks on a lock (in `threading`, or a bridge job's `wait`)
-    under the bridge's `caller`."""
+    """Wait until the main thread waits in `threading` under the bridge's `caller`."""
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
         frame = sys._current_frames().get(threading.main_thread().ident or 0)
@@ -276,8 +275,7 @@ def main_thread_blocks_in_bridge_wait(caller: str = "result", limit: float = 10.
         while frame is not None:
             names.append((frame.f_code.co_name, Path(frame.f_code.co_filename).name))
             frame = frame.f_back
-        waiting = ("wait", "threading.py") in names or names[:1] == [("wait", "_bridge.py")]
-        if waiting and (caller, "_bridge.py") in names:
+        if ("wait", "threading.py") in names and (caller, "_bridge.py") in names:
             return True
         time.sleep(0.001)
     return False

@@ -155,3 +155,30 @@ async def test_a_custom_event_name_must_be_a_string() -> None:
 def test_a_config_that_is_not_a_dict_is_named() -> None:
     with pytest.raises(TypeError, match=r"Invalid \"config\" argument: .*'tags'"):
         dispatch_custom_event("progress", {}, config="tags")  # type: ignore[arg-type]
+
+
+class FailingHandler(BaseCallbackHandler):
+    raise_error = True
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def on_custom_event(self, event: RunEvent) -> None:
+        self.calls += 1
+        raise RuntimeError("handler failed")
+
+
+async def test_a_sync_dispatch_whose_async_handler_fails_delivers_once_and_raises_its_error() -> (
+    None
+):
+    # The handler's RuntimeError is the handler's, not a sign of a missing loop: the delivery
+    # is not tried again on another loop.
+    handler = FailingHandler()
+
+    def step(x: int) -> int:
+        dispatch_custom_event("progress", x)
+        return x
+
+    with pytest.raises(RuntimeError, match="handler failed"):
+        await RunnableLambda(step).ainvoke(1, {"callbacks": [handler]})
+    assert handler.calls == 1

@@ -299,3 +299,24 @@ def test_a_function_requiring_langchains_run_manager_is_rejected_when_built() ->
         return run_manager
 
     assert RunnableLambda(g).invoke(1) is None  # given a default, it keeps it
+
+
+async def test_a_sync_generator_left_early_is_closed_in_a_worker_thread() -> None:
+    # Its `finally` runs when the consumer stops (not when it is collected), and off the loop:
+    # cleanup may block.
+    import contextlib
+
+    where: list[threading.Thread] = []
+
+    def gen(x: int) -> Iterator[int]:
+        try:
+            yield from range(x)
+        finally:
+            where.append(threading.current_thread())
+
+    stream = RunnableLambda(gen).astream(5)
+    async with contextlib.aclosing(stream) as chunks:  # type: ignore[type-var]
+        async for _ in chunks:
+            break
+    assert len(where) == 1
+    assert where[0] is not threading.current_thread()
