@@ -386,7 +386,7 @@ def _run_config(
     run_name: str | None,
     run_id: Any,
 ) -> RunnableConfig:
-    cfg: dict[str, Any] = dict(ensure_config(config))
+    given: dict[str, Any] = {}
     for key, value in (
         ("callbacks", callbacks),
         ("tags", tags),
@@ -395,8 +395,10 @@ def _run_config(
         ("run_id", run_id),
     ):
         if value is not None:
-            cfg[key] = value
-    return ensure_config(cfg)  # type: ignore[arg-type]
+            given[key] = value
+    # Added to the config's, as any two configs merge (tags and callbacks joined, metadata
+    # merged): `run(..., config={"tags": ["a"]}, tags=["b"])` is tagged both.
+    return merge_configs(ensure_config(config), ensure_config(given))  # type: ignore[arg-type]
 
 
 @functools.cache

@@ -182,7 +182,29 @@ async def test_run_and_arun_take_langchains_tool_input_forms() -> None:
     assert await Search().arun("x", tags=["t"]) == ["x 0", "x 1"]
     answered = tool.run({"a": 1, "b": 2}, tool_call_id="call_9")
     assert answered == ToolMessage(content="2", tool_call_id="call_9", name="multiply")
-    assert Tagged().run({"x": 1}, tags=["a"], config={"tags": ["b"]}) == ["a"]
+    assert Tagged().run({"x": 1}, tags=["a"], config={"tags": ["b"]}) == ["b", "a"]
+
+
+@pytest.mark.anyio
+async def test_run_adds_its_tags_and_metadata_to_the_configs() -> None:
+    # As any two configs merge: the keywords add to the config's, they do not replace them.
+    seen: list[RunnableConfig] = []
+
+    class Seen(BaseTool):
+        name: str = "seen"
+        description: str = "Record the run's config."
+
+        def _run(self, x: int, config: RunnableConfig) -> int:
+            seen.append(config)
+            return x
+
+    config: RunnableConfig = {"tags": ["b", "c"], "metadata": {"k": 1, "j": 0}}
+    assert await Seen().arun({"x": 1}, tags=["a", "b"], metadata={"k": 2}, config=config) == 1
+    assert Seen().run({"x": 2}, tags=["a"], config=config) == 2
+    assert seen[0]["tags"] == ["b", "c", "a"]
+    assert seen[0]["metadata"] == {"k": 2, "j": 0}
+    assert seen[1]["tags"] == ["b", "c", "a"]
+    assert config == {"tags": ["b", "c"], "metadata": {"k": 1, "j": 0}}  # not changed
 
 
 @pytest.mark.anyio
