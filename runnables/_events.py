@@ -26,7 +26,7 @@ from typing import Any
 import anyio
 
 from runnables._chunks import ChunkSum, collect_chunks
-from runnables._config import RunnableConfig
+from runnables._config import RunnableConfig, merge_configs
 from runnables._handlers import RunEvent
 from runnables._run import END, RunState, StepInfo, _run, close_within, pull
 
@@ -80,14 +80,12 @@ def _inherited(info: StepInfo, config: RunnableConfig) -> RunnableConfig:
     _, tags, metadata = step_tags_and_metadata(info)
     if not tags and not metadata:
         return config
-    merged: dict[str, Any] = {**config}
+    step: dict[str, Any] = {}
     if tags:
-        own = config.get("tags")
-        merged["tags"] = list(dict.fromkeys([*tags, *own])) if own else list(tags)
+        step["tags"] = tags
     if metadata:
-        own_metadata = config.get("metadata")
-        merged["metadata"] = {**metadata, **own_metadata} if own_metadata else dict(metadata)
-    return merged  # type: ignore[return-value]
+        step["metadata"] = metadata
+    return merge_configs(step, config)  # type: ignore[arg-type]
 
 
 async def _emit(state: RunState, event: RunEvent) -> None:
