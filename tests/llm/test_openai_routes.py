@@ -474,3 +474,18 @@ def test_importing_llm_does_not_import_starlette() -> None:
     code = "import sys, llm; print('starlette' in sys.modules); llm.add_openai_routes"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_a_fastapi_app_serves_the_routes_too() -> None:
+    from fastapi import FastAPI  # FastAPI is Starlette's subclass; the routes need nothing more
+
+    app = FastAPI()
+    add_openai_routes(app, OfflineChatModel(), "offline")
+    with (
+        running(app) as url,
+        openai.OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0) as sdk,
+    ):
+        completion = sdk.chat.completions.create(
+            model="offline", messages=[{"role": "user", "content": "hi"}]
+        )
+    assert completion.choices[0].message.content == "[offline model] reply to: hi"
