@@ -221,8 +221,13 @@ async def test_a_stream_cut_before_its_end_is_an_error() -> None:
     async def malformed(request: Any) -> Response:
         return Response("event: error\ndata: nonsense\n\n", media_type="text/event-stream")
 
+    async def after_end(request: Any) -> Response:
+        body = 'event: end\n\nevent: data\ndata: "late"\n\n'
+        return Response(body, media_type="text/event-stream")
+
     app = Starlette(
         routes=[
+            Route("/after/stream", after_end, methods=["POST"]),
             Route("/cut/stream", cut, methods=["POST"]),
             Route("/bad/stream", malformed, methods=["POST"]),
         ]
@@ -233,6 +238,8 @@ async def test_a_stream_cut_before_its_end_is_an_error() -> None:
             async for chunk in RemoteRunnable(f"{server.url}/cut").astream(1):
                 seen.append(chunk)
         assert seen == ["a"]
+        late = [c async for c in RemoteRunnable(f"{server.url}/after").astream(1)]
+        assert late == []  # nothing counts after the end event
         with pytest.raises(ServerError, match="malformed error event"):
             async for _ in RemoteRunnable(f"{server.url}/bad").astream(1):
                 pass
