@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from prompts._message_templates import BaseMessagePromptTemplate, message_class, title_line
+from prompts._message_templates import BaseMessagePromptTemplate, title_line
 from prompts._message_utils import convert_to_messages
 from prompts._messages import BaseMessage
 from prompts._template import MissingVariablesError, unexpected_keys
@@ -111,15 +111,14 @@ def to_messages(value: object, variable: str) -> list[BaseMessage]:
     for i, item in enumerate(value):
         if isinstance(item, BaseMessage):
             messages.append(item)
-        elif (
+        elif isinstance(item, str | dict) or (
             isinstance(item, tuple)
             and len(item) == 2
             and isinstance(item[0], str)
             and isinstance(item[1], str | list)
         ):
-            cls = message_class(item[0], where=f"item {i} of variable {variable!r}")
-            messages.append(cls(content=item[1]))
-        elif isinstance(item, str | dict):
+            # Read as convert_to_messages reads them, by its one role table (LangChain's
+            # placeholder reads every role it does: tool, developer, function too).
             try:
                 messages.extend(convert_to_messages([item]))
             except ValueError as exc:

@@ -20,23 +20,14 @@ from prompts._message_utils import (
     convert_to_messages,
     runnable_support,
 )
-from prompts._messages import AIMessage, BaseMessage, ChatMessage, SystemMessage, ToolMessage
+from prompts._messages import AIMessage, BaseMessage, SystemMessage, ToolMessage
+from prompts._openai_messages import openai_role
 from prompts._values import PromptValue
 
 __all__ = ["count_tokens_approximately", "trim_messages"]
 
 _TypeSpec: TypeAlias = str | type[BaseMessage] | Sequence[str | type[BaseMessage]]
 _Counter: TypeAlias = Callable[[list[BaseMessage]], int]
-
-
-def _openai_role(message: BaseMessage) -> str:
-    if isinstance(message, ChatMessage):
-        return message.role
-    role = getattr(type(message), "role", "user")
-    if isinstance(message, SystemMessage):
-        developer = message.additional_kwargs.get("__openai_role__")
-        return developer if isinstance(developer, str) else role
-    return str(role)
 
 
 def count_tokens_approximately(
@@ -71,7 +62,7 @@ def count_tokens_approximately(
             chars += len(repr(message.tool_calls))
         if isinstance(message, ToolMessage):
             chars += len(message.tool_call_id)
-        chars += len(_openai_role(message))
+        chars += len(openai_role(message))
         if message.name and count_name:
             chars += len(message.name)
         total += math.ceil(chars / chars_per_token) + extra_tokens_per_message

@@ -349,7 +349,7 @@ def test_placeholder_items_must_be_messages_or_role_pairs(item: Any) -> None:
 
 
 def test_placeholder_item_with_unknown_role_names_role_and_variable() -> None:
-    with pytest.raises(ValueError, match=r"'robot'.*'history'") as info:
+    with pytest.raises(ValueError, match=r"'history'.*'robot'") as info:
         history_prompt().invoke({"question": "q", "history": [("robot", "beep")]})
 
     assert "'assistant'" in str(info.value)
@@ -480,3 +480,15 @@ def test_formatted_messages_are_new_each_call() -> None:
     first.append(AIMessage(content="x"))
 
     assert prompt.format_messages(q="a") == [HumanMessage(content="a")]
+
+
+def test_placeholder_tuples_read_every_role_convert_to_messages_reads() -> None:
+    # One role table (convert_to_messages'), as LangChain's placeholder: tool, developer and
+    # function roles in (role, content) pairs too.
+    from prompts import ChatPromptTemplate, MessagesPlaceholder, SystemMessage
+
+    prompt = ChatPromptTemplate.from_messages([MessagesPlaceholder("history")])
+    messages = prompt.format_messages(history=[("developer", "be brief"), ("user", "hi")])
+    assert [type(m).__name__ for m in messages] == ["SystemMessage", "HumanMessage"]
+    assert isinstance(messages[0], SystemMessage)
+    assert messages[0].additional_kwargs == {"__openai_role__": "developer"}
