@@ -57,6 +57,28 @@ def reserve(
         BudgetExceededError: The call would go past a limit (nothing is sent).
         ValueError: The budget has `max_cost` and no price is known for the model.
     """
+    tokens, cost, price = _estimate(budget, model, messages, options)
+    return Spend(budget.reserve(tokens, cost), price)
+
+
+async def areserve(
+    budget: Budget, model: Any, messages: list[BaseMessage], options: Mapping[str, Any]
+) -> Spend:
+    """`reserve`, awaiting a budget whose totals live elsewhere (a cluster's) without blocking
+    the event loop.
+
+    Raises:
+        BudgetExceededError: The call would go past a limit (nothing is sent).
+        ValueError: The budget has `max_cost` and no price is known for the model.
+    """
+    tokens, cost, price = _estimate(budget, model, messages, options)
+    return Spend(await budget.areserve(tokens, cost), price)
+
+
+def _estimate(
+    budget: Budget, model: Any, messages: list[BaseMessage], options: Mapping[str, Any]
+) -> tuple[int, float, Price | None]:
+    """A call's estimated tokens and cost, and the price it is settled at."""
     from llm._chat_model import estimate_tokens  # here: _chat_model imports this module
 
     max_tokens = options.get("max_tokens", getattr(model, "max_tokens", None))
@@ -78,7 +100,7 @@ def reserve(
                 "in USD per million tokens"
             )
         cost = price.cost({"input_tokens": prompt, "output_tokens": completion})
-    return Spend(budget.reserve(tokens, cost), price)
+    return tokens, cost, price
 
 
 def check_model_budget(value: object) -> Budget | None:

@@ -205,6 +205,15 @@ class Budget:
             self._held_cost += cost
         return BudgetReservation(self, tokens, cost)
 
+    async def areserve(self, tokens: int = 0, cost: float = 0.0) -> BudgetReservation:
+        """`reserve`, for async callers: a budget whose totals live elsewhere (a cluster's,
+        under `RayExecutor`) waits for them here without blocking the event loop.
+
+        Raises:
+            BudgetExceededError: As `reserve`.
+        """
+        return self.reserve(tokens, cost)
+
     def _refusal(self, tokens: int, cost: float) -> BudgetExceededError | None:
         # Called with the mutex held. After the first refusal every call is refused, under the
         # limit that stopped the budget, with its own ask.
