@@ -4,15 +4,23 @@
 `OfflineChatModel` is a deterministic stand-in that needs no network. Parsers turn a reply into
 a string, JSON, a pydantic model instance or a list. Tools (`@tool`) are steps a model can call:
 `model.bind_tools([...])` offers them, `ToolExecutor` runs the calls in a reply, and
-`model.with_structured_output(Schema)` parses replies into a schema. A retriever
+`model.with_structured_output(Schema)` parses replies into a schema, and
+`ChatOpenAI(...).with_batch_api()` sends a run's calls through OpenAI's Batch API. A retriever
 (`BaseRetriever`) finds the `Document`s relevant to a query.
 """
 
 from typing import TYPE_CHECKING, Any
 
+from llm._batch_api import BatchAPIChatModel
 from llm._chat_model import BaseChatModel, LanguageModelInput, PromptValueLike
 from llm._documents import Document
-from llm._errors import MissingAPIKeyError, OutputParserError, ToolArgumentsError, ToolException
+from llm._errors import (
+    BatchJobError,
+    MissingAPIKeyError,
+    OutputParserError,
+    ToolArgumentsError,
+    ToolException,
+)
 from llm._json_parser import (
     JsonOutputParser,
     PydanticOutputParser,
@@ -56,6 +64,8 @@ __all__ = [
     "BaseOutputParser",
     "BaseRetriever",
     "BaseTool",
+    "BatchAPIChatModel",
+    "BatchJobError",
     "ChatOpenAI",
     "CommaSeparatedListOutputParser",
     "Document",

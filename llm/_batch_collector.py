@@ -31,6 +31,7 @@ import logging
 import math
 import uuid
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -189,8 +190,7 @@ class Collector:
                     await self._wake.wait()
             calls = self._take()
             if calls:
-                with anyio.CancelScope(shield=True):
-                    await self._create(calls)
+                await _protected(self._create, calls)
         finally:
             self._submitting = False
             self._fire()
@@ -344,11 +344,30 @@ class Collector:
         if not self.options.cancel_on_exit:
             return
         self._jobs.pop(job.id, None)
-        with anyio.CancelScope(shield=True), anyio.move_on_after(30):
+        await _protected(self._cancel, job.id)
+
+    async def _cancel(self, job_id: str) -> None:
+        with anyio.move_on_after(30):
             try:
-                await self.transport.cancel(job.id)
+                await self.transport.cancel(job_id)
             except Exception as exc:
-                logger.warning("could not cancel Batch API job %s: %r", job.id, exc)
+                logger.warning("could not cancel Batch API job %s: %r", job_id, exc)
+
+
+async def _protected(fn: Callable[..., Awaitable[None]], *args: Any) -> None:
+    """`fn(*args)` to its end, whatever cancels the caller meanwhile.
+
+    In a child task, shielded: a shield in the caller's own task would not hold on asyncio
+    against a plain `Task.cancel()` (the run's fast-path task groups cancel so), while a task
+    group waits for its child, and the child is not cancelled past its shield.
+    """
+
+    async def shielded() -> None:
+        with anyio.CancelScope(shield=True):
+            await fn(*args)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(shielded)
 
 
 def _job_record(value: Any) -> tuple[str, str] | None:

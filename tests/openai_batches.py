@@ -9,6 +9,7 @@ When a job completes is the test's choice:
 
 - by default, at the first ``batches.retrieve`` after its creation;
 - after `hold`, only when the test calls `complete` (it stays ``in_progress`` meanwhile);
+  ``complete()`` for all ends the hold;
 - `expire` ends held jobs ``expired``, answering only their first lines; `fail` ends them
   ``failed``, answering none; ``batches.cancel`` ends a job ``cancelled`` at its next retrieve.
 
@@ -128,7 +129,11 @@ class BatchJobs:
             self._hold = True
 
     def complete(self, job_id: str | None = None) -> None:
-        """Answer every line of the job (default: every unfinished job) and complete it."""
+        """Answer every line of the job and complete it; with no ``job_id``, every unfinished
+        job, and the hold ends: later jobs complete at their first retrieve again."""
+        if job_id is None:
+            with self._cond:
+                self._hold = False
         for job in self._unfinished(job_id):
             self._finish(job, "completed", len(job.lines))
 

@@ -7,6 +7,8 @@ def test_all_is_exact_and_importable() -> None:
         "BaseOutputParser",
         "BaseRetriever",
         "BaseTool",
+        "BatchAPIChatModel",
+        "BatchJobError",
         "ChatOpenAI",
         "CommaSeparatedListOutputParser",
         "DEFAULT_PRICES",
