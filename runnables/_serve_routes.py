@@ -351,7 +351,8 @@ def add_routes(
     ]
     playground = _playground()
     if playground is not None:  # pragma: no branch - depends on what is installed
-        routes.append(("playground/", playground, "GET"))
+        # Without the slash the page redirects to it: its relative URLs need the folder.
+        routes += [("playground/", playground, "GET"), ("playground", playground, "GET")]
     if hasattr(app, "openapi_schema") and callable(getattr(app, "openapi", None)):
         merge_into_fastapi(app, lambda: served.openapi(path), f"{path}/invoke")
     else:

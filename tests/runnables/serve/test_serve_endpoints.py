@@ -385,4 +385,4 @@ def test_serve_runs_uvicorn_on_an_app_with_the_routes(monkeypatch: pytest.Monkey
     assert seen["host"] == "127.0.0.1"
     assert seen["port"] == 8123
     paths = {route.path for route in seen["app"].routes}
-    assert {"/x/invoke", "/x/stream", "/x/openapi.json", "/x/playground/"} <= paths
+    assert {"/x/invoke", "/x/stream", "/x/openapi.json", "/x/playground/", "/x/playground"} <= paths
