@@ -18,6 +18,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
+import anyio
 from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -240,9 +241,11 @@ class _ServedChain:
                         yield data_event(item)
                 finally:
                     # Also when the client hung up: the run (a detached one for events) ends here.
+                    # Shielded: a cancelled scope would cut the close short, run still going.
                     aclose = getattr(items, "aclose", None)
                     if aclose is not None:
-                        await aclose()
+                        with anyio.CancelScope(shield=True):
+                            await aclose()
         except Exception as exc:
             status, body = error_body(self._logged(exc), debug=self.debug)
             yield error_event(status, body["detail"], body["type"])
