@@ -1,5 +1,5 @@
-"""A served chain as a model inside another chain (`ChatOpenAI(base_url=...)`), and a client
-that hangs up cancelling the served run; over a real uvicorn on 127.0.0.1."""
+"""A served chain as a model inside another chain (`ChatOpenAI(base_url=...)`), a client that
+hangs up cancelling the served run, and the caller's trace joined; over a real uvicorn."""
 
 from __future__ import annotations
 
@@ -13,11 +13,15 @@ import anyio
 import httpx
 import openai
 import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from starlette.applications import Starlette
 
 from llm import ChatOpenAI, OfflineChatModel, StrOutputParser, add_openai_routes
 from prompts import AIMessageChunk, BaseMessage, ChatPromptTemplate
 from runnables import RunnableConfig, RunnableGenerator, RunnableLambda
+from runnables.tracing import instrument, uninstrument
 from tests.uvicorn_thread import WAIT_LIMIT, running
 
 
@@ -149,3 +153,41 @@ async def test_hanging_up_mid_stream_cancels_the_run(watched: tuple[Watch, str])
         assert not watch.cancelled.is_set()
         await stream.close()
     await watch.wait(watch.cancelled)
+
+
+# -- tracing ----------------------------------------------------------------------------------
+
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+PARENT_ID = "00f067aa0ba902b7"
+
+
+@pytest.fixture
+def exporter() -> Iterator[InMemorySpanExporter]:
+    spans = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(spans))
+    instrument(provider)
+    try:
+        yield spans
+    finally:
+        uninstrument()
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_traceparent_header_parents_the_served_runs_spans(
+    base_url: str, exporter: InMemorySpanExporter, stream: bool
+) -> None:
+    with openai.OpenAI(base_url=f"{base_url}/v1", api_key="unused", max_retries=0) as sdk:
+        answer = sdk.chat.completions.create(
+            model="text",
+            messages=[{"role": "user", "content": "hi"}],
+            stream=stream,
+            extra_headers={"traceparent": f"00-{TRACE_ID}-{PARENT_ID}-01"},
+        )
+        if stream:
+            list(answer)
+    spans = exporter.get_finished_spans()
+    [root] = [s for s in spans if s.parent is not None and s.parent.span_id == int(PARENT_ID, 16)]
+    assert root.name == "invoke_workflow RunnableSequence"
+    assert {format(s.context.trace_id, "032x") for s in spans} == {TRACE_ID}
+    assert len(spans) >= 3  # the sequence, the model, the parser
