@@ -10,6 +10,10 @@ Once a model reply reports its usage, the bar also shows the tokens used so far 
 and, given a usage tracker (`ProgressBar(usage=llm.UsageTracker())`, which it feeds), their
 cost (`cost=$...`). Under `RayExecutor` the bar sees only the items' events, so tokens show
 there only with a tracker.
+
+A batch whose model calls go through a provider's Batch API (`ChatOpenAI.with_batch_api()`)
+shows its jobs too, from their `batch_api.*` events: how many have finished (`jobs=1/2`) and
+the latest one's status and answered requests (`job=in_progress 120/300`).
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 
 __all__ = ["ProgressBar"]
 
+_JOB_ENDS = frozenset({"completed", "failed", "expired", "cancelled"})
+
 
 class ProgressBar(BaseCallbackHandler):
     """Show a batch's progress: one bar per top-level batch.
@@ -40,6 +46,8 @@ class ProgressBar(BaseCallbackHandler):
     Attributes:
         tokens: Tokens the models' replies reported so far (counted by the bar itself
             without `usage`; a reply from the model cache counts none).
+        batch_jobs: The Batch API jobs of this batch seen so far: job id -> the data of its
+            latest `batch_api.*` event (`status`, `request_counts`).
     """
 
     _roots_only = True
@@ -65,6 +73,7 @@ class ProgressBar(BaseCallbackHandler):
         self.failed = 0
         self.tokens = 0
         self.total: int | None = 0
+        self.batch_jobs: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
 
     def on_batch_start(self, event: RunEvent) -> None:
@@ -75,6 +84,7 @@ class ProgressBar(BaseCallbackHandler):
         with self._lock:
             self._close()
             self.done = self.failed = self.tokens = 0
+            self.batch_jobs = {}
             size = event.data["size"]
             self.total = None if size is None else int(size)
             self.bar = tqdm(
@@ -102,6 +112,22 @@ class ProgressBar(BaseCallbackHandler):
         if not event.parent_ids:
             self._count(failed=True)
 
+    def on_custom_event(self, event: RunEvent) -> None:
+        if self.usage is not None and hasattr(self.usage, "on_custom_event"):
+            self.usage.on_custom_event(event)
+        data = event.data.get("data")
+        if not event.name.startswith("batch_api.") or not isinstance(data, dict):
+            return
+        job_id = data.get("job_id")
+        if not isinstance(job_id, str):
+            return
+        with self._lock:
+            # A job seen again moves to the end: the latest news is shown.
+            self.batch_jobs.pop(job_id, None)
+            self.batch_jobs[job_id] = data
+            if self.bar is not None:
+                self.bar.set_postfix(self._postfix(), refresh=True)
+
     def _add_tokens(self, reply: Any) -> None:
         # Read duck-typed: this package knows no message classes.
         usage = getattr(reply, "usage_metadata", None)
@@ -119,6 +145,13 @@ class ProgressBar(BaseCallbackHandler):
             shown["tokens"] = tokens
         if self.usage is not None and self.usage.cost:
             shown["cost"] = f"${self.usage.cost:.4f}"
+        if self.batch_jobs:
+            ended = sum(1 for d in self.batch_jobs.values() if d.get("status") in _JOB_ENDS)
+            shown["jobs"] = f"{ended}/{len(self.batch_jobs)}"
+            latest = next(reversed(self.batch_jobs.values()))
+            counts = latest.get("request_counts") or {}
+            total = counts.get("total") or latest.get("requests") or 0
+            shown["job"] = f"{latest.get('status')} {counts.get('completed', 0)}/{total}"
         return shown
 
     def _count(self, *, failed: bool) -> None:

@@ -4,6 +4,7 @@ cancelling and resuming a run, events, streams, and bad arguments."""
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Any
 
@@ -318,3 +319,20 @@ def test_bad_arguments_fail_when_the_model_is_made(
     model = ChatOpenAI(api_key="sk-test")
     with pytest.raises(error, match=match):
         model.with_batch_api(**options)
+
+
+@pytest.mark.anyio
+async def test_the_progress_bar_shows_the_jobs(openai_server: OpenAIServer) -> None:
+    from runnables.progress import ProgressBar
+
+    screen = io.StringIO()
+    bar = ProgressBar("topics", file=screen, mininterval=0)
+    out = await seed_chain(_batched(_model(openai_server))).abatch(TOPICS, {"callbacks": [bar]})
+    assert len(out) == 3
+    first, second = (job.id for job in openai_server.batches.jobs)
+    assert list(bar.batch_jobs) == [first, second]
+    assert bar.batch_jobs[second]["status"] == "completed"
+    assert bar.batch_jobs[first]["request_counts"] == {"total": 9, "completed": 9, "failed": 0}
+    text = screen.getvalue()
+    assert "jobs=1/2" in text  # the second wave's job submitted, the first one done
+    assert "job=completed 3/3" in text
