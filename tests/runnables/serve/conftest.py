@@ -43,6 +43,7 @@ def chat_chain() -> Any:
 def build_app() -> Starlette:
     app = Starlette()
     add_routes(app, chat_chain(), "/chat")
+    add_routes(app, OfflineChatModel(), "/model")
     add_routes(app, chat_chain() | StrOutputParser(), "/text")
     add_routes(app, RunnableLambda(boom), "/boom")
     add_routes(app, RunnableLambda(boom), "/debug", debug=True)

@@ -312,3 +312,22 @@ def test_a_served_remote_chain_can_be_served_again(serve_server: ServeServer) ->
     add_routes(app, RemoteRunnable(f"{serve_server.url}/text") | RunnableLambda(str.upper))
     with ServeServer(app) as front:
         assert RemoteRunnable(f"{front.url}/chain").invoke({"topic": "comets"}) == ANSWER.upper()
+
+
+def test_messages_sent_as_input_arrive_as_messages(serve_server: ServeServer) -> None:
+    from langchain_core.messages import HumanMessage as LangChainHumanMessage
+    from langchain_core.messages import SystemMessage as LangChainSystemMessage
+
+    from prompts import HumanMessage, SystemMessage
+
+    langserve_model: Any = LangServeRemoteRunnable(f"{serve_server.url}/model")
+    theirs = langserve_model.invoke(
+        [LangChainSystemMessage("Be brief."), LangChainHumanMessage("comets")]
+    )
+    assert isinstance(theirs, LangChainAIMessage)
+    assert theirs.content == ANSWER
+    ours = RemoteRunnable(f"{serve_server.url}/model").invoke(
+        [SystemMessage("Be brief."), HumanMessage("comets")]
+    )
+    assert type(ours) is AIMessage
+    assert ours.content == ANSWER
