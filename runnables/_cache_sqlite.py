@@ -1,8 +1,12 @@
 """`SQLiteCache`: a cache in an SQLite file, the embedded default for resumable runs.
 
-**Never on the event loop.** Every statement runs in a worker thread (stdlib `sqlite3`); a
-process holds one connection per cache, opened on first use, with a lock around it (SQLite
-serializes writes anyway, and a read takes microseconds).
+**Never on the event loop.** Every statement runs in a worker thread (stdlib `sqlite3`) of a
+small pool of this module's, awaited through the bridge's `wait_future` (a thread hop about
+40% cheaper than `anyio.to_thread`, measured here, on asyncio and trio alike). Writes go
+through one connection per cache and process, opened on first use, with a lock around it
+(SQLite serializes writes anyway). Reads go through one connection per pool thread, without the
+lock: in WAL mode readers never wait for a writer, so a lookup does not queue behind another
+call's fsync.
 
 **Several processes** (Ray workers on one host, two scripts) share one file: WAL mode lets
 readers go on while one writer writes, and a busy timeout makes a writer wait for the lock
@@ -24,13 +28,15 @@ Ray worker) opens the file there, on first use.
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import sqlite3
 import threading
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from runnables._bridge import run_sync
+from runnables._bridge import run_sync, wait_future
 from runnables._cache import (
     CACHE_MISS,
     BaseCache,
@@ -40,8 +46,9 @@ from runnables._cache import (
     dump_value,
     load_value,
 )
-from runnables._concurrency import run_in_thread
 from runnables._run import detached_context
+
+T = TypeVar("T")
 
 __all__ = ["SQLiteCache"]
 
@@ -49,6 +56,30 @@ _TABLE = "runnables_cache_v1"
 
 _BUSY_TIMEOUT = 30.0
 """Seconds a statement waits for another process's write lock before failing."""
+
+
+_THREADS = 8
+"""Worker threads for every SQLiteCache of a process: statements take microseconds (a durable
+write, one fsync), so a few threads keep a batch's lookups moving."""
+
+_pool: tuple[int, concurrent.futures.ThreadPoolExecutor] | None = None
+_pool_lock = threading.Lock()
+
+
+async def _in_thread(fn: Callable[..., T], *args: Any) -> T:
+    """Run `fn(*args)` in the pool (made on first use, again after a fork), awaited without
+    blocking the loop; a cancelled wait leaves the statement to finish in its thread."""
+    global _pool
+    pool = _pool
+    if pool is None or pool[0] != os.getpid():
+        with _pool_lock:
+            if _pool is None or _pool[0] != os.getpid():
+                executor = concurrent.futures.ThreadPoolExecutor(
+                    _THREADS, thread_name_prefix="runnables-sqlite"
+                )
+                _pool = (os.getpid(), executor)
+            pool = _pool
+    return await wait_future(pool[1].submit(fn, *args))
 
 
 def _wall_time() -> float:
@@ -90,6 +121,9 @@ class SQLiteCache(BaseCache):
         self._conn: sqlite3.Connection | None = None
         self._pid = os.getpid()
         self._trouble = Trouble(repr(self), "the database")
+        self._readers = threading.local()  # each pool thread's read connection
+        self._reader_conns: list[sqlite3.Connection] = []  # all of them, to close
+        self._readers_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"SQLiteCache({self.path!r})"
@@ -113,6 +147,28 @@ class SQLiteCache(BaseCache):
     def _setup_after_fork(self) -> None:
         self._conn = None
         self._pid = os.getpid()
+        self._readers = threading.local()
+        self._reader_conns = []
+
+    def _reader(self) -> sqlite3.Connection:
+        """This thread's read connection (the write connection for a private `:memory:`
+        database, which another connection would not see)."""
+        conn: sqlite3.Connection | None = getattr(self._readers, "conn", None)
+        if conn is not None and self._pid == os.getpid():
+            return conn
+        if self._conn is None or self._pid != os.getpid():
+            with self._lock:
+                self._connection()  # made first: it sets WAL and the table up, or raises
+        if self.path == ":memory:":
+            return self._conn  # type: ignore[return-value]
+        conn = sqlite3.connect(
+            self.path, timeout=_BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
+        )
+        conn.execute(f"PRAGMA busy_timeout = {int(_BUSY_TIMEOUT * 1000)}")
+        with self._readers_lock:  # not the write lock: a reader never waits for a write
+            self._reader_conns.append(conn)
+        self._readers.conn = conn
+        return conn
 
     def _open(self) -> sqlite3.Connection:
         # Autocommit (isolation_level=None): every statement is its own transaction, committed
@@ -147,12 +203,23 @@ class SQLiteCache(BaseCache):
         return rows
 
     def _get(self, key: str) -> tuple[bytes, float | None] | None:
-        rows = self._run(f"SELECT value, expires_at FROM {_TABLE} WHERE key = ?", (key,))
-        return rows[0] if rows else None
+        conn = self._reader()  # a file that cannot be opened at all raises
+        if conn is self._conn:  # `:memory:`: the one connection, under its lock
+            rows = self._run(f"SELECT value, expires_at FROM {_TABLE} WHERE key = ?", (key,))
+            return rows[0] if rows else None
+        try:
+            row = conn.execute(
+                f"SELECT value, expires_at FROM {_TABLE} WHERE key = ?", (key,)
+            ).fetchone()
+        except sqlite3.DatabaseError as exc:
+            self._trouble.failed(exc)
+            return None
+        self._trouble.ok()
+        return row  # type: ignore[no-any-return]
 
     async def aget(self, key: str) -> Any:
         _check_key(key)
-        row = await run_in_thread(self._get, key)
+        row = await _in_thread(self._get, key)
         if row is None:
             return CACHE_MISS
         data, expires_at = row
@@ -167,25 +234,29 @@ class SQLiteCache(BaseCache):
         seconds = check_ttl(ttl)
         data = dump_value(value)
         expires_at = None if seconds is None else _wall_time() + seconds
-        await run_in_thread(
+        await _in_thread(
             self._run,
             f"INSERT OR REPLACE INTO {_TABLE} (key, value, expires_at) VALUES (?, ?, ?)",
             (key, data, expires_at),
         )
 
     async def aclear(self) -> None:
-        await run_in_thread(self._run, f"DELETE FROM {_TABLE}", ())
+        await _in_thread(self._run, f"DELETE FROM {_TABLE}", ())
 
     async def aclose(self) -> None:
         """Close this process's connection (the next use opens it again)."""
-        await run_in_thread(self._close)
+        await _in_thread(self._close)
 
     def close(self) -> None:
         """Sync form of `aclose`."""
         run_sync(self.aclose, detached_context())
 
     def _close(self) -> None:
-        with self._lock:
-            if self._conn is not None and self._pid == os.getpid():
-                self._conn.close()
+        with self._lock, self._readers_lock:
+            if self._pid == os.getpid():
+                for conn in [*self._reader_conns, self._conn]:
+                    if conn is not None:
+                        conn.close()
             self._conn = None
+            self._reader_conns = []
+            self._readers = threading.local()

@@ -151,12 +151,37 @@ async def test_statements_run_off_the_event_loop(tmp_path: Path) -> None:
         seen.append(threading.get_ident())
         return original(sql, params)
 
+    original_get = cache._get
+
+    def spy_get(key: str) -> Any:
+        seen.append(threading.get_ident())
+        return original_get(key)
+
     cache._run = spy  # type: ignore[method-assign]
-    assert await cache.aget("k") == "v"
+    cache._get = spy_get  # type: ignore[method-assign]
+    assert await cache.aget("k") == "v"  # through a read connection of its thread's own
     await cache.aset("k2", "v2")
     await cache.aclear()
     assert len(seen) == 3
     assert loop_thread not in seen
+
+
+async def test_reads_use_one_connection_per_thread_and_close_with_the_cache(
+    tmp_path: Path,
+) -> None:
+    cache = SQLiteCache(tmp_path / "c.db")
+    await cache.aset("k", "v")
+    assert await cache.aget("k") == "v"
+    reader = cache._reader_conns[0]  # the reading thread's own, beside the writer
+    assert reader is not cache._conn
+    with anyio.fail_after(10):  # reads go on while a write holds the cache's lock
+        with cache._lock:
+            assert await cache.aget("k") == "v"
+    await cache.aclose()
+    assert cache._reader_conns == []
+    with pytest.raises(sqlite3.ProgrammingError):
+        reader.execute("SELECT 1")
+    assert await cache.aget("k") == "v"  # opened again on use
 
 
 async def test_many_concurrent_writes_and_reads_in_one_process(tmp_path: Path) -> None:

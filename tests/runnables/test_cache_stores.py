@@ -2,8 +2,8 @@
 
 Each test runs on asyncio and trio with a virtual clock that stands still until `jump`: the
 in-memory store's expiry follows it; SQLite's follows a moved wall clock; Redis's is the
-server's own, so its expiry test waits (by the real clock, polling) for the server to drop
-the key.
+server's own (the store reads no clock), so its expiry test checks the key's PTTL right after
+the write and then moves the key's expiry into the past: nothing waits on the real clock.
 """
 
 from __future__ import annotations
@@ -90,12 +90,13 @@ def _redis_store(server: RedisServer) -> Store:
     client = redis.Redis.from_url(server.url)
 
     async def expire(key: str, ttl: float) -> None:
-        # The server's clock: wait, by the real clock, until it has dropped the key.
-        for _ in range(500):
-            if not client.exists(prefix + key):
-                return
-            await anyio.to_thread.run_sync(time.sleep, 0.02)
-        raise AssertionError(f"Redis kept {key!r} past its ttl")
+        # Expiry is the server's own (SET ... PX): the store reads no clock. So check that the
+        # write set the key's time to live, within the ttl, then move the key's expiry into the
+        # past (PEXPIREAT 1), which Redis honours at once: no waiting on the real clock.
+        left = client.pttl(prefix + key)
+        assert isinstance(left, int)
+        assert 0 < left <= ttl * 1000, f"PTTL {left} ms for a ttl of {ttl} s"
+        assert client.pexpireat(prefix + key, 1)
 
     def write_raw(key: str, data: bytes) -> None:
         client.set(prefix + key, data)
@@ -168,12 +169,38 @@ async def test_a_message_keeps_its_type_tool_calls_and_usage(store: Store) -> No
 
 
 async def test_an_entry_expires_after_its_ttl(store: Store) -> None:
-    await store.cache.aset("short", "v", ttl=1)
+    # A ttl long enough that no stall of a loaded machine expires it before it is read.
+    await store.cache.aset("short", "v", ttl=100)
     await store.cache.aset("forever", "w")
     assert await store.cache.aget("short") == "v"
-    await store.expire("short", 1.0)
+    await store.expire("short", 100.0)
     assert await store.cache.aget("short") is CACHE_MISS
     assert await store.cache.aget("forever") == "w"
+
+
+async def test_in_memory_an_entry_lives_until_its_ttl_on_the_backends_clock() -> None:
+    cache = InMemoryCache()
+    await cache.aset("k", "v", ttl=10)
+    jump(9.5)
+    assert await cache.aget("k") == "v"
+    jump(0.5)  # exactly its ttl
+    assert await cache.aget("k") is CACHE_MISS
+
+
+async def test_in_sqlite_an_entry_lives_until_its_ttl_on_the_wall_clock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = [1_000_000.0]  # the store's wall clock, and only the test moves it
+    monkeypatch.setattr(runnables._cache_sqlite, "_wall_time", lambda: now[0])
+    cache = SQLiteCache(tmp_path / "c.db")
+    try:
+        await cache.aset("k", "v", ttl=10)
+        now[0] += 9.5
+        assert await cache.aget("k") == "v"
+        now[0] += 0.5  # exactly its ttl
+        assert await cache.aget("k") is CACHE_MISS
+    finally:
+        cache.close()
 
 
 async def test_clear_removes_every_entry(store: Store) -> None:
