@@ -24,7 +24,13 @@ from starlette.routing import Route
 
 from llm import OfflineChatModel, StrOutputParser
 from prompts import ChatPromptTemplate, MessagesPlaceholder, PromptValue
-from runnables import Runnable, RunnableGenerator, RunnableLambda
+from runnables import (
+    Runnable,
+    RunnableGenerator,
+    RunnableLambda,
+    RunnableParallel,
+    RunnablePassthrough,
+)
 from runnables._serve_playground import playground
 from runnables.serve import add_routes
 from tests.uvicorn_thread import running
@@ -130,13 +136,14 @@ def test_playground_streams_a_chains_answer(page: Page, tmp_path: Path) -> None:
 
 
 def test_playground_shows_message_chunks_content(page: Page) -> None:
-    chain = ChatPromptTemplate.from_template("{question}") | OfflineChatModel(responses=["Four."])
+    model = OfflineChatModel(responses=["Four, I think."], chunk_size=3)  # five chunks
+    chain = ChatPromptTemplate.from_template("{question}") | model
     with running(app_for(chain)) as url:
         page.goto(f"{url}/chain/playground")  # redirected to the folder form
         assert page.url == f"{url}/chain/playground/"
         page.fill("textarea[name=question]", "2 + 2?")
         run_and_wait(page)
-        assert page.inner_text("#output") == "Four."
+        assert page.inner_text("#output") == "Four, I think."
 
 
 def test_playground_builds_fields_from_the_schema(page: Page) -> None:
@@ -286,3 +293,16 @@ def _passing(
             yield out
 
     return transform
+
+
+def test_playground_adds_up_a_parallels_chunks_by_key(page: Page) -> None:
+    answer = ChatPromptTemplate.from_template("About {topic}") | OfflineChatModel(chunk_size=5)
+    parallel = RunnableParallel(answer=answer | StrOutputParser(), topic=RunnablePassthrough())
+    chain = parallel.with_types(input_type=str)
+    with running(app_for(chain)) as url:
+        open_playground(page, f"{url}/chain/playground/")
+        page.fill("textarea[name=input]", "tides")
+        run_and_wait(page)
+        shown = json.loads(page.inner_text("#output"))
+    assert shown == chain.invoke("tides")
+    assert shown["answer"] == "[offline model] reply to: About tides"
