@@ -315,7 +315,7 @@ async def test_a_sync_generator_left_early_is_closed_in_a_worker_thread() -> Non
             where.append(threading.current_thread())
 
     stream = RunnableLambda(gen).astream(5)
-    async with contextlib.aclosing(stream) as chunks:  # type: ignore[type-var]
+    async with contextlib.aclosing(stream) as chunks:
         async for _ in chunks:
             break
     assert len(where) == 1

@@ -255,9 +255,13 @@ async def test_the_run_state_carries_the_budget_into_nested_runs_and_sync_calls(
     budget = Budget(max_requests=5)
     seen: list[Any] = []
 
+    def record(y: int) -> int:
+        seen.append(current_budget())
+        return y
+
     def sync_body(x: int) -> int:
         seen.append(current_budget())  # a worker thread's sync call of its own
-        return RunnableLambda(lambda y: seen.append(current_budget()) or y).invoke(x)
+        return RunnableLambda(record).invoke(x)
 
     async def body(x: int) -> int:
         seen.append(current_budget())
