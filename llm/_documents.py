@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from prompts._invalid import invalid_argument
+
 __all__ = ["Document"]
 
 
@@ -28,7 +30,10 @@ class Document(BaseModel):
             if "page_content" in data:
                 raise TypeError("page_content given both positionally and by keyword")
             data["page_content"] = page_content
-        super().__init__(**data)
+        value = data.get("page_content")
+        if type(value) is not str and "page_content" in data and not isinstance(value, str):
+            raise invalid_argument("Document", "page_content", value, "a str")
+        self.__pydantic_validator__.validate_python(data, self_instance=self)
 
     def __repr_args__(self) -> Any:
         # As LangChain shows it: no `type`, and no `id` when there is none.

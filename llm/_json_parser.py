@@ -18,7 +18,7 @@ import pydantic_core
 from pydantic import BaseModel, ValidationError
 
 from llm._errors import OutputParserError
-from llm._parsers import BaseOutputParser, aclose_stream
+from llm._parsers import BaseOutputParser, aclose_stream, check_text
 from runnables import RunnableConfig
 
 __all__ = [
@@ -189,7 +189,9 @@ class JsonOutputParser(BaseOutputParser[Any]):
 
         Raises:
             OutputParserError: Not valid JSON, or not valid for `pydantic_object`.
+            TypeError: `text` is not a str.
         """
+        check_text(self, text)
         value = _parse_json(text)
         if self.pydantic_object is not None:
             try:
@@ -266,7 +268,9 @@ class PydanticOutputParser(BaseOutputParser[M]):
 
         Raises:
             OutputParserError: Not valid JSON, or not valid for the model.
+            TypeError: `text` is not a str.
         """
+        check_text(self, text)
         body = strip_fence(text)
         try:
             try:

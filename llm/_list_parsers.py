@@ -16,7 +16,7 @@ import re
 from collections.abc import AsyncIterator
 from typing import Any
 
-from llm._parsers import BaseOutputParser, aclose_stream
+from llm._parsers import BaseOutputParser, aclose_stream, check_text
 from runnables import RunnableConfig
 
 __all__ = [
@@ -36,7 +36,12 @@ class ListOutputParser(BaseOutputParser[list[str]]):
         raise NotImplementedError(f"{type(self).__name__} does not implement _pieces")
 
     def parse(self, text: str) -> list[str]:
-        """The items of `text`. Any text is a list, maybe an empty one."""
+        """The items of `text`. Any text is a list, maybe an empty one.
+
+        Raises:
+            TypeError: `text` is not a str.
+        """
+        check_text(self, text)
         return [piece for piece in self._pieces(text) if piece]
 
     async def _atransform(

@@ -123,6 +123,15 @@ class StrOutputParser(BaseOutputParser[str]):
             await aclose_stream(chunks)
 
 
+def check_text(parser: BaseOutputParser[Any], text: object) -> None:
+    """Raise a TypeError naming `parse`'s argument unless `text` is a str (a reply's text)."""
+    if not isinstance(text, str):
+        raise TypeError(
+            f'Invalid "text" argument of {parser.name}.parse: expected a str (the reply\'s '
+            f"text; invoke the parser with a message), got {type(text).__name__} {text!r}"
+        )
+
+
 async def aclose_stream(chunks: AsyncIterator[Any]) -> None:
     """Close an input stream, so stopping early (an error, or a consumer that breaks out) ends
     the upstream stream too."""

@@ -205,6 +205,12 @@ def convert_to_messages(
     """
     if isinstance(messages, PromptValue):
         return messages.to_messages()
+    if isinstance(messages, str | bytes) or not isinstance(messages, Iterable):
+        # (A string would be read a character a message.)
+        raise TypeError(
+            'Invalid "messages" argument: expected a list of message-like values or a prompt '
+            f"value, got {type(messages).__name__} {messages!r}"
+        )
     return [_to_message(m) for m in messages]
 
 

@@ -34,6 +34,7 @@ from pydantic import (
 from pydantic_core import core_schema
 
 from prompts._content import ContentBlock, describe_content, to_content_blocks
+from prompts._invalid import invalid_argument
 from prompts._merge import Content, content_text, merge_content, merge_dicts
 from prompts._pretty import pretty_repr
 from prompts._tool_calls import (
@@ -112,6 +113,21 @@ def _without_type(cls: type[BaseMessage], data: Any) -> Any:
     return {k: v for k, v in data.items() if k != "type"}
 
 
+def _check_content(model: str, value: object) -> None:
+    """Raise `InvalidArgumentError` unless `value` is content: a str, or a list of str and dict
+    parts (as LangChain's messages take)."""
+    if isinstance(value, str):
+        return
+    if isinstance(value, list):
+        for i, part in enumerate(value):
+            if not isinstance(part, str | dict):
+                raise invalid_argument(
+                    model, f"content[{i}]", part, "a content part (a str or a dict)"
+                )
+        return
+    raise invalid_argument(model, "content", value, "a str or a list of content parts")
+
+
 class BaseMessage(BaseModel):
     """A chat message: its `content` (text, or a list of content parts), with LangChain's
     `additional_kwargs` (provider payload), `response_metadata`, `name` and `id`.
@@ -123,6 +139,8 @@ class BaseMessage(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     type: ClassVar[str] = "base"
+    _any_content: ClassVar[bool] = False
+    """Whether the class takes content of any kind and makes it text (a tool's result)."""
 
     content: Content
     additional_kwargs: dict[str, Any] = Field(default_factory=dict)
@@ -155,6 +173,9 @@ class BaseMessage(BaseModel):
                 if "content" in data:
                     raise TypeError("give either content or content_blocks, not both")
                 data["content"] = blocks
+        value = data.get("content")
+        if type(value) is not str and "content" in data and not self._any_content:
+            _check_content(type(self).__name__, value)
         # BaseModel.__init__'s one step, called directly: a frame less on every message made.
         self.__pydantic_validator__.validate_python(data, self_instance=self)
 
@@ -538,6 +559,8 @@ class ToolMessage(BaseMessage):
     tool_call_id: str
     status: Literal["success", "error"] = "success"
     artifact: Any = None
+
+    _any_content: ClassVar[bool] = True
 
     @field_validator("content", mode="before")
     @classmethod

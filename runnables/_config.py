@@ -77,19 +77,23 @@ def validate_config(config: Mapping[str, Any], *, param: str = "config") -> Runn
             f"known keys are {sorted(_KNOWN_KEYS)!r}"
         )
     mc = config.get("max_concurrency")
-    if mc is not None and (isinstance(mc, bool) or not isinstance(mc, int) or mc < 1):
-        raise ValueError(
-            f'Invalid "max_concurrency" in {param}: {mc!r}; expected a positive int or None'
-        )
+    if mc is not None:
+        _check_number(mc, "max_concurrency", param, (int,), "a positive int or None")
+        if mc < 1:
+            raise ValueError(
+                f'Invalid "max_concurrency" in {param}: {mc!r}; expected a positive int or None'
+            )
     rl = config.get("recursion_limit")
     # 0 is valid: a lambda at the last allowed level passes it on to what it calls.
-    if rl is not None and (isinstance(rl, bool) or not isinstance(rl, int) or rl < 0):
-        raise ValueError(f'Invalid "recursion_limit" in {param}: {rl!r}; expected an int >= 0')
+    if rl is not None:
+        _check_number(rl, "recursion_limit", param, (int,), "an int >= 0")
+        if rl < 0:
+            raise ValueError(f'Invalid "recursion_limit" in {param}: {rl!r}; expected an int >= 0')
     timeout = config.get("timeout")
-    if timeout is not None and (
-        isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0
-    ):
-        raise ValueError(f'Invalid "timeout" in {param}: {timeout!r}; expected seconds > 0')
+    if timeout is not None:
+        _check_number(timeout, "timeout", param, (int, float), "seconds > 0")
+        if not timeout > 0:  # (also NaN)
+            raise ValueError(f'Invalid "timeout" in {param}: {timeout!r}; expected seconds > 0')
     tags = config.get("tags")
     if tags is not None and (
         not isinstance(tags, list | tuple) or not all(isinstance(t, str) for t in tags)
@@ -105,6 +109,14 @@ def validate_config(config: Mapping[str, Any], *, param: str = "config") -> Runn
     if "budget" in config:
         check_budget(config["budget"], f"in {param}")
     return config  # type: ignore[return-value]
+
+
+def _check_number(
+    value: object, key: str, param: str, kinds: tuple[type, ...], expected: str
+) -> None:
+    """A number of the wrong kind (a str, a bool) is a TypeError; its range is checked after."""
+    if isinstance(value, bool) or not isinstance(value, kinds):
+        raise TypeError(f'Invalid "{key}" in {param}: {value!r}; expected {expected}')
 
 
 def ensure_config(config: RunnableConfig | None) -> RunnableConfig:

@@ -11,6 +11,7 @@ import pytest
 from pydantic import BaseModel
 
 from llm import (
+    CommaSeparatedListOutputParser,
     JsonOutputParser,
     OfflineChatModel,
     OutputParserError,
@@ -311,3 +312,11 @@ async def test_a_bare_json_value_streams_once_when_complete(text: str, value: An
     assert [v async for v in JsonOutputParser().atransform(by_char(text))] == [value]
     patches = [p async for p in JsonOutputParser(diff=True).atransform(by_char(text))]
     assert patches == [[{"op": "replace", "path": "", "value": value}]]
+
+
+@pytest.mark.parametrize(
+    "parser", [JsonOutputParser(), CommaSeparatedListOutputParser()], ids=lambda p: p.name
+)
+def test_parse_names_a_text_that_is_not_a_string(parser: Any) -> None:
+    with pytest.raises(TypeError, match=r'"text" argument of \w+\.parse.*got int 5'):
+        parser.parse(5)

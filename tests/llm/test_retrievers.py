@@ -257,3 +257,10 @@ async def test_astream_events_filters_by_the_retriever_type() -> None:
         ("on_retriever_start", "KeywordRetriever"),
         ("on_retriever_end", "KeywordRetriever"),
     ]
+
+
+@pytest.mark.parametrize("bad", [5, None, ["a"]])
+def test_a_document_of_the_wrong_kind_is_named_when_made(bad: Any) -> None:
+    with pytest.raises(TypeError, match=r'"page_content" argument of Document.*got') as info:
+        Document(page_content=bad)
+    assert isinstance(info.value, ValidationError)

@@ -430,3 +430,9 @@ def test_blocks_openai_does_not_take_are_value_errors(block: dict[str, Any]) -> 
     with pytest.raises(ValueError, match="block"):
         convert_to_openai_data_block(block)
     assert convert_to_openai_image_block({"type": "image", "url": "u"})["type"] == "image_url"
+
+
+@pytest.mark.parametrize("bad", [5, "hi"])  # (None: the step form, as LangChain's)
+def test_filter_messages_names_messages_that_are_not_a_list(bad: Any) -> None:
+    with pytest.raises(TypeError, match=rf'"messages" argument.*{bad!r}'):
+        filter_messages(bad)

@@ -1,5 +1,6 @@
 """Messages: construction, text, and how streamed chunks (and their usage) add up."""
 
+import re
 from typing import Any
 
 import pytest
@@ -315,8 +316,31 @@ def test_making_a_message_runs_one_python_function() -> None:
     profile.enable()
     HumanMessage(content="hello")
     profile.disable()
-    python_calls = [k for k in pstats.Stats(profile).stats if not k[0].startswith("~")]
+    stats = pstats.Stats(profile).stats  # type: ignore[attr-defined]
+    python_calls = [k for k in stats if not k[0].startswith("~")]
     assert sorted((path.rsplit("/", 1)[-1], name) for path, _, name in python_calls) == [
         ("_messages.py", "__init__"),
         ("_messages.py", "_without_type"),
     ]
+
+
+_BAD_CONTENT: list[tuple[Any, str]] = [
+    (lambda: HumanMessage(content=5), '"content" argument of HumanMessage'),  # type: ignore[arg-type]
+    (lambda: HumanMessage(5), '"content" argument of HumanMessage'),  # type: ignore[arg-type]
+    (lambda: AIMessage(content=None), '"content" argument of AIMessage'),
+    (lambda: SystemMessage(content=["ok", 3]), '"content[1]" argument of SystemMessage'),  # type: ignore[list-item]
+]
+
+
+@pytest.mark.parametrize(("make", "named"), _BAD_CONTENT)
+def test_content_of_the_wrong_kind_is_named_when_the_message_is_made(make: Any, named: str) -> None:
+    # A TypeError naming the parameter and the value, still a pydantic ValidationError (what
+    # LangChain raises there, so code catching it keeps working).
+    with pytest.raises(TypeError, match=re.escape(named)) as info:
+        make()
+    assert isinstance(info.value, ValidationError)
+    assert "got " in str(info.value)
+
+
+def test_a_tool_message_still_takes_any_result_as_text() -> None:
+    assert ToolMessage(content=5, tool_call_id="1").content == "5"  # type: ignore[arg-type]

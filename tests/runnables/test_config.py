@@ -63,10 +63,33 @@ async def test_with_config_accepts_a_dict_and_chains() -> None:
     assert seen[0]["tags"] == ["one", "two"]
 
 
-@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "4"])
-async def test_bad_max_concurrency_is_rejected(bad: Any) -> None:
-    with pytest.raises(ValueError, match=rf"max_concurrency.*{bad!r}"):
+@pytest.mark.parametrize(
+    ("bad", "error"),
+    [(0, ValueError), (-1, ValueError), (1.5, TypeError), (True, TypeError), ("4", TypeError)],
+)
+async def test_bad_max_concurrency_is_rejected(bad: Any, error: type[Exception]) -> None:
+    # A wrong kind is a TypeError, a number out of range a ValueError.
+    with pytest.raises(error, match=rf"max_concurrency.*{bad!r}"):
         await RunnableLambda(lambda x: x).ainvoke(1, {"max_concurrency": bad})
+
+
+@pytest.mark.parametrize(
+    ("key", "bad", "error"),
+    [
+        ("recursion_limit", -1, ValueError),
+        ("recursion_limit", "3", TypeError),
+        ("recursion_limit", 2.0, TypeError),
+        ("timeout", 0, ValueError),
+        ("timeout", float("nan"), ValueError),
+        ("timeout", "5", TypeError),
+        ("timeout", False, TypeError),
+    ],
+)
+def test_bad_recursion_limit_and_timeout_are_rejected_by_kind(
+    key: str, bad: Any, error: type[Exception]
+) -> None:
+    with pytest.raises(error, match=rf'"{key}"'):
+        RunnableLambda(lambda x: x).with_config({key: bad})  # type: ignore[arg-type]
 
 
 def test_bad_max_concurrency_in_with_config_fails_at_build_time() -> None:
