@@ -306,3 +306,24 @@ def test_playground_adds_up_a_parallels_chunks_by_key(page: Page) -> None:
         shown = json.loads(page.inner_text("#output"))
     assert shown == chain.invoke("tides")
     assert shown["answer"] == "[offline model] reply to: About tides"
+
+
+def test_playground_shows_the_output_while_it_streams(page: Page) -> None:
+    gate = threading.Event()
+
+    async def gated(text: str) -> AsyncIterator[str]:
+        yield "Hello"
+        # The rest exists only once the test has seen the first piece on the page.
+        assert await anyio.to_thread.run_sync(gate.wait, WAIT_MS / 1000)
+        yield ", world"
+
+    chain = RunnableGenerator(_passing(gated)).with_types(input_type=str)
+    with running(app_for(chain)) as url:
+        open_playground(page, f"{url}/chain/playground/")
+        page.fill("textarea[name=input]", "x")
+        page.click("#run")
+        page.wait_for_selector("#output:text-is('Hello')")
+        assert page.get_attribute("body", "data-state") == "running"
+        gate.set()
+        run_and_wait(page)
+        assert page.inner_text("#output") == "Hello, world"
