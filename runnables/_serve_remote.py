@@ -68,6 +68,16 @@ class ServerError(httpx.HTTPStatusError):
         self.server_type = server_type
         self.detail = detail
 
+    def __reduce__(self) -> Any:
+        # Keyword-only arguments: the default pickling (`cls(*args)`) could not rebuild it.
+        return (_rebuild_error, (self.detail, self.request, self.response, self.server_type))
+
+
+def _rebuild_error(
+    detail: str, request: httpx.Request, response: httpx.Response, server_type: str | None
+) -> ServerError:
+    return ServerError(detail, request=request, response=response, server_type=server_type)
+
 
 def _error_from(response: httpx.Response) -> ServerError:
     """The `ServerError` for an error answer (its body read already)."""

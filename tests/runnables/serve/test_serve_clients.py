@@ -188,6 +188,13 @@ async def test_remote_errors_keep_status_type_and_message(serve_server: ServeSer
     assert info.value.server_type == "ValueError"
     assert info.value.detail == "no luck with x"
     assert "ValueError: no luck with x" in str(info.value)
+    copy = pickle.loads(pickle.dumps(info.value))  # e.g. back from a Ray worker
+    assert (copy.status_code, copy.server_type, copy.detail) == (
+        500,
+        "ValueError",
+        "no luck with x",
+    )
+    assert str(copy) == str(info.value)
     with pytest.raises(ServerError) as streamed:
         async for _ in boom.astream("x"):
             pass
