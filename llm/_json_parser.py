@@ -18,8 +18,9 @@ import pydantic_core
 from pydantic import BaseModel, ValidationError
 
 from llm._errors import OutputParserError
-from llm._parsers import BaseOutputParser, aclose_stream, check_text
+from llm._parsers import BaseOutputParser, check_text, growing_values
 from runnables import RunnableConfig
+from runnables._concurrency import closing
 
 __all__ = [
     "NOTHING",
@@ -211,20 +212,9 @@ class JsonOutputParser(BaseOutputParser[Any]):
     ) -> AsyncIterator[Any]:
         # Each value is a whole value (not a delta) unless `diff`; the last one is the fully
         # parsed, validated result.
-        text = ""
-        last: Any = NOTHING
-        try:
-            async for chunk in chunks:
-                text += self._text(chunk)
-                partial = partial_json(text)
-                if partial is not NOTHING and partial != last:
-                    yield self._step(last, partial)
-                    last = partial
-        finally:
-            await aclose_stream(chunks)
-        final = self.parse(text)
-        if final != last:
-            yield self._step(last, final)
+        async with closing(growing_values(self, chunks, partial_json, NOTHING)) as values:
+            async for last, value in values:
+                yield self._step(last, value)
 
     def _step(self, last: Any, value: Any) -> Any:
         if not self.diff:
@@ -297,20 +287,9 @@ class PydanticOutputParser(BaseOutputParser[M]):
     async def _atransform(
         self, chunks: AsyncIterator[Any], config: RunnableConfig, **kwargs: Any
     ) -> AsyncIterator[M]:
-        text = ""
-        last: M | None = None
-        try:
-            async for chunk in chunks:
-                text += self._text(chunk)
-                partial = self.parse_partial(text)
-                if partial is not None and partial != last:
-                    last = partial
-                    yield partial
-        finally:
-            await aclose_stream(chunks)
-        final = self.parse(text)
-        if final != last:
-            yield final
+        async with closing(growing_values(self, chunks, self.parse_partial)) as values:
+            async for _, value in values:
+                yield value
 
     def get_format_instructions(self) -> str:
         """Instructions for the prompt, including the model's JSON schema."""

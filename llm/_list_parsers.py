@@ -16,8 +16,9 @@ import re
 from collections.abc import AsyncIterator
 from typing import Any
 
-from llm._parsers import BaseOutputParser, aclose_stream, check_text
+from llm._parsers import BaseOutputParser, check_text, reply_so_far
 from runnables import RunnableConfig
+from runnables._concurrency import closing
 
 __all__ = [
     "CommaSeparatedListOutputParser",
@@ -49,17 +50,14 @@ class ListOutputParser(BaseOutputParser[list[str]]):
     ) -> AsyncIterator[list[str]]:
         buffer = ""
         done = 0  # pieces already handled (empty ones are skipped, not yielded)
-        try:
-            async for chunk in chunks:
-                buffer += self._text(chunk)
+        async with closing(reply_so_far(self, chunks)) as texts:
+            async for buffer in texts:
                 pieces = self._pieces(buffer)
                 # The last piece may still grow; every one before it is complete.
                 for piece in pieces[done:-1]:
                     if piece:
                         yield [piece]
                 done = max(done, len(pieces) - 1)
-        finally:
-            await aclose_stream(chunks)
         for piece in self._pieces(buffer)[done:]:
             if piece:
                 yield [piece]

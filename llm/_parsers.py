@@ -14,11 +14,12 @@ raises `TypeError`.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from typing import Any, Generic, TypeVar
 
 from prompts._messages import AnyMessage, BaseMessage
 from runnables import Runnable, RunnableConfig
+from runnables._concurrency import closing
 
 __all__ = ["BaseOutputParser", "StrOutputParser", "aclose_stream"]
 
@@ -130,6 +131,43 @@ def check_text(parser: BaseOutputParser[Any], text: object) -> None:
             f'Invalid "text" argument of {parser.name}.parse: expected a str (the reply\'s '
             f"text; invoke the parser with a message), got {type(text).__name__} {text!r}"
         )
+
+
+async def reply_so_far(
+    parser: BaseOutputParser[Any], chunks: AsyncIterator[Any]
+) -> AsyncGenerator[str, None]:
+    """The reply's text so far, after each input chunk (a message or a string): the one loop of
+    every parser that reads a growing reply. The input stream is closed when this generator
+    ends or is closed (a consumer stopping early ends the upstream stream too)."""
+    text = ""
+    try:
+        async for chunk in chunks:
+            text += parser._text(chunk)
+            yield text
+    finally:
+        await aclose_stream(chunks)
+
+
+async def growing_values(
+    parser: BaseOutputParser[Any],
+    chunks: AsyncIterator[Any],
+    partial: Callable[[str], Any],
+    none: Any = None,
+) -> AsyncGenerator[tuple[Any, Any], None]:
+    """`(previous, value)` each time the value of the reply so far changes: `partial(text)` after
+    each chunk (`none` where there is no value yet), then `parser.parse` of the whole reply
+    (which raises if it is not valid). `previous` is `none` before the first value."""
+    text = ""
+    last = none
+    async with closing(reply_so_far(parser, chunks)) as texts:
+        async for text in texts:
+            value = partial(text)
+            if value is not none and value != last:
+                yield last, value
+                last = value
+    final = parser.parse(text)
+    if final != last:
+        yield last, final
 
 
 async def aclose_stream(chunks: AsyncIterator[Any]) -> None:
