@@ -8,16 +8,14 @@ first, and a single field's value is still passed positionally.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pydantic import BaseModel
 
 import llm._tool_messages  # noqa: F401  (registers how tools answer tool calls)
-from runnables import RunnableConfig, leaf_slot
-from runnables._concurrency import run_in_thread
-from runnables._tool import BaseTool
+from runnables import RunnableConfig
+from runnables._tool import BaseTool, run_tool_code
 from runnables._tool_errors import ToolException
 from runnables._tool_schema import call_params, check_functions
 
@@ -109,12 +107,8 @@ class Tool(BaseTool):
         source = coroutine if coroutine is not None else func
         assert source is not None  # checked when the tool was made
         config_param = call_params(source)[0]
-        if config_param is not None:
-            kwargs[config_param] = config
-        async with leaf_slot():
-            if coroutine is not None:
-                return await coroutine(*args, **kwargs)
-            return await run_in_thread(functools.partial(source, *args, **kwargs))
+        is_async = coroutine is not None
+        return await run_tool_code(source, is_async, args, kwargs, config, config_param, False)
 
 
 def _rebuild(cls: type[Tool], name: str, func: Any, fields: dict[str, Any]) -> Tool:

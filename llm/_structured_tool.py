@@ -10,7 +10,6 @@ is made. `@tool("name", runnable)` makes a tool of a runnable, as `runnable.as_t
 
 from __future__ import annotations
 
-import functools
 import importlib
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal, Protocol, overload
@@ -18,9 +17,8 @@ from typing import Any, Literal, Protocol, overload
 from pydantic import BaseModel, PrivateAttr
 
 import llm._tool_messages  # noqa: F401  (registers how tools answer tool calls)
-from runnables import Runnable, RunnableConfig, leaf_slot
-from runnables._concurrency import run_in_thread
-from runnables._tool import BaseTool
+from runnables import Runnable, RunnableConfig
+from runnables._tool import BaseTool, run_tool_code
 from runnables._tool_runnable import tool_from_runnable
 from runnables._tool_schema import (
     call_params,
@@ -136,14 +134,10 @@ class StructuredTool(BaseTool):
         if source is None:
             raise NotImplementedError(f"Tool {self.name!r} has neither func nor coroutine")
         config_param, takes_manager = call_params(source)
-        if config_param is not None:
-            kwargs[config_param] = config
-        if takes_manager:
-            kwargs["run_manager"] = None
-        async with leaf_slot():
-            if coroutine is not None:
-                return await coroutine(*args, **kwargs)
-            return await run_in_thread(functools.partial(source, *args, **kwargs))
+        is_async = coroutine is not None
+        return await run_tool_code(
+            source, is_async, args, kwargs, config, config_param, takes_manager
+        )
 
 
 def _complete(given: dict[str, Any]) -> dict[str, Any]:

@@ -190,14 +190,8 @@ class BaseTool(BaseModel, _NamedRunnable, metaclass=_ToolMeta):
     ) -> Any:
         """Run the tool's own code on its validated arguments, holding a leaf slot."""
         own_async, config_param, manager = self._plan
-        if config_param is not None:
-            kwargs[config_param] = config
-        if manager:
-            kwargs["run_manager"] = None
-        async with leaf_slot():
-            if own_async:
-                return await self._arun(*args, **kwargs)
-            return await run_in_thread(functools.partial(self._run, *args, **kwargs))
+        code = self._arun if own_async else self._run
+        return await run_tool_code(code, own_async, args, kwargs, config, config_param, manager)
 
     # -- schemas --------------------------------------------------------------------------------
 
@@ -358,6 +352,37 @@ class BaseTool(BaseModel, _NamedRunnable, metaclass=_ToolMeta):
         """Async form of `run`."""
         cfg = _run_config(config, callbacks, tags, metadata, run_name, run_id)
         return await self.ainvoke(_as_call(self.name, tool_input, tool_call_id), cfg)
+
+
+async def run_tool_code(
+    code: Callable[..., Any],
+    is_async: bool,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    config: RunnableConfig,
+    config_param: str | None,
+    takes_manager: bool,
+) -> Any:
+    """Run a tool's own code on its validated arguments, holding a leaf slot: awaited where it
+    is async, else in a worker thread. The one home of that for every kind of tool.
+
+    Args:
+        code: The function (`_run`/`_arun`, or a `Tool`'s `func`/`coroutine`).
+        is_async: Whether `code` is a coroutine function (decided when the tool was made).
+        args: Its positional arguments.
+        kwargs: Its keyword arguments (completed here with the config and run manager).
+        config: The step's config, given to `code` as `config_param` if it takes one.
+        config_param: The parameter of `code` taking the config, or None.
+        takes_manager: Whether `code` takes LangChain's `run_manager` (given None).
+    """
+    if config_param is not None:
+        kwargs[config_param] = config
+    if takes_manager:
+        kwargs["run_manager"] = None
+    async with leaf_slot():
+        if is_async:
+            return await code(*args, **kwargs)
+        return await run_in_thread(functools.partial(code, *args, **kwargs))
 
 
 def _handled(handler: Any, exc: Exception, default: str, *, own_text: bool) -> str:
