@@ -494,7 +494,7 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
         kwargs: dict[str, Any],
     ) -> AIMessage:
         """`_agenerate_held` spending from `budget` (a cache hit never gets here: it is free)."""
-        spend = _budget.reserve(budget, self, messages, kwargs)
+        spend = await _budget.areserve(budget, self, messages, kwargs)
         try:
             message = await self._agenerate_held(messages, stop, kwargs)
         except BaseException:
@@ -553,7 +553,7 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
     ) -> AsyncIterator[AIMessageChunk]:
         """`_astream_uncached` spending from `budget`: reserved before the request, settled
         by the chunk carrying the usage (or with the estimate, if none does)."""
-        spend = _budget.reserve(budget, self, messages, kwargs)
+        spend = await _budget.areserve(budget, self, messages, kwargs)
         usage: AIMessageChunk | None = None
         chunks = self._astream_uncached(messages, stop, kwargs)
         try:

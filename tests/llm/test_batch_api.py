@@ -13,7 +13,16 @@ import openai
 import pytest
 from pydantic import BaseModel
 
-from llm import BaseChatModel, BatchAPIChatModel, BatchJobError, ChatOpenAI, OfflineChatModel, tool
+from llm import (
+    BaseChatModel,
+    BatchAPIChatModel,
+    BatchJobError,
+    ChatOpenAI,
+    OfflineChatModel,
+    Price,
+    UsageTracker,
+    tool,
+)
 from prompts import AIMessage
 from runnables import InMemoryCache
 from tests.llm.test_seed_chain import seed_chain as direct_seed_chain
@@ -336,3 +345,19 @@ async def test_the_progress_bar_shows_the_jobs(openai_server: OpenAIServer) -> N
     text = screen.getvalue()
     assert "jobs=1/2" in text  # the second wave's job submitted, the first one done
     assert "job=completed 3/3" in text
+
+
+@pytest.mark.anyio
+async def test_usage_through_the_batch_api_is_priced_at_the_batch_rate(
+    openai_server: OpenAIServer,
+) -> None:
+    prices = {"gpt-test": Price(input=1.0, output=2.0)}
+    direct, batched = UsageTracker(prices=prices), UsageTracker(prices=prices)
+    model = _model(openai_server)
+    openai_server.queue(Reply("four words of reply", usage=(1000, 4)))
+    await model.ainvoke("hi", {"callbacks": [direct]})
+    openai_server.queue(Reply("four words of reply", usage=(1000, 4)))
+    await _batched(model).ainvoke("hi", {"callbacks": [batched]})
+    assert direct.total_tokens == batched.total_tokens == 1004
+    assert batched.cost == pytest.approx(direct.cost / 2)
+    assert direct.cost > 0
