@@ -15,12 +15,11 @@ a request, when it is loaded anyway).
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from prompts._merge import Content, content_text
 from prompts._messages import AIMessage, AIMessageChunk, BaseMessage, ToolMessage, Usage
-from prompts._openai_messages import openai_part, openai_role
+from prompts._openai_messages import openai_part, openai_role, openai_tool_calls
 from prompts._tool_calls import ToolCallChunk, parse_args, tool_call_chunk
 
 if TYPE_CHECKING:
@@ -46,6 +45,11 @@ def to_openai_messages(messages: list[BaseMessage]) -> list[dict[str, Any]]:
     `image_url`, `input_audio`, `file`; standard image / audio / file blocks converted to them),
     except an assistant's, which is sent as its text. `ChatMessage` and `FunctionMessage`
     keep their roles; a system message marked `__openai_role__="developer"` is sent as one.
+
+    The request body's form of `prompts.convert_to_openai_messages` (LangChain's utility, whose
+    shape it keeps): the parts, roles and tool calls come from the same helpers
+    (`openai_part`, `openai_role`, `openai_tool_calls`); what differs is what a request sends
+    back (an assistant's text only, its invalid tool calls too, no content beside tool calls).
     """
     out: list[dict[str, Any]] = []
     for m in messages:
@@ -65,15 +69,8 @@ def to_openai_messages(messages: list[BaseMessage]) -> list[dict[str, Any]]:
             item["name"] = m.name
         if isinstance(m, AIMessage) and (m.tool_calls or m.invalid_tool_calls):
             # Invalid calls go back as the model sent them: each call id needs its place.
-            calls: list[tuple[str | None, str | None, str | None]] = [
-                (c["id"], c["name"], json.dumps(c["args"])) for c in m.tool_calls
-            ]
-            calls += [(c["id"], c["name"], c["args"]) for c in m.invalid_tool_calls]
             item["content"] = item["content"] or None
-            item["tool_calls"] = [
-                {"id": id_, "type": "function", "function": {"name": name, "arguments": args}}
-                for id_, name, args in calls
-            ]
+            item["tool_calls"] = openai_tool_calls(m, invalid=True)
         out.append(item)
     return out
 

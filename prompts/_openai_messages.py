@@ -221,18 +221,23 @@ def openai_content(
     return parts
 
 
-def openai_tool_calls(message: AIMessage) -> list[dict[str, Any]]:
-    """The message's tool calls as Chat Completions `tool_calls`."""
-    return [
-        {
-            "type": "function",
-            "id": call["id"],
-            "function": {
-                "name": call["name"],
-                "arguments": json.dumps(call["args"], ensure_ascii=False),
-            },
-        }
+def openai_tool_calls(message: AIMessage, *, invalid: bool = False) -> list[dict[str, Any]]:
+    """The message's tool calls as Chat Completions `tool_calls`.
+
+    Args:
+        message: An AI message.
+        invalid: Also its invalid tool calls, their arguments as the model sent them (a request
+            sending the conversation back: each call id needs its place).
+    """
+    calls: list[tuple[Any, Any, Any]] = [
+        (call["id"], call["name"], json.dumps(call["args"], ensure_ascii=False))
         for call in message.tool_calls
+    ]
+    if invalid:
+        calls += [(call["id"], call["name"], call["args"]) for call in message.invalid_tool_calls]
+    return [
+        {"type": "function", "id": id_, "function": {"name": name, "arguments": args}}
+        for id_, name, args in calls
     ]
 
 
