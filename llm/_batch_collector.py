@@ -143,14 +143,17 @@ class Collector:
             BatchJobError: The job ended `failed`, `expired` or `cancelled` first.
         """
         found = _job_record(resume)
+        resumed = False
         if found is not None:
             call = _Call(found[1], b"", record)
-            self._attach(call, found[0])
+            resumed = self._attach(call, found[0])
         else:
             custom_id = f"request-{uuid.uuid4().hex}"
             call = _Call(custom_id, request_line(custom_id, body), record)
             self._arrive(call)
         try:
+            if resumed:  # first seen here: a job an earlier run (or process) submitted
+                await _event("batch_api.job_resumed", JobStatus(call.job.id, "unknown"))  # type: ignore[union-attr]
             await self._wait(call)
         except BaseException:
             await self._leave(call)
@@ -279,8 +282,10 @@ class Collector:
         if self._full():
             self._wake.set()
 
-    def _attach(self, call: _Call, job_id: str) -> None:
+    def _attach(self, call: _Call, job_id: str) -> bool:
+        """Wait on the job `job_id` (True: a job not known here until now)."""
         job = self._jobs.get(job_id)
+        new = job is None
         if job is None:
             # A job submitted by an earlier run (or process): polled at once, it may be done.
             job = self._jobs[job_id] = _Job(
@@ -291,6 +296,7 @@ class Collector:
             call.outcome = self._outcome(job, job.status, call.custom_id)
         else:
             job.calls[call.custom_id] = call
+        return new
 
     def _full(self) -> bool:
         return (

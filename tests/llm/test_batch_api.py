@@ -24,7 +24,7 @@ from llm import (
     tool,
 )
 from prompts import AIMessage
-from runnables import InMemoryCache
+from runnables import BaseCallbackHandler, InMemoryCache, RunEvent
 from tests.llm.test_seed_chain import seed_chain as direct_seed_chain
 from tests.openai_server import ErrorReply, OpenAIServer, Reply, ToolCallSpec
 
@@ -45,6 +45,16 @@ def _model(server: OpenAIServer, **kwargs: Any) -> ChatOpenAI:
 def _batched(model: ChatOpenAI, **options: Any) -> BatchAPIChatModel:
     # A quiet time well above the gaps between one wave's calls (microseconds), on the real clock.
     return model.with_batch_api(**({"flush_after": 0.2, "poll_interval": 0.01} | options))
+
+
+class Names(BaseCallbackHandler):
+    """Keeps the names of the custom events it sees."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def on_custom_event(self, event: RunEvent) -> None:
+        self.names.append(event.name)
 
 
 def _tasks() -> int:
@@ -230,7 +240,10 @@ async def test_a_rerun_with_the_same_cache_waits_on_the_recorded_job(
     assert not scope.cancelled_caught
     openai_server.batches.complete()
 
-    again = await seed_chain(_batched(model)).abatch(TOPICS)
+    seen = Names()
+    again = await seed_chain(_batched(model)).abatch(TOPICS, {"callbacks": [seen]})
+    assert seen.names.count("batch_api.job_resumed") == 1  # the first wave's job, found
+    assert seen.names.count("batch_api.job_submitted") == 1  # only the second wave's
     jobs = openai_server.batches.jobs
     assert [len(job.lines) for job in jobs] == [9, 3]  # the first wave was not sent again
     assert jobs[0].retrieved >= 1
