@@ -131,6 +131,7 @@ def test_playground_streams_a_chains_answer(page: Page, tmp_path: Path) -> None:
         assert page.inner_text("#output") == "[offline model] reply to: Tell me about comets"
         assert page.inner_text("#error") == ""
         assert page.inner_text("#status") == "done"
+        assert page.inner_text("#title") == "/topic playground"
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert shot.stat().st_size > 10_000
 
