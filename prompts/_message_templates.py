@@ -298,10 +298,20 @@ class MessageTemplate(BaseMessagePromptTemplate):
                 if name not in merged:
                     merged[name] = value() if callable(value) else value
             values = merged
-        extra = dict(self._fields)
+        content = self._template.render(values)
         if self.additional_kwargs:
-            extra["additional_kwargs"] = dict(self.additional_kwargs)
-        out.append(trusted(self._cls, content=self._template.render(values), **extra))
+            # Each message its own dict (a caller may change it); `_fields` is unpacked, not
+            # copied: the call makes the keyword dict anyway.
+            out.append(
+                trusted(
+                    self._cls,
+                    content=content,
+                    additional_kwargs=dict(self.additional_kwargs),
+                    **self._fields,
+                )
+            )
+        else:
+            out.append(trusted(self._cls, content=content, **self._fields))
 
     def pretty_repr(self, html: bool = False) -> str:
         """A title line naming the message's kind, then the template with variables shown as
