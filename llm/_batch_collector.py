@@ -152,8 +152,8 @@ class Collector:
             call = _Call(custom_id, request_line(custom_id, body), record)
             self._arrive(call)
         try:
-            if resumed:  # first seen here: a job an earlier run (or process) submitted
-                await _event("batch_api.job_resumed", JobStatus(call.job.id, "unknown"))  # type: ignore[union-attr]
+            if resumed and call.job is not None:  # a job an earlier run (or process) left
+                await _event("batch_api.job_resumed", JobStatus(call.job.id, "unknown"))
             await self._wait(call)
         except BaseException:
             await self._leave(call)
