@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import pickle
 from typing import Any
 
 import anyio
@@ -24,7 +25,13 @@ from llm import (
     tool,
 )
 from prompts import AIMessage
-from runnables import BaseCallbackHandler, InMemoryCache, RunEvent
+from runnables import (
+    BaseCallbackHandler,
+    Budget,
+    BudgetExceededError,
+    InMemoryCache,
+    RunEvent,
+)
 from tests.llm.test_seed_chain import seed_chain as direct_seed_chain
 from tests.openai_server import ErrorReply, OpenAIServer, Reply, ToolCallSpec
 
@@ -374,3 +381,22 @@ async def test_usage_through_the_batch_api_is_priced_at_the_batch_rate(
     assert direct.total_tokens == batched.total_tokens == 1004
     assert batched.cost == pytest.approx(direct.cost / 2)
     assert direct.cost > 0
+
+
+@pytest.mark.anyio
+async def test_a_budget_stops_calls_before_they_join_a_job(openai_server: OpenAIServer) -> None:
+    model = _batched(_model(openai_server))
+    budget = Budget(max_requests=2)
+    out = await model.abatch(["a", "b", "c"], {"budget": budget}, return_exceptions=True)
+    assert sum(isinstance(r, BudgetExceededError) for r in out) == 1
+    assert sum(isinstance(r, AIMessage) for r in out) == 2
+    assert [len(job.lines) for job in openai_server.batches.jobs] == [2]  # never sent
+    assert budget.requests == 2
+
+
+def test_a_batch_api_model_pickles_and_works_after(openai_server: OpenAIServer) -> None:
+    model = _batched(_model(openai_server))
+    copy = pickle.loads(pickle.dumps(model))
+    assert repr(copy) == repr(model)
+    assert copy.invoke("after the trip").content == "echo: after the trip"
+    assert len(openai_server.batches.jobs) == 1
