@@ -165,7 +165,7 @@ def batch_api_main(model_name: str | None, poll_interval: float) -> None:
             f"at {server.base_url}: replies restate the instruction and the input"
         )
         offline = ChatOpenAI(model="offline", base_url=server.base_url, api_key="offline")
-        asyncio.run(run_batch_api(offline.with_batch_api(flush_after=0.2, poll_interval=0.05)))
+        asyncio.run(run_batch_api(offline.with_batch_api(flush_after=0.5, poll_interval=0.05)))
 
 
 def positive_float(text: str) -> float:

@@ -40,7 +40,7 @@ SCRIPT = textwrap.dedent(
 
 
     model = ChatOpenAI(base_url=base_url, api_key="sk-test", max_retries=0, cache=SQLiteCache(path))
-    batched = model.with_batch_api(flush_after=0.2, poll_interval=0.01)
+    batched = model.with_batch_api(flush_after=1.0, poll_interval=0.01)
     step = seed_chain(batched) if mode == "seed" else batched
     out = step.batch(TOPICS, {"callbacks": [Submitted()]})
     for item in out:
