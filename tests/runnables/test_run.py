@@ -296,3 +296,17 @@ async def test_batch_items_spend_from_their_own_budgets() -> None:
     )
     assert isinstance(pairs[0], str)
     assert isinstance(pairs[1], BudgetExceededError)
+
+
+async def test_a_batch_in_a_steps_body_spends_from_the_runs_budget() -> None:
+    from llm import OfflineChatModel
+    from runnables import BudgetExceededError
+
+    model = OfflineChatModel()
+
+    async def ask_twice(x: str) -> list[Any]:
+        return await model.abatch([x, x])  # no config: the enclosing run's budget applies
+
+    assert len(await RunnableLambda(ask_twice).ainvoke("hi")) == 2
+    with pytest.raises(BudgetExceededError):
+        await RunnableLambda(ask_twice).ainvoke("hi", {"budget": _spent()})
