@@ -182,3 +182,23 @@ async def test_a_sync_dispatch_whose_async_handler_fails_delivers_once_and_raise
     with pytest.raises(RuntimeError, match="handler failed"):
         await RunnableLambda(step).ainvoke(1, {"callbacks": [handler]})
     assert handler.calls == 1
+
+
+async def test_a_sync_dispatch_from_a_plain_thread_reaches_an_async_handler() -> None:
+    # A plain thread (not a loop's worker thread) carrying the step's context: the handler's
+    # coroutine runs on a bridge loop, by the rule of every sync entry point.
+    import contextvars
+    import threading
+
+    recorder = AsyncRecorder()
+
+    def step(x: int) -> int:
+        context = contextvars.copy_context()
+        thread = threading.Thread(target=context.run, args=(dispatch_custom_event, "from", x))
+        thread.start()
+        thread.join()
+        return x
+
+    assert await RunnableLambda(step).ainvoke(7, {"callbacks": [recorder]}) == 7
+    custom = [e for e in recorder.events if e.event == "custom_event"]
+    assert [(e.name, e.data) for e in custom] == [("from", {"data": 7})]
