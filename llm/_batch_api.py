@@ -13,7 +13,9 @@ seed chain's branch calls make one job and its synthesis calls a second.
   its job and line (`batch_api:<key>`) once submitted: a rerun (after Ctrl-C or a crash) finds
   the job and waits on it instead of submitting again.
 - **Concurrency.** A call waiting on a job holds no `max_concurrency` slot and waits on no rate
-  limiter: it is not a request in flight (the Batch API has its own limits).
+  limiter: it is not a request in flight (the Batch API has its own limits). A `batch` still
+  keeps only about `max_concurrency` items going at once, so with a limit set a job holds only
+  that many items' calls: leave it unset for batch-API runs.
 - **Streaming.** A stream yields the whole reply as one chunk, once the job has answered.
 - **Usage.** Replies are marked `response_metadata["batch_api"] = True` (and carry the job's
   `batch_id`), so usage trackers and budgets can price them at the batch rate.

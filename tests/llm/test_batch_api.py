@@ -179,7 +179,7 @@ async def test_failed_lines_raise_the_sdk_error_of_their_status_in_place(
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("ending", ["expired", "failed"])
+@pytest.mark.parametrize("ending", ["expired", "failed", "cancelled"])
 async def test_a_job_that_ends_badly_raises_batch_job_error_for_the_calls_it_left(
     openai_server: OpenAIServer, ending: str
 ) -> None:
@@ -196,8 +196,13 @@ async def test_a_job_that_ends_badly_raises_batch_job_error_for_the_calls_it_lef
         await openai_server.batches.wait_for_jobs_async(1)
         if ending == "expired":
             openai_server.batches.expire(answered=1)
-        else:
+        elif ending == "failed":
             openai_server.batches.fail(message="The input file has a bad line.")
+        else:  # cancelled by someone else (another client, the dashboard)
+            job_id = openai_server.batches.jobs[0].id
+            other = openai.OpenAI(api_key="sk-other", base_url=openai_server.base_url)
+            await anyio.to_thread.run_sync(lambda: other.batches.cancel(job_id))
+            other.close()
 
     [job] = openai_server.batches.jobs
     first = job.lines[0]["body"]["messages"][-1]["content"]
