@@ -34,7 +34,9 @@ the cluster's spend, and a later local run (or batch) goes on from the same tota
 last batch on a budget has stopped on every worker, the keeper first waits (up to
 `REPORT_WAIT` seconds) for the workers' last reports, which travel without waiting; what it
 still holds then belongs to workers that were lost: each slot counts as a request sent, as a
-failed call does (an upper bound: some of those slots may not have been used).
+failed call does (an upper bound: some of those slots may not have been used). A block granted
+to a caller that was cancelled while it waited for it stays with the worker until its next
+exchange (known limit: if none comes, those slots count as sent too).
 """
 
 from __future__ import annotations
