@@ -42,7 +42,6 @@ from prompts._messages import (
 )
 from prompts._values import ChatPromptValue, StringPromptValue
 from runnables import RateLimiter, Reservation, Runnable, RunnableConfig, current_run, leaf_slot
-from runnables._budget import current as budget_context
 
 if TYPE_CHECKING:
     from llm._structured import StructuredMethod
@@ -471,7 +470,7 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
         if kwargs:
             self.check_call_options(kwargs)
             stop = _coerce_stop(kwargs.pop("stop", None))
-        budget = config.get("budget") or budget_context.get() or self.budget
+        budget = config.get("budget") or self.budget
         generate = (
             self._agenerate_held
             if budget is None
@@ -529,7 +528,7 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
             if kwargs:
                 self.check_call_options(kwargs)
             stop = _coerce_stop(kwargs.pop("stop", None))
-            budget = config.get("budget") or budget_context.get() or self.budget
+            budget = config.get("budget") or self.budget
             stream = (
                 self._astream_uncached
                 if budget is None
