@@ -253,3 +253,22 @@ async def test_a_budget_under_ray_executor_is_one_budget_not_one_per_worker() ->
             out = await executor.abatch(model, list("abcdef"), config, return_exceptions=True)
             errors = [x for x in out if isinstance(x, BudgetExceededError)]
             assert (len(errors), budget.requests) == (4, 2)  # 3 items per worker, 2 in all
+
+
+async def test_an_async_reservation_estimates_and_settles_as_the_sync_one() -> None:
+    from llm import _budget
+    from prompts import AIMessage, BaseMessage, HumanMessage
+
+    model = OfflineChatModel()
+    budget = Budget(max_requests=2)
+    messages: list[BaseMessage] = [HumanMessage("one two three four")]
+    sync = _budget.reserve(budget, model, messages, {"max_tokens": 5})
+    spend = await _budget.areserve(budget, model, messages, {"max_tokens": 5})
+    assert (
+        spend.reservation.tokens
+        == sync.reservation.tokens
+        == len("one two three four") // 4 + 1 + 5
+    )
+    spend.settle(AIMessage("r", response_metadata={"cache_hit": True}))  # a hit: nothing sent
+    sync.settle(AIMessage("r"))  # no usage reported: the estimate stands
+    assert (budget.requests, budget.tokens) == (1, sync.reservation.tokens)

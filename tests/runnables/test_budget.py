@@ -154,3 +154,14 @@ def test_config_budget_is_validated_and_reaches_every_step() -> None:
     with pytest.raises(TypeError, match='"budget"') as info:
         chain.invoke(1, {"budget": 5})
     assert "5" in str(info.value)
+
+
+@pytest.mark.anyio
+async def test_areserve_takes_and_refuses_as_reserve_does() -> None:
+    budget = Budget(max_requests=1, max_tokens=10)
+    reservation = await budget.areserve(4)
+    with pytest.raises(BudgetExceededError) as info:
+        await budget.areserve(1)
+    assert (info.value.limit, info.value.spent, info.value.reserved) == ("max_requests", 0, 1)
+    reservation.settle(3)
+    assert (budget.requests, budget.tokens) == (1, 3)
