@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
-from contextvars import ContextVar
 from typing import Any
 
 __all__ = ["Budget", "BudgetExceededError", "BudgetReservation"]
@@ -255,11 +254,6 @@ class Budget:
                 self.requests += 1
             self.tokens += tokens
             self.cost += cost
-
-
-current: ContextVar[Budget | None] = ContextVar("runnables_budget", default=None)
-"""The budget of the run this code is part of (set where a run's config names one), so a call
-made inside a step's body without its config still spends from it."""
 
 
 def check_budget(value: object, param: str) -> Budget | None:
