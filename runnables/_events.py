@@ -81,10 +81,11 @@ def _inherited(info: StepInfo, config: RunnableConfig) -> RunnableConfig:
     if not tags and not metadata:
         return config
     step: dict[str, Any] = {}
+    # Copies: the config a nested call receives must not share the enclosing step's own.
     if tags:
-        step["tags"] = tags
+        step["tags"] = list(tags)
     if metadata:
-        step["metadata"] = metadata
+        step["metadata"] = dict(metadata)
     return merge_configs(step, config)  # type: ignore[arg-type]
 
 

@@ -1,5 +1,7 @@
 """Messages: construction, text, and how streamed chunks (and their usage) add up."""
 
+import copy
+import pickle
 import re
 from typing import Any
 
@@ -340,6 +342,17 @@ def test_content_of_the_wrong_kind_is_named_when_the_message_is_made(make: Any, 
         make()
     assert isinstance(info.value, ValidationError)
     assert "got " in str(info.value)
+
+
+def test_a_content_error_keeps_its_text_when_pickled_or_copied() -> None:
+    # pydantic rebuilds a ValidationError from its data on pickling and copying (as when it
+    # crosses to a Ray worker or a process pool): the text must come from that data.
+    with pytest.raises(TypeError) as info:
+        HumanMessage(content=5)  # type: ignore[arg-type]
+    text = str(info.value)
+    assert "got int 5" in text
+    assert str(pickle.loads(pickle.dumps(info.value))) == text
+    assert str(copy.copy(info.value)) == text
 
 
 def test_a_tool_message_still_takes_any_result_as_text() -> None:
